@@ -7,6 +7,47 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
+/** Durations people think of in days; fractions allowed so a test deployment can use minutes. */
+const days = (d: number) => z.coerce.number().positive().max(3650).default(d).transform((n) => Math.round(n * 86_400_000));
+const millis = (ms: number) => z.coerce.number().int().min(100).max(86_400_000).default(ms);
+
+export const API_ROLES = ['admin', 'field-staff', 'viewer'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+export interface ApiTokenEntry {
+  token: string;
+  actorId: string;
+  role: ApiRole;
+}
+
+/** Local-only tokens; refused when NODE_ENV=production so a forgotten setting cannot open the API. */
+export const DEV_API_TOKENS =
+  'dev-admin-token=admin@local:admin,dev-field-token=field@local:field-staff,dev-viewer-token=viewer@local:viewer';
+
+// `token=actorId:role,...`; the actor id may itself contain ':' so the role is taken after the last one.
+const apiTokens = z
+  .string()
+  .default(DEV_API_TOKENS)
+  .transform((s, ctx) => {
+    const entries: ApiTokenEntry[] = [];
+    for (const item of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const eq = item.indexOf('=');
+      const colon = item.lastIndexOf(':');
+      const token = item.slice(0, eq);
+      const actorId = item.slice(eq + 1, colon);
+      const role = item.slice(colon + 1) as ApiRole;
+      if (eq < 1 || colon <= eq + 1 || !API_ROLES.includes(role) || token.length < 12) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry #${entries.length + 1} must be token=actorId:role with a token of 12+ characters and role one of ${API_ROLES.join('|')}`,
+        });
+        return z.NEVER;
+      }
+      entries.push({ token, actorId, role });
+    }
+    if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'defines no token' });
+    if (new Set(entries.map((e) => e.token)).size !== entries.length) ctx.addIssue({ code: 'custom', message: 'repeats a token' });
+    return entries;
+  });
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -30,6 +71,23 @@ const schema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.string().email()).min(1)),
   DATA_DIR: z.string().min(1).default('.data'),
+  // HTTP API
+  API_TOKENS: apiTokens,
+  API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 256kb').default('256kb'),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
+  API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  // Who takes over a device while it is in stock (change-user step `returning-to-stock`).
+  ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
+  ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT'),
+  INACTIVATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  // Workflow timings (LifecycleTimings), handed to each workflow at start.
+  REMINDER_BEFORE_DAYS: days(1),
+  ESCALATE_AFTER_DAYS: days(2),
+  TASK_REMINDER_EVERY_DAYS: days(3),
+  WIPE_ACK_TIMEOUT_DAYS: days(1),
+  VERIFY_DEADLINE_DAYS: days(2),
+  MDM_POLL_INITIAL_MS: millis(5_000),
+  MDM_POLL_MAX_MS: millis(15 * 60_000),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -41,15 +99,24 @@ export class ConfigError extends Error {
   }
 }
 
+/** Never echoed in a configuration error: the message ends up in logs. */
+const SECRET_VARIABLES = new Set(['API_TOKENS', 'MDM_API_KEY']);
+
 /** Parses the environment; throws ConfigError listing every bad variable (name, value, why). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(present);
-  if (result.success) return result.data;
+  if (result.success) {
+    if (result.data.NODE_ENV === 'production' && (present.API_TOKENS ?? DEV_API_TOKENS) === DEV_API_TOKENS) {
+      throw new ConfigError(['API_TOKENS: must be set in production (the built-in tokens are for local use only)']);
+    }
+    return result.data;
+  }
   throw new ConfigError(
     result.error.issues.map((i) => {
       const name = String(i.path[0]);
-      return `${name}=${JSON.stringify(env[name])}: ${i.message}`;
+      const shown = SECRET_VARIABLES.has(name) ? '(redacted)' : JSON.stringify(env[name]);
+      return `${name}=${shown}: ${i.message}`;
     }),
   );
 }
