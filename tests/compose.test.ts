@@ -1,0 +1,240 @@
+/**
+ * docker-compose.yml cannot be started here (no Docker engine), so it is checked with the official
+ * compose-spec loader (scripts/compose/) and against the application's own configuration.
+ */
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SearchAttributeType } from '@temporalio/common';
+import { loadConfig } from '../config/env';
+import { customSearchAttributes } from '../temporal/searchAttributes';
+import {
+  ensureValidator,
+  loadResolvedProject,
+  repoRoot,
+  validateComposeFiles,
+  type ResolvedProject,
+} from '../scripts/compose/validator';
+
+const composeFile = path.join(repoRoot, 'docker-compose.yml');
+// Only what interpolation needs: a developer's shell variables must not change what the test sees.
+const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+const appServices = ['api', 'worker', 'migrate'];
+
+let original: string;
+let tmp: string;
+let project: ResolvedProject;
+
+beforeAll(async () => {
+  await ensureValidator(); // a cold build takes ~25 s; later runs reuse .cache/
+  original = await readFile(composeFile, 'utf8');
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'compose-test-'));
+  project = await loadResolvedProject([composeFile], { projectDirectory: repoRoot, env });
+}, 300_000);
+
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+/** Validates a variant of the real file, written elsewhere but resolved against the repository. */
+async function validateVariant(name: string, edit: (text: string) => string) {
+  const text = edit(original);
+  expect(text, `the edit for ${name} changed nothing`).not.toBe(original);
+  const file = path.join(tmp, `${name}.yml`);
+  await writeFile(file, text);
+  return validateComposeFiles([file], { projectDirectory: repoRoot, env });
+}
+
+function replaceOnce(text: string, from: string | RegExp, to: string): string {
+  const out = text.replace(from, to);
+  if (out === text) throw new Error(`pattern ${String(from)} not found in docker-compose.yml`);
+  return out;
+}
+
+describe('docker-compose.yml validation', () => {
+  it('the real file is valid', async () => {
+    const result = await validateComposeFiles([composeFile], { projectDirectory: repoRoot, env });
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(true);
+  });
+
+  it('rejects an unknown key and names it', async () => {
+    const result = await validateVariant('typo-key', (t) => replaceOnce(t, '    image: temporalio/ui:', '    imagee: temporalio/ui:'));
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/services\.temporal-ui: unknown key "imagee"/);
+  });
+
+  it('rejects a value of the wrong type and names the field', async () => {
+    const result = await validateVariant('wrong-type', (t) =>
+      replaceOnce(t, / {4}ports:\n {6}- "127\.0\.0\.1:7233:7233"/, '    ports: 7233'),
+    );
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/services\.temporal\.ports must be a array/);
+  });
+
+  it('rejects a non-number where a number is expected', async () => {
+    const result = await validateVariant('wrong-number', (t) => replaceOnce(t, '      retries: 20', '      retries: many'));
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/services\.postgres\.healthcheck\.retries.*"many"/);
+  });
+
+  it('rejects depends_on naming a service that does not exist', async () => {
+    const result = await validateVariant('missing-dependency', (t) => replaceOnce(t, /^ {6}mailpit:$/m, '      mail-sink:'));
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/service "worker" depends on undefined service "mail-sink"/);
+  });
+
+  it('rejects malformed interpolation', async () => {
+    const result = await validateVariant('bad-interpolation', (t) =>
+      replaceOnce(t, '${APP_IMAGE_TAG:-local}', '${APP_IMAGE_TAG:-local'),
+    );
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/invalid interpolation format for services\.\w[\w-]*\.image/);
+  });
+
+  it('rejects a variable with no default that is not set (a typo would silently become empty)', async () => {
+    const result = await validateVariant('unset-variable', (t) => replaceOnce(t, '${MAIL_FROM:-device-lifecycle@localhost.localdomain}', '${MAIL_FORM}'));
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/variable "MAIL_FORM" is not set and has no default/);
+  });
+
+  it('rejects waiting for a healthy service that has no healthcheck', async () => {
+    const result = await validateVariant('no-healthcheck', (t) =>
+      replaceOnce(t, / {4}healthcheck:\n {6}test: \["CMD", "\/mailpit", "readyz"\]\n( {6}.*\n){3}/, ''),
+    );
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/service "worker" waits for "mailpit" to be healthy, but "mailpit" has no healthcheck/);
+  });
+
+  it('rejects a YAML syntax error', async () => {
+    const result = await validateVariant('yaml-syntax', (t) => replaceOnce(t, '  mailpit:\n', '  mailpit:\n   bad indent: [\n'));
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/yaml/i);
+  });
+});
+
+describe('docker-compose.yml content', () => {
+  it('has every part of the design, each pinned to an image tag or built from the Dockerfile', () => {
+    const expected = ['postgres', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'migrate', 'worker', 'api', 'mdm-emulator', 'mailpit'];
+    expect(Object.keys(project.services).sort()).toEqual([...expected].sort());
+    for (const [name, service] of Object.entries(project.services)) {
+      if (service.build) {
+        expect(service.build.dockerfile, name).toBe('Dockerfile');
+        continue;
+      }
+      expect(service.image, name).toMatch(/^[\w./-]+:[\w.-]+$/);
+      expect(service.image, `${name} must pin a version, not a moving tag`).not.toMatch(/:(latest|stable|main)$/);
+    }
+    expect(project.services.postgres.image).toMatch(/^postgres:16(\.|$|-)/);
+    expect(project.services.mailpit.image).toMatch(/^axllent\/mailpit:v/);
+    expect(project.services['temporal-ui'].image).toMatch(/^temporalio\/ui:/);
+  });
+
+  it('app services run the entrypoints of this repository', async () => {
+    const commands = Object.fromEntries(Object.entries(project.services).map(([n, s]) => [n, s.command?.join(' ') ?? '']));
+    expect(commands.api).toMatch(/api\/main\.ts$/);
+    expect(commands.worker).toMatch(/worker\/main\.ts$/);
+    expect(commands.migrate).toMatch(/db\/migrateCli\.ts$/);
+    expect(commands['mdm-emulator']).toMatch(/mdmEmulator\/main\.ts$/);
+    for (const name of ['api', 'worker', 'migrate', 'mdm-emulator']) {
+      const script = (project.services[name].command ?? []).at(-1)!;
+      expect(script, `${name} runs a file with the project's tsx loader`).toMatch(/\.ts$/);
+    }
+  });
+
+  it('app environments are accepted by config/env.ts and use no unknown variable names', () => {
+    const known = new Set([...Object.keys(loadConfig({})), 'NODE_ENV']);
+    for (const name of appServices) {
+      const environment = project.services[name].environment ?? {};
+      const values = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v ?? undefined]));
+      const unknown = Object.keys(values).filter((k) => !known.has(k));
+      expect(unknown, `${name} sets variables config/env.ts does not read`).toEqual([]);
+      expect(() => loadConfig(values), name).not.toThrow();
+    }
+  });
+
+  it('ports and addresses agree with the config defaults and between services', () => {
+    const defaults = loadConfig({});
+    const api = project.services.api;
+    const apiConfig = loadConfig(api.environment as NodeJS.ProcessEnv);
+    expect(apiConfig.PORT).toBe(defaults.PORT);
+    expect(apiConfig.API_HOST).toBe('0.0.0.0'); // the container must listen beyond its loopback
+    expect(api.ports?.map((p) => p.target)).toEqual([defaults.PORT]);
+    expect(api.healthcheck?.test?.join(' ')).toContain(`:${defaults.PORT}/healthz`);
+
+    const worker = loadConfig(project.services.worker.environment as NodeJS.ProcessEnv);
+    const portOf = (u: string) => Number(new URL(u).port);
+
+    // Temporal frontend: default port 7233, published on the same host port the default address uses.
+    expect(worker.TEMPORAL_ADDRESS).toBe(`temporal:${defaults.TEMPORAL_ADDRESS.split(':')[1]}`);
+    expect(project.services.temporal.ports?.map((p) => [p.target, p.published])).toEqual([[7233, '7233']]);
+
+    // MDM emulator: same port as the default MDM_BASE_URL, inside and on the host.
+    const mdmPort = portOf(defaults.MDM_BASE_URL);
+    expect(portOf(worker.MDM_BASE_URL)).toBe(mdmPort);
+    expect(new URL(worker.MDM_BASE_URL).hostname).toBe('mdm-emulator');
+    expect(project.services['mdm-emulator'].environment?.MDM_EMULATOR_PORT).toBe(String(mdmPort));
+    expect(project.services['mdm-emulator'].ports?.map((p) => [p.target, p.published])).toEqual([[mdmPort, String(mdmPort)]]);
+    expect(project.services['mdm-emulator'].environment?.MDM_API_KEY).toBe(worker.MDM_API_KEY);
+
+    // PostgreSQL: the app reaches it by service name; the host port is the one in the default DATABASE_URL.
+    const db = new URL(worker.DATABASE_URL);
+    expect([db.hostname, db.port, db.pathname]).toEqual(['postgres', '5432', new URL(defaults.DATABASE_URL).pathname]);
+    expect(project.services.postgres.ports?.map((p) => [p.target, p.published])).toEqual([[5432, new URL(defaults.DATABASE_URL).port]]);
+
+    // Mail goes to the sink's SMTP port; its web UI is on 8025.
+    const smtp = new URL(worker.SMTP_URL);
+    expect([smtp.hostname, smtp.port]).toEqual(['mailpit', '1025']);
+    expect(project.services.mailpit.ports?.map((p) => p.target).sort()).toEqual([1025, 8025]);
+    expect(project.services['temporal-ui'].ports?.map((p) => p.target)).toEqual([8080]);
+  });
+
+  it('starts things in order: database, migrations and search attributes before the API and the worker', () => {
+    const dependsOn = (name: string) =>
+      Object.fromEntries(Object.entries(project.services[name].depends_on ?? {}).map(([k, v]) => [k, v.condition]));
+    for (const name of ['api', 'worker']) {
+      expect(dependsOn(name)).toMatchObject({
+        migrate: 'service_completed_successfully',
+        temporal: 'service_healthy',
+        'temporal-search-attributes': 'service_completed_successfully',
+      });
+    }
+    expect(dependsOn('migrate')).toEqual({ postgres: 'service_healthy' });
+    expect(dependsOn('temporal')).toEqual({ postgres: 'service_healthy' });
+    expect(dependsOn('temporal-search-attributes')).toEqual({ temporal: 'service_healthy' });
+    expect(project.services.migrate.restart).toBe('no');
+  });
+
+  it('keeps state in volumes: PostgreSQL data and the MDM emulator data', () => {
+    const mounts = (name: string) => (project.services[name].volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.target);
+    expect(mounts('postgres')).toEqual(['/var/lib/postgresql/data']);
+    expect(mounts('mdm-emulator')).toEqual([project.services['mdm-emulator'].environment?.MDM_EMULATOR_DATA_DIR]);
+  });
+
+  it('the mounted deploy files exist, and the search attribute job registers exactly the workflow attributes', async () => {
+    const binds = Object.values(project.services).flatMap((s) => (s.volumes ?? []).filter((v) => v.type === 'bind'));
+    expect(binds.length).toBeGreaterThan(0);
+    for (const bind of binds) await expect(stat(bind.source!), `bind source ${bind.source}`).resolves.toBeTruthy();
+
+    const script = await readFile(path.join(repoRoot, 'deploy/temporal/register-search-attributes.sh'), 'utf8');
+    const registered = [...script.matchAll(/^register (\w+) (\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`);
+    const expected = customSearchAttributes.map((k) => `${k.name}=${k.type === SearchAttributeType.BOOL ? 'Bool' : 'Keyword'}`);
+    expect(registered.sort()).toEqual(expected.sort());
+
+    const dynamicConfig = project.services.temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '';
+    await expect(readFile(path.join(repoRoot, 'deploy/temporal/dynamicconfig', path.basename(dynamicConfig)), 'utf8')).resolves.toContain(
+      'frontend.enableUpdateWorkflowExecution',
+    );
+  });
+
+  it('the Postgres init script creates the databases the app and Temporal use', async () => {
+    const script = await readFile(path.join(repoRoot, 'deploy/postgres/initdb/10-create-databases.sh'), 'utf8');
+    const temporal = project.services.temporal.environment ?? {};
+    for (const db of [temporal.DBNAME, temporal.VISIBILITY_DBNAME, 'device_lifecycle']) {
+      expect(script).toMatch(new RegExp(`CREATE DATABASE ${db} OWNER`));
+    }
+    expect(script).toContain(`CREATE ROLE ${temporal.POSTGRES_USER} LOGIN`);
+    expect(temporal.SKIP_DB_CREATE).toBe('true');
+  });
+});
