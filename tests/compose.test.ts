@@ -11,6 +11,7 @@ import { loadConfig } from '../config/env';
 import { customSearchAttributes } from '../temporal/searchAttributes';
 import {
   ensureValidator,
+  exampleEnvFile,
   loadResolvedProject,
   repoRoot,
   validateComposeFiles,
@@ -18,8 +19,9 @@ import {
 } from '../scripts/compose/validator';
 
 const composeFile = path.join(repoRoot, 'docker-compose.yml');
-// Only what interpolation needs: a developer's shell variables must not change what the test sees.
+// Only what interpolation needs: a developer's shell variables or .env must not change what the test sees.
 const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+const options = { projectDirectory: repoRoot, env, envFiles: [exampleEnvFile] };
 const appServices = ['api', 'worker', 'migrate'];
 
 let original: string;
@@ -30,7 +32,7 @@ beforeAll(async () => {
   await ensureValidator(); // a cold build takes ~25 s; later runs reuse .cache/
   original = await readFile(composeFile, 'utf8');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'compose-test-'));
-  project = await loadResolvedProject([composeFile], { projectDirectory: repoRoot, env });
+  project = await loadResolvedProject([composeFile], options);
 }, 300_000);
 
 afterAll(async () => {
@@ -43,7 +45,7 @@ async function validateVariant(name: string, edit: (text: string) => string) {
   expect(text, `the edit for ${name} changed nothing`).not.toBe(original);
   const file = path.join(tmp, `${name}.yml`);
   await writeFile(file, text);
-  return validateComposeFiles([file], { projectDirectory: repoRoot, env });
+  return validateComposeFiles([file], options);
 }
 
 function replaceOnce(text: string, from: string | RegExp, to: string): string {
@@ -54,7 +56,7 @@ function replaceOnce(text: string, from: string | RegExp, to: string): string {
 
 describe('docker-compose.yml validation', () => {
   it('the real file is valid', async () => {
-    const result = await validateComposeFiles([composeFile], { projectDirectory: repoRoot, env });
+    const result = await validateComposeFiles([composeFile], options);
     expect(result.errors).toEqual([]);
     expect(result.ok).toBe(true);
   });
@@ -105,6 +107,14 @@ describe('docker-compose.yml validation', () => {
     );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/service "worker" waits for "mailpit" to be healthy, but "mailpit" has no healthcheck/);
+  });
+
+  it('requires API_TOKENS: the stack runs with NODE_ENV=production, where the development tokens are refused', async () => {
+    const emptyEnv = path.join(tmp, 'empty.env');
+    await writeFile(emptyEnv, '');
+    const result = await validateComposeFiles([composeFile], { ...options, envFiles: [emptyEnv] });
+    expect(result.ok).toBe(false);
+    expect(result.errors.join('\n')).toMatch(/required variable API_TOKENS is missing a value: set API_TOKENS/);
   });
 
   it('rejects a YAML syntax error', async () => {

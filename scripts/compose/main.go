@@ -26,8 +26,10 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the resolved project as JSON on success")
 	workDir := flag.String("project-directory", "", "project directory (default: the first file's folder)")
 	allowUnset := flag.Bool("allow-unset", false, "allow ${VAR} references without a default and not set in the environment")
+	var envFiles stringList
+	flag.Var(&envFiles, "env-file", "env file for interpolation, as `docker compose --env-file` (repeatable; default: .env in the project directory)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: composevalidate [-json] [-allow-unset] [-project-directory DIR] compose.yml [override.yml...]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: composevalidate [-json] [-allow-unset] [-project-directory DIR] [-env-file FILE]... compose.yml [override.yml...]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -38,7 +40,7 @@ func main() {
 	// The loader reports unset variables as warnings on logrus; we report them ourselves as errors.
 	logrus.SetOutput(io.Discard)
 
-	project, problems, err := validate(context.Background(), flag.Args(), *workDir, !*allowUnset)
+	project, problems, err := validate(context.Background(), flag.Args(), *workDir, envFiles, !*allowUnset)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", strings.Join(flag.Args(), ", "), explain(err))
 		os.Exit(1)
@@ -70,12 +72,8 @@ func explain(err error) string {
 }
 
 // validate returns the loaded project, semantic problems the loader does not catch, or the loader's error.
-func validate(ctx context.Context, files []string, workDir string, strictEnv bool) (*types.Project, []string, error) {
-	opts := []cli.ProjectOptionsFn{cli.WithOsEnv, cli.WithDotEnv}
-	if workDir != "" {
-		opts = append(opts, cli.WithWorkingDirectory(workDir))
-	}
-	options, err := cli.NewProjectOptions(files, opts...)
+func validate(ctx context.Context, files []string, workDir string, envFiles []string, strictEnv bool) (*types.Project, []string, error) {
+	options, err := cli.NewProjectOptions(files, environmentOptions(workDir, envFiles)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -86,7 +84,7 @@ func validate(ctx context.Context, files []string, workDir string, strictEnv boo
 
 	var problems []string
 	if strictEnv {
-		unset, err := unsetVariables(ctx, files, workDir, options.Environment)
+		unset, err := unsetVariables(ctx, files, workDir, envFiles, options.Environment)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -97,17 +95,29 @@ func validate(ctx context.Context, files []string, workDir string, strictEnv boo
 	return project, problems, nil
 }
 
-// unsetVariables finds ${VAR} references with neither a value nor a default: docker compose only warns and
-// substitutes an empty string, which turns a typo'd variable name into a silently empty setting.
-func unsetVariables(ctx context.Context, files []string, workDir string, env types.Mapping) ([]string, error) {
-	opts := []cli.ProjectOptionsFn{
-		cli.WithOsEnv, cli.WithDotEnv, cli.WithInterpolation(false),
-		// the raw model is only read for its strings; the full load above already validated it
-		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true; o.SkipConsistencyCheck = true }),
-	}
+// environmentOptions resolves variables as `docker compose` does: the process environment first, then the
+// env files (or .env in the project directory).
+func environmentOptions(workDir string, envFiles []string) []cli.ProjectOptionsFn {
+	var opts []cli.ProjectOptionsFn
 	if workDir != "" {
 		opts = append(opts, cli.WithWorkingDirectory(workDir))
 	}
+	return append(opts, cli.WithOsEnv, cli.WithEnvFiles(envFiles...), cli.WithDotEnv)
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// unsetVariables finds ${VAR} references with neither a value nor a default: docker compose only warns and
+// substitutes an empty string, which turns a typo'd variable name into a silently empty setting.
+func unsetVariables(ctx context.Context, files []string, workDir string, envFiles []string, env types.Mapping) ([]string, error) {
+	opts := append(environmentOptions(workDir, envFiles),
+		cli.WithInterpolation(false),
+		// the raw model is only read for its strings; the full load above already validated it
+		cli.WithLoadOptions(func(o *loader.Options) { o.SkipValidation = true; o.SkipConsistencyCheck = true }),
+	)
 	options, err := cli.NewProjectOptions(files, opts...)
 	if err != nil {
 		return nil, err

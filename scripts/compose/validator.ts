@@ -11,6 +11,8 @@ import path from 'node:path';
 
 const sourceDir = import.meta.dirname;
 export const repoRoot = path.resolve(sourceDir, '..', '..');
+/** Example settings that satisfy every required variable; CI validates with these. */
+export const exampleEnvFile = path.join(repoRoot, 'deploy', 'compose.example.env');
 const cacheDir = path.join(repoRoot, '.cache', 'compose-validate');
 const sources = ['go.mod', 'go.sum', 'main.go'];
 
@@ -85,6 +87,8 @@ export interface ValidateOptions {
   projectDirectory?: string;
   /** Environment used for ${VAR} interpolation (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** Env files for interpolation, as `docker compose --env-file` (default: .env in the project directory). */
+  envFiles?: string[];
   /** Accept ${VAR} without a default when VAR is unset (compose itself only warns). */
   allowUnset?: boolean;
 }
@@ -99,6 +103,7 @@ export interface ValidationResult {
 function flags(options: ValidateOptions): string[] {
   const args: string[] = [];
   if (options.projectDirectory) args.push('-project-directory', options.projectDirectory);
+  for (const file of options.envFiles ?? []) args.push('-env-file', file);
   if (options.allowUnset) args.push('-allow-unset');
   return args;
 }
