@@ -12,7 +12,7 @@ export function bearerAuth(apiKey: string): RequestHandler {
     const match = /^Bearer (.+)$/.exec(header ?? '');
     if (!match) throw new HttpError(401, 'unauthorized', 'Missing Authorization: Bearer <api key> header.', { field: 'Authorization' });
     if (!timingSafeEqual(digest(match[1]), expected)) {
-      throw new HttpError(401, 'unauthorized', 'Invalid API key.', { field: 'Authorization' });
+      throw new HttpError(401, 'unauthorized', 'Invalid API key in the Authorization header.', { field: 'Authorization' });
     }
     next();
   };

@@ -34,6 +34,8 @@ export const faultRuleBody = z.discriminatedUnion('kind', [
   }),
 ]);
 export type FaultRuleInput = z.infer<typeof faultRuleBody>;
+/** What a client sends (defaults not yet applied). */
+export type FaultRuleRequest = z.input<typeof faultRuleBody>;
 export type FaultRule = FaultRuleInput & { id: string; remaining?: number };
 
 export interface RecordedRequest {

@@ -1,0 +1,69 @@
+/**
+ * Drives the MDM emulator's device side and admin controls: what field tests, demos and scripts need to
+ * play the device user or break the MDM on purpose. Activities never use this; they see only the port.
+ * Calls are made once (no retries), so a test sees exactly what the emulator answered.
+ */
+import type { Device, Job } from '../mdmEmulator/types';
+import type { FaultRule, FaultRuleRequest, RecordedRequest } from '../mdmEmulator/faults';
+import { createMdmHttpClient } from './httpClient';
+
+export type EmulatorDevice = Device;
+export type EmulatorJob = Job;
+export type { FaultRule, FaultRuleRequest, RecordedRequest };
+
+export interface ActionResult {
+  device: EmulatorDevice;
+  consequence?: 'factory_reset_forced';
+  message?: string;
+}
+
+export interface ReEnrollResult extends ActionResult {
+  previousDeviceId: string;
+  newDeviceId: string;
+}
+
+export interface EmulatorControl {
+  installRemovalProfile(deviceId: string): Promise<ActionResult>;
+  failRemovalProfile(deviceId: string): Promise<ActionResult>;
+  removeProfiles(deviceId: string): Promise<ActionResult>;
+  removeApp(deviceId: string): Promise<ActionResult>;
+  reEnroll(deviceId: string): Promise<ReEnrollResult>;
+  /** Raw device state, including deleted records. */
+  device(deviceId: string): Promise<EmulatorDevice>;
+  /** Every job, including those without a public job id. */
+  jobs(): Promise<EmulatorJob[]>;
+  addFault(rule: FaultRuleRequest): Promise<FaultRule>;
+  clearFaults(): Promise<void>;
+  requests(filter?: { method?: string; pathPrefix?: string }): Promise<RecordedRequest[]>;
+  clearRequests(): Promise<void>;
+  advanceClock(ms: number): Promise<{ now: string }>;
+  setOmitJobIds(omitJobIds: boolean): Promise<void>;
+  reset(): Promise<void>;
+}
+
+export function createEmulatorControl(options: { baseUrl: string; apiKey: string; timeoutMs?: number }): EmulatorControl {
+  const http = createMdmHttpClient({ ...options, timeoutMs: options.timeoutMs ?? 10_000, maxAttempts: 1 });
+  const action = <T = ActionResult>(deviceId: string, name: string) =>
+    http.request<T>({ method: 'POST', path: `/devices/${encodeURIComponent(deviceId)}/actions/${name}`, resource: `device '${deviceId}'` });
+  const admin = <T = void>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query?: Record<string, string | undefined>) =>
+    http.request<T>({ method, path: `/admin${path}`, body, query });
+
+  return {
+    installRemovalProfile: (id) => action(id, 'install-removal-profile'),
+    failRemovalProfile: (id) => action(id, 'fail-removal-profile'),
+    removeProfiles: (id) => action(id, 'remove-profiles'),
+    removeApp: (id) => action(id, 'remove-app'),
+    reEnroll: (id) => action<ReEnrollResult>(id, 're-enroll'),
+    device: (id) => admin<EmulatorDevice>('GET', `/devices/${encodeURIComponent(id)}`),
+    jobs: async () => (await admin<{ jobs: EmulatorJob[] }>('GET', '/jobs')).jobs,
+    addFault: (rule) => admin<FaultRule>('POST', '/faults', rule),
+    clearFaults: () => admin('DELETE', '/faults'),
+    requests: async (filter = {}) => (await admin<{ requests: RecordedRequest[] }>('GET', '/requests', undefined, filter)).requests,
+    clearRequests: () => admin('DELETE', '/requests'),
+    advanceClock: (ms) => admin<{ now: string }>('POST', '/clock/advance', { ms }),
+    setOmitJobIds: async (omitJobIds) => {
+      await admin('PUT', '/settings', { omitJobIds });
+    },
+    reset: () => admin('POST', '/reset'),
+  };
+}

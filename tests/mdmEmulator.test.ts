@@ -1,0 +1,337 @@
+/**
+ * The MDM emulator over real HTTP (port 0), as the workflows and field tests will meet it.
+ * Jobs step every 60 s of emulator time, so tests move them with the admin clock instead of sleeping.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createMdmEmulator, type RunningEmulator } from '../mdmEmulator/server';
+import { createEmulatorControl, type EmulatorControl } from '../mdm/emulatorControl';
+
+const apiKey = 'test-key';
+const step = 60_000;
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON under test
+  headers: Headers;
+}
+
+let dataDir: string;
+let mdm: RunningEmulator;
+let control: EmulatorControl;
+
+async function start(options: { jobStepMs?: number } = {}) {
+  mdm = await createMdmEmulator({ apiKey, dataDir, jobStepMs: options.jobStepMs ?? step }).listen(0);
+  control = createEmulatorControl({ baseUrl: mdm.url, apiKey });
+}
+
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const response = await fetch(`${mdm.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+}
+
+let serial = 0;
+async function enrol(extra: Record<string, unknown> = {}) {
+  serial += 1;
+  const reply = await api('POST', '/devices', { serialNumber: `SN-${serial}`, assetNumber: `A-${String(serial).padStart(6, '0')}`, model: 'iPhone 15', ...extra });
+  expect(reply.status).toBe(201);
+  return reply.body as { id: string; serialNumber: string };
+}
+
+const command = (deviceId: string, body: unknown, key: string) => api('POST', `/devices/${deviceId}/commands`, body, { 'Idempotency-Key': key });
+const job = async (jobId: string) => (await api('GET', `/jobs/${jobId}`)).body;
+const device = async (id: string) => (await api('GET', `/devices/${id}`)).body;
+const advance = (steps = 1) => control.advanceClock(steps * step);
+
+beforeEach(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'mdm-emulator-'));
+  await start();
+});
+
+afterEach(async () => {
+  await mdm.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('devices', () => {
+  it('enrols a device with profiles and the client app, and finds it by serial and asset number', async () => {
+    const d = await enrol();
+    expect(d).toMatchObject({ status: 'active', profiles: ['mdm', 'configuration'], clientAppInstalled: true, removalProfileInstalled: false });
+    expect(d.id).toMatch(/^mdm-[0-9a-f-]{36}$/);
+    expect((await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id)).toEqual([d.id]);
+    expect((await api('GET', '/devices?assetNumber=A-999999')).body.devices).toEqual([]);
+    const again = await api('POST', '/devices', { serialNumber: d.serialNumber, model: 'iPhone 15' });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'device_already_enrolled', details: { field: 'serialNumber', deviceId: d.id } });
+  });
+
+  it('deletes a record: 404 afterwards, listed only under status=deleted', async () => {
+    const d = await enrol();
+    expect((await api('DELETE', `/devices/${d.id}`)).status).toBe(200);
+    const gone = await api('GET', `/devices/${d.id}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('device_not_found');
+    expect((await api('GET', '/devices')).body.devices).toEqual([]);
+    expect((await api('GET', '/devices?status=deleted')).body.devices[0].id).toBe(d.id);
+    expect((await api('DELETE', `/devices/${d.id}`)).status).toBe(404);
+  });
+
+  it('serves its OpenAPI 3.1 document without auth', async () => {
+    const spec = (await (await fetch(`${mdm.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(spec.openapi).toBe('3.1.0');
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/devices', '/devices/{id}', '/devices/{id}/commands', '/jobs/{jobId}', '/devices/{id}/actions/{action}', '/admin/faults']),
+    );
+  });
+});
+
+describe('wipe', () => {
+  it('runs queued -> acknowledged -> succeeded and keeps the record when asked', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: true } }, 'wipe-1');
+    expect(sent.status).toBe(201);
+    expect(sent.body).toMatchObject({ deviceId: d.id, type: 'wipe', status: 'queued' });
+    expect((await job(sent.body.jobId)).status).toBe('queued');
+    await advance();
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged');
+    expect((await device(d.id)).status).toBe('active');
+    await advance();
+    expect(await job(sent.body.jobId)).toMatchObject({ status: 'succeeded', finishedAt: expect.any(String) });
+    // The wipe removes everything on the device, the MDM agent included.
+    expect(await device(d.id)).toMatchObject({ status: 'wiped', profiles: [], clientAppInstalled: false });
+  });
+
+  it('deletes the record after the wipe without keepEnrollmentData; the history stays readable', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: false } }, 'wipe-2');
+    await advance(2);
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(404);
+    const history = await api('GET', `/devices/${d.id}/commands`);
+    expect(history.body.commands).toMatchObject([{ jobId: sent.body.jobId, status: 'succeeded' }]);
+  });
+
+  it('advances on the real clock with a short jobStepMs', async () => {
+    await mdm.close();
+    await start({ jobStepMs: 20 });
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'wipe' }, 'wipe-fast');
+    const deadline = Date.now() + 3000;
+    while ((await job(sent.body.jobId)).status !== 'succeeded' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+    expect(sent.body.options).toEqual({ keepEnrollmentData: true }); // the seed's console default: keep
+  });
+});
+
+describe('non-forced inactivation', () => {
+  it('waits for the device user: removal profile, then profiles, then the app', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'inactivate', options: { forced: false } }, 'inact-1');
+    // Not delivered to the device yet: no install screen.
+    expect((await api('POST', `/devices/${d.id}/actions/install-removal-profile`)).body.error.code).toBe('no_pending_inactivation');
+    await advance();
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged');
+    const tooEarly = await api('POST', `/devices/${d.id}/actions/remove-profiles`);
+    expect(tooEarly.status).toBe(409);
+    expect(tooEarly.body.error.code).toBe('removal_profile_missing');
+
+    const installed = await control.installRemovalProfile(d.id);
+    expect(installed.device).toMatchObject({ removalProfileInstalled: true, profiles: ['mdm', 'configuration', 'removal'] });
+    await advance(10);
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged'); // still waiting on the device
+
+    const removed = await control.removeProfiles(d.id);
+    expect(removed.device).toMatchObject({ status: 'inactive', profiles: [] });
+    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+
+    const appRemoved = await control.removeApp(d.id);
+    expect(appRemoved.consequence).toBeUndefined();
+    expect(appRemoved.device).toMatchObject({ status: 'inactive', clientAppInstalled: false, factoryResetForced: false });
+  });
+
+  it('fails the job when the removal profile cannot be installed; re-enrolment gives a new active record', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'inactivate' }, 'inact-2');
+    await advance();
+    await control.failRemovalProfile(d.id);
+    expect(await job(sent.body.jobId)).toMatchObject({ status: 'failed', error: { code: 'removal_profile_failed' } });
+    expect((await device(d.id)).status).toBe('active');
+
+    const reply = await api('POST', `/devices/${d.id}/actions/re-enroll`);
+    expect(reply.status).toBe(201);
+    expect(reply.body).toMatchObject({ previousDeviceId: d.id, newDeviceId: expect.stringMatching(/^mdm-/) });
+    expect(reply.body.newDeviceId).not.toBe(d.id);
+    expect(await device(reply.body.newDeviceId)).toMatchObject({ status: 'active', profiles: ['mdm', 'configuration'], clientAppInstalled: true, previousId: d.id });
+    const old = await api('GET', `/devices/${d.id}`);
+    expect(old.body.error.details.replacedBy).toBe(reply.body.newDeviceId);
+    expect((await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id)).toEqual([reply.body.newDeviceId]);
+    // ... and the whole inactivation can start again on the new record.
+    expect((await command(reply.body.newDeviceId, { type: 'inactivate' }, 'inact-2b')).status).toBe(201);
+  });
+
+  it('models deleting the client app before the profiles as a forced factory reset', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'inactivate' }, 'inact-3');
+    await advance();
+    await control.installRemovalProfile(d.id);
+    const result = await control.removeApp(d.id);
+    expect(result.consequence).toBe('factory_reset_forced');
+    expect(result.device).toMatchObject({ status: 'wiped', factoryResetForced: true, profiles: [], clientAppInstalled: false });
+    expect(await job(sent.body.jobId)).toMatchObject({ status: 'failed', error: { code: 'device_factory_reset' } });
+  });
+});
+
+describe('forced inactivation', () => {
+  it('inactivates without the device, and the MDM profile can then never be removed', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'inactivate', options: { forced: true } }, 'forced-1');
+    await advance(2);
+    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+    expect(await device(d.id)).toMatchObject({ status: 'inactive', inactivationForced: true, profiles: ['mdm', 'configuration'] });
+    for (const action of ['install-removal-profile', 'remove-profiles']) {
+      const reply = await api('POST', `/devices/${d.id}/actions/${action}`);
+      expect(reply.status).toBe(409);
+      expect(reply.body.error.code).toBe('profile_not_removable');
+    }
+    expect((await device(d.id)).profiles).toEqual(['mdm', 'configuration']);
+  });
+});
+
+describe('delete command and re-enrolment', () => {
+  it('deletes the record asynchronously, and a wiped and deleted device re-enrols under a new id', async () => {
+    const d = await enrol();
+    await command(d.id, { type: 'wipe', options: { keepEnrollmentData: true } }, 'cu-wipe');
+    await advance(2);
+    const del = await command(d.id, { type: 'delete' }, 'cu-delete');
+    expect(del.status).toBe(201);
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+    await advance(2);
+    expect((await job(del.body.jobId)).status).toBe('succeeded');
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(404);
+
+    const again = await control.reEnroll(d.id);
+    expect(again.device).toMatchObject({ status: 'active', serialNumber: d.serialNumber, clientAppInstalled: true });
+    expect(again.message).toContain(again.newDeviceId);
+    expect((await api('POST', `/devices/${d.id}/actions/re-enroll`)).body.error.code).toBe('already_reenrolled');
+  });
+});
+
+describe('idempotency', () => {
+  it('returns the same job for the same key and never creates a second command', async () => {
+    const d = await enrol();
+    const first = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: true } }, 'same-key');
+    const second = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: true } }, 'same-key');
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('Idempotent-Replayed')).toBe('true');
+    expect(second.body).toEqual(first.body);
+    expect((await api('GET', `/devices/${d.id}/commands`)).body.commands).toHaveLength(1);
+
+    const different = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: false } }, 'same-key');
+    expect(different.status).toBe(422);
+    expect(different.body.error).toMatchObject({ code: 'idempotency_key_reused', details: { field: 'Idempotency-Key' } });
+    const otherKey = await command(d.id, { type: 'wipe' }, 'other-key');
+    expect(otherKey.status).toBe(409);
+    expect(otherKey.body.error).toMatchObject({ code: 'command_pending', details: { jobId: first.body.jobId } });
+    expect((await api('GET', `/devices/${d.id}/commands`)).body.commands).toHaveLength(1);
+  });
+
+  it('omits job ids for devices set up like an MDM without them; the history still has the status', async () => {
+    const d = await enrol({ omitJobIds: true });
+    const sent = await command(d.id, { type: 'wipe' }, 'no-id');
+    expect(sent.status).toBe(201);
+    expect(sent.body.jobId).toBeUndefined();
+    expect((await api('GET', `/jobs?deviceId=${d.id}`)).body.jobs).toEqual([]);
+    await advance(2);
+    const history = (await api('GET', `/devices/${d.id}/commands`)).body.commands;
+    expect(history).toEqual([expect.objectContaining({ idempotencyKey: 'no-id', status: 'succeeded' })]);
+    expect(history[0].jobId).toBeUndefined();
+  });
+});
+
+describe('persistence', () => {
+  it('keeps devices, jobs and idempotency keys across a restart on the same data dir', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'wipe' }, 'persist-1');
+    await advance();
+    await mdm.close();
+    expect(readdirSync(dataDir)).toEqual(['state.json']); // no temp files left behind
+
+    await start();
+    expect(await device(d.id)).toMatchObject({ id: d.id, status: 'active', serialNumber: d.serialNumber });
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged');
+    const replay = await command(d.id, { type: 'wipe' }, 'persist-1');
+    expect(replay.status).toBe(200);
+    expect(replay.body).toEqual(sent.body);
+    await advance();
+    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+    expect((await device(d.id)).status).toBe('wiped');
+  });
+});
+
+describe('malformed requests change nothing', () => {
+  const cases: Array<{ name: string; send: (id: string) => Promise<Reply>; status: number; code: string; field?: string }> = [
+    { name: 'bad JSON', send: (id) => command(id, '{"type": "wipe",', 'k1'), status: 400, code: 'invalid_json' },
+    { name: 'unknown command type', send: (id) => command(id, { type: 'explode' }, 'k2'), status: 400, code: 'invalid_request', field: 'type' },
+    { name: 'missing type', send: (id) => command(id, { options: {} }, 'k3'), status: 400, code: 'invalid_request', field: 'type' },
+    {
+      name: 'wrong option type',
+      send: (id) => command(id, { type: 'wipe', options: { keepEnrollmentData: 'yes' } }, 'k4'),
+      status: 400,
+      code: 'invalid_request',
+      field: 'options.keepEnrollmentData',
+    },
+    { name: 'unknown option', send: (id) => command(id, { type: 'inactivate', options: { force: true } }, 'k5'), status: 400, code: 'invalid_request', field: 'options.force' },
+    { name: 'missing Idempotency-Key', send: (id) => api('POST', `/devices/${id}/commands`, { type: 'wipe' }), status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
+    { name: 'unknown device', send: () => command('mdm-nope', { type: 'wipe' }, 'k6'), status: 404, code: 'device_not_found' },
+    { name: 'unknown action', send: (id) => api('POST', `/devices/${id}/actions/self-destruct`), status: 400, code: 'invalid_request', field: 'action' },
+    { name: 'missing auth', send: (id) => unauthenticated(id, undefined), status: 401, code: 'unauthorized', field: 'Authorization' },
+    { name: 'bad auth', send: (id) => unauthenticated(id, 'Bearer wrong'), status: 401, code: 'unauthorized', field: 'Authorization' },
+  ];
+
+  async function unauthenticated(id: string, authorization: string | undefined): Promise<Reply> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Idempotency-Key': 'k8' };
+    if (authorization) headers.Authorization = authorization;
+    const response = await fetch(`${mdm.url}/devices/${id}/commands`, { method: 'POST', headers, body: '{"type":"wipe"}' });
+    return { status: response.status, body: await response.json(), headers: response.headers };
+  }
+
+  it.each(cases)('$name -> $status $code', async ({ send, status, code, field }) => {
+    const d = await enrol();
+    const before = await device(d.id);
+    const reply = await send(d.id);
+    expect(reply.status).toBe(status);
+    expect(reply.body.error).toMatchObject({ code, message: expect.any(String), details: expect.any(Object) });
+    if (field) {
+      expect(reply.body.error.message).toContain(field);
+      expect(JSON.stringify(reply.body.error.details)).toContain(field);
+    }
+    await advance(2);
+    expect(await device(d.id)).toEqual(before);
+    expect((await api('GET', `/devices/${d.id}/commands`)).body.commands).toEqual([]);
+  });
+
+  it('an invalid registration names the fields and enrols nothing', async () => {
+    const reply = await api('POST', '/devices', { model: 'x', colour: 'red' });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.details.issues.map((i: { field: string }) => i.field).sort()).toEqual(['colour', 'serialNumber']);
+    expect((await api('GET', '/devices')).body.devices).toEqual([]);
+  });
+});
+
+describe('fault injection', () => {
+  it('stalls the next command forever', async () => {
+    const d = await enrol();
+    await control.addFault({ kind: 'stall-jobs', deviceId: d.id });
+    const sent = await command(d.id, { type: 'wipe' }, 'stall-1');
+    await advance(100);
+    expect((await job(sent.body.jobId)).status).toBe('queued');
+    expect((await device(d.id)).status).toBe('active');
+  });
+});
