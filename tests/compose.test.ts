@@ -248,3 +248,72 @@ describe('docker-compose.yml content', () => {
     expect(temporal.SKIP_DB_CREATE).toBe('true');
   });
 });
+
+/** Package names imported at run time by `root` and the local files it imports, following relative imports. */
+async function runtimePackages(roots: string[]): Promise<Map<string, string>> {
+  const packages = new Map<string, string>(); // package -> first file importing it
+  const seen = new Set<string>();
+  const queue = [...roots];
+  const candidates = (spec: string, from: string) => {
+    const base = path.resolve(path.dirname(from), spec);
+    return [base, `${base}.ts`, path.join(base, 'index.ts')];
+  };
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = await readFile(file, 'utf8');
+    // type-only imports vanish when tsx strips types; everything else is loaded at run time
+    const specifiers = [
+      ...source.matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s*)?['"]([^'"]+)['"]/gm),
+      ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ].map((m) => m[1]);
+    for (const spec of specifiers) {
+      if (spec.startsWith('node:')) continue;
+      if (spec.startsWith('.')) {
+        for (const candidate of candidates(spec, file)) {
+          if (await stat(candidate).then((s) => s.isFile(), () => false)) {
+            queue.push(candidate);
+            break;
+          }
+        }
+        continue;
+      }
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (!packages.has(name)) packages.set(name, path.relative(repoRoot, file));
+    }
+  }
+  return packages;
+}
+
+describe('application image', () => {
+  it('production dependencies cover every package the containers import (the image installs --omit=dev)', async () => {
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const { builtinModules } = await import('node:module');
+    // the files the compose commands run, plus the workflow bundle the worker builds at start-up
+    const entrypoints = Object.values(project.services)
+      .filter((s) => s.build)
+      .map((s) => path.join(repoRoot, (s.command ?? []).at(-1)!));
+    const roots = [];
+    for (const file of [...entrypoints, path.join(repoRoot, 'workflows/index.ts')]) {
+      if (await stat(file).then(() => true, () => false)) roots.push(file);
+    }
+    const missing = [...(await runtimePackages(roots))]
+      .filter(([name]) => !builtinModules.includes(name) && !(name in pkg.dependencies))
+      .map(([name, file]) => `${name} (imported by ${file})`);
+    expect(missing, 'move these from devDependencies to dependencies').toEqual([]);
+  });
+
+  it('Dockerfile: Node 20 slim, locked production install, tsx at run time, non-root, API by default', async () => {
+    const dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(pkg.dependencies.tsx, 'tsx runs the TypeScript in production, so it must be a runtime dependency').toBeDefined();
+    expect(dockerfile).toMatch(/^ENV NODE_ENV=production/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "--import", "tsx", "api\/main\.ts"\]$/m);
+    const ignored = (await readFile(path.join(repoRoot, '.dockerignore'), 'utf8')).split('\n');
+    for (const entry of ['node_modules', '.cache', '.data', '.git', 'tests']) expect(ignored).toContain(entry);
+  });
+});
