@@ -5,11 +5,11 @@
  * Rules apply to API requests only (never to /admin or the spec), in the order they were added:
  * - latency: delay matching requests by `ms` (optionally only the next `count`);
  * - error:   answer the next `count` matching requests with `status` (5xx, 4xx, or 429 with Retry-After);
- * - stall-jobs: the next `count` commands (optionally for one device) stop at `stage` forever.
+ * - stall-jobs: matching commands (one device, or all) stop at `stage` forever; only the next `count` if given.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Job } from './types';
 
 const match = {
@@ -28,7 +28,7 @@ export const faultRuleBody = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('stall-jobs'),
-    count: z.number().int().min(1).default(1),
+    count: z.number().int().min(1).optional(),
     deviceId: z.string().min(1).optional(),
     stage: z.enum(['queued', 'acknowledged']).default('queued'),
   }),
@@ -93,7 +93,7 @@ export function createFaults(): Faults {
   return faults;
 }
 
-function record(faults: Faults, method: string, path: string, idempotencyKey: string | undefined, res: { on(e: 'finish', f: () => void): unknown; statusCode: number }) {
+function record(faults: Faults, method: string, path: string, idempotencyKey: string | undefined, res: Response): void {
   const entry: RecordedRequest = { method, path, status: 0, at: new Date().toISOString(), ...(idempotencyKey ? { idempotencyKey } : {}) };
   faults.requests.push(entry);
   if (faults.requests.length > maxRecorded) faults.requests.shift();

@@ -328,10 +328,24 @@ describe('malformed requests change nothing', () => {
 describe('fault injection', () => {
   it('stalls the next command forever', async () => {
     const d = await enrol();
-    await control.addFault({ kind: 'stall-jobs', deviceId: d.id });
+    await control.addFault({ kind: 'stall-jobs', deviceId: d.id, count: 1 });
     const sent = await command(d.id, { type: 'wipe' }, 'stall-1');
     await advance(100);
     expect((await job(sent.body.jobId)).status).toBe('queued');
     expect((await device(d.id)).status).toBe('active');
+    // count: 1 -> only that command stalls.
+    const next = await command(d.id, { type: 'delete' }, 'stall-2');
+    await advance(2);
+    expect((await job(next.body.jobId)).status).toBe('succeeded');
+  });
+
+  it('answers the next matching requests with an injected 5xx, then recovers; /admin is never affected', async () => {
+    await control.addFault({ kind: 'error', status: 503, count: 2, pathPrefix: '/devices' });
+    expect((await api('GET', '/devices')).status).toBe(503);
+    expect((await api('GET', '/jobs')).status).toBe(200); // path prefix does not match
+    expect((await control.requests()).length).toBe(2);
+    expect((await api('GET', '/devices')).status).toBe(503);
+    expect((await api('GET', '/devices')).status).toBe(200);
+    expect((await control.requests()).map((r) => r.status)).toEqual([503, 200, 503, 200]);
   });
 });
