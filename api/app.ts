@@ -1,0 +1,91 @@
+/**
+ * The HTTP API as an Express app, with everything it talks to passed in, so tests can build one against
+ * a dev server (or no server at all, for validation tests) and main.ts can build one for production.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import express, { Router, type RequestHandler } from 'express';
+import type pg from 'pg';
+import type { Config } from '../config/env';
+import { authenticate, type Authenticator } from './auth';
+import type { ApiContext } from './context';
+import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
+import { isPool, portsFromPool, type DbPorts } from './ports';
+import { rateLimitPerActor } from './rateLimit';
+import { bulkRouter } from './routes/bulk';
+import { devicesRouter } from './routes/devices';
+import { healthRouter } from './routes/health';
+import { workflowsRouter } from './routes/workflows';
+
+export interface ApiDeps {
+  temporal: Client;
+  taskQueue: string;
+  /** Defaults to the client's namespace. */
+  namespace?: string;
+  /** A pool (the real repositories are used) or ports (tests, or another store). */
+  db: pg.Pool | DbPorts;
+  config: Config;
+  auth: Authenticator;
+  clock?: () => Date;
+  logger?: Logger;
+  /** Defaults to config.API_UPDATE_TIMEOUT_MS. */
+  updateTimeoutMs?: number;
+  queryTimeoutMs?: number;
+}
+
+export const API_PREFIX = '/api/v1';
+
+/** Accept a caller's request id if it looks like one (for tracing across services), else make one. */
+const requestId: RequestHandler = (req, res, next) => {
+  const given = req.get('x-request-id');
+  const id = given && /^[A-Za-z0-9._:-]{8,100}$/.test(given) ? given : randomUUID();
+  res.locals.requestId = id;
+  res.set('X-Request-Id', id);
+  next();
+};
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/** A body that is not JSON is refused (415) rather than ignored and answered with "field missing". */
+const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
+  if (hasBody && !req.is(JSON_TYPES)) {
+    throw new ApiError(415, 'unsupported-media-type', 'request body must be JSON (Content-Type: application/json)');
+  }
+  next();
+};
+
+export function createApiApp(deps: ApiDeps): express.Express {
+  const ctx: ApiContext = {
+    temporal: deps.temporal,
+    taskQueue: deps.taskQueue,
+    namespace: deps.namespace ?? deps.temporal.options.namespace,
+    db: isPool(deps.db) ? portsFromPool(deps.db) : deps.db,
+    config: deps.config,
+    clock: deps.clock ?? (() => new Date()),
+    logger: deps.logger ?? console,
+    updateTimeoutMs: deps.updateTimeoutMs ?? deps.config.API_UPDATE_TIMEOUT_MS,
+    queryTimeoutMs: deps.queryTimeoutMs ?? 5_000,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestId);
+  app.use(healthRouter(ctx));
+
+  const api = Router();
+  api.use(healthRouter(ctx));
+  api.use(authenticate(deps.auth));
+  api.use(rateLimitPerActor({ perMinute: deps.config.API_RATE_LIMIT_PER_MINUTE }));
+  api.use(requireJsonBody);
+  api.use(express.json({ limit: deps.config.API_BODY_LIMIT, strict: true, type: JSON_TYPES }));
+  api.use(devicesRouter(ctx));
+  api.use(bulkRouter(ctx));
+  api.use(workflowsRouter(ctx));
+  app.use(API_PREFIX, api);
+
+  app.use(unknownRoute);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

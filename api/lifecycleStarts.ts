@@ -1,0 +1,176 @@
+/**
+ * Starting a lifecycle workflow for one device: the single routes and the bulk routes share this, so a
+ * campaign of 300 collections follows exactly the rules of one collection. One workflow id per device
+ * (`device-<assetNumber>`, conflict policy FAIL) is what makes "one active process per device" hold
+ * across API replicas without any lock of our own.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import type { Config } from '../config/env';
+import {
+  CHANGE_USER_STEPS,
+  CHANGE_USER_WORKFLOW,
+  INACTIVATION_STEPS,
+  INACTIVATION_WORKFLOW,
+  workflowIdFor,
+  type ChangeUserInput,
+  type InactivationInput,
+  type LifecycleTimings,
+  type ProcessKind,
+} from '../workflows/definitions';
+import {
+  AssetNumberKey,
+  DepartmentKey,
+  LifecycleProcessKey,
+  LifecycleStepKey,
+  LocationKey,
+  NeedsAttentionKey,
+} from '../temporal/searchAttributes';
+import type { Actor } from './auth';
+import type { AssetLookup, AssetSummary } from './ports';
+import type { ChangeUserBody, InactivationBody } from './schemas';
+import { describeRunning, type RunningSummary } from './workflowView';
+
+export interface StartDeps {
+  temporal: Client;
+  taskQueue: string;
+  assets: AssetLookup;
+  config: Config;
+}
+
+export type StartOutcome =
+  | { result: 'started'; workflowId: string; runId: string }
+  | { result: 'unknown-asset'; message: string }
+  | { result: 'busy'; workflowId: string; running: RunningSummary; message: string };
+
+/** What to start for one asset; the bulk routes build one per asset from the shared body. */
+export interface StartPlan {
+  process: ProcessKind;
+  workflowType: string;
+  firstStep: string;
+  args: [ChangeUserInput] | [InactivationInput];
+  summary: string;
+  details: string;
+}
+
+export function timingsFrom(config: Config): LifecycleTimings {
+  return {
+    reminderBeforeMs: config.REMINDER_BEFORE_DAYS,
+    escalateAfterMs: config.ESCALATE_AFTER_DAYS,
+    taskReminderEveryMs: config.TASK_REMINDER_EVERY_DAYS,
+    wipeAckTimeoutMs: config.WIPE_ACK_TIMEOUT_DAYS,
+    verifyDeadlineMs: config.VERIFY_DEADLINE_DAYS,
+    pollInitialMs: config.MDM_POLL_INITIAL_MS,
+    pollMaxMs: config.MDM_POLL_MAX_MS,
+  };
+}
+
+/** One line for the Temporal UI list; newlines would break its layout. */
+const oneLine = (s: string, max = 200) => (s.replace(/\s+/g, ' ').length > max ? `${s.replace(/\s+/g, ' ').slice(0, max - 1)}…` : s.replace(/\s+/g, ' '));
+
+function markdownTable(rows: [string, unknown][]): string {
+  const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+  return ['| field | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
+}
+
+export function changeUserPlan(assetNumber: string, body: ChangeUserBody, actor: Actor, config: Config): StartPlan {
+  const input: ChangeUserInput = {
+    assetNumber,
+    reason: body.reason,
+    plannedCollectionDate: body.plannedCollectionDate,
+    storageLocation: body.storageLocation,
+    newUser: body.newUser,
+    keepRecordAfterWipe: body.keepRecordAfterWipe,
+    requestedBy: { id: actor.id, role: actor.role },
+    adminInCharge: {
+      name: config.ADMIN_IN_CHARGE_NAME,
+      email: config.ADMIN_EMAILS[0]!,
+      department: config.ADMIN_IN_CHARGE_DEPARTMENT,
+    },
+    timings: timingsFrom(config),
+  };
+  const newUser = body.newUser ? `${body.newUser.name} <${body.newUser.email}>, ${body.newUser.department}, ${body.newUser.location}` : 'to be assigned';
+  return {
+    process: 'change-user',
+    workflowType: CHANGE_USER_WORKFLOW,
+    firstStep: CHANGE_USER_STEPS[0],
+    args: [input],
+    summary: oneLine(`Change user of ${assetNumber}: ${body.reason}`),
+    details: `### Change device user — ${assetNumber}\n\n${markdownTable([
+      ['reason', body.reason],
+      ['planned collection date', body.plannedCollectionDate],
+      ['storage location', body.storageLocation],
+      ['new user', newUser],
+      ['keep record after wipe', body.keepRecordAfterWipe ? 'yes' : 'no'],
+      ['requested by', `${actor.id} (${actor.role})`],
+    ])}`,
+  };
+}
+
+export function inactivationPlan(assetNumber: string, body: InactivationBody, actor: Actor, config: Config): StartPlan {
+  const input: InactivationInput = {
+    assetNumber,
+    reason: body.reason,
+    forced: body.forced,
+    acknowledgeProfileStays: body.acknowledgeProfileStays,
+    finalStatus: body.finalStatus,
+    maxAttempts: config.INACTIVATION_MAX_ATTEMPTS,
+    requestedBy: { id: actor.id, role: actor.role },
+    timings: timingsFrom(config),
+  };
+  return {
+    process: 'inactivation',
+    workflowType: INACTIVATION_WORKFLOW,
+    firstStep: INACTIVATION_STEPS[0],
+    args: [input],
+    summary: oneLine(`${body.forced ? 'Forced inactivation' : 'Inactivate'} ${assetNumber}: ${body.reason}`),
+    details: `### Inactivate device — ${assetNumber}\n\n${markdownTable([
+      ['reason', body.reason],
+      ['forced', body.forced ? 'yes (MDM profile stays on the device: acknowledged)' : 'no'],
+      ['asset status afterwards', body.finalStatus],
+      ['max attempts', config.INACTIVATION_MAX_ATTEMPTS],
+      ['requested by', `${actor.id} (${actor.role})`],
+    ])}`,
+  };
+}
+
+function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttributePair[] {
+  return [
+    { key: AssetNumberKey, value: asset.assetNumber },
+    { key: LifecycleProcessKey, value: plan.process },
+    { key: LifecycleStepKey, value: plan.firstStep },
+    { key: DepartmentKey, value: asset.department },
+    { key: LocationKey, value: asset.location },
+    { key: NeedsAttentionKey, value: false },
+  ];
+}
+
+export async function startLifecycle(deps: StartDeps, assetNumber: string, p: StartPlan): Promise<StartOutcome> {
+  const asset = await deps.assets.get(assetNumber);
+  if (!asset) return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
+  const workflowId = workflowIdFor(assetNumber);
+  try {
+    const handle = await deps.temporal.workflow.start(p.workflowType, {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: p.args,
+      workflowIdConflictPolicy: 'FAIL',
+      // A device gets a new process once its previous one has closed, whatever way it closed.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: searchAttributes(asset, p),
+      staticSummary: p.summary,
+      staticDetails: p.details,
+    });
+    return { result: 'started', workflowId, runId: handle.firstExecutionRunId };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = await describeRunning(deps.temporal, workflowId);
+    const where = running.step ? ` at step ${running.step}` : '';
+    return {
+      result: 'busy',
+      workflowId,
+      running,
+      message: `device ${assetNumber} is busy: ${running.process ?? running.workflowType} workflow ${workflowId}${where} is still running`,
+    };
+  }
+}

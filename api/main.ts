@@ -1,0 +1,59 @@
+/**
+ * Runs the API: `npm run api`. Connects to Temporal and PostgreSQL from the environment (config/env.ts),
+ * listens on API_HOST:PORT, and on SIGINT/SIGTERM stops taking connections, lets requests in flight
+ * finish (bounded), then closes the pool and the Temporal connection.
+ */
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config/env';
+import { createPool } from '../db/pool';
+import { createApiApp } from './app';
+import { StaticTokenAuthenticator } from './auth';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-api' });
+
+  const app = createApiApp({
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    db: pool,
+    config,
+    auth: new StaticTokenAuthenticator(config.API_TOKENS),
+  });
+
+  const server: Server = app.listen(config.PORT, config.API_HOST, () => {
+    console.info(`[api] listening on http://${config.API_HOST}:${config.PORT}/api/v1 (Temporal ${config.TEMPORAL_ADDRESS}, namespace ${config.TEMPORAL_NAMESPACE})`);
+  });
+  server.on('error', (err) => {
+    console.error('[api] server error:', err);
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.info(`[api] ${signal}: shutting down`);
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    clearTimeout(force);
+    await Promise.allSettled([pool.end(), connection.close()]);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error('[api] failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+/**
+ * Reading workflows and talking to them: list, detail, human event reports, admin commands.
+ */
+import { Router } from 'express';
+import { ADMIN_COMMANDS, adminUpdates, reportUpdates, type AdminCommandName } from '../../workflows/definitions';
+import { eventPayloadSchemas, parseReport, ReportInvalid } from '../../workflows/reportSchemas';
+import { actorOf, ANY_ROLE, REPORTERS, requireRole } from '../auth';
+import type { ApiContext } from '../context';
+import { invalidInput, problemsFromZod } from '../errors';
+import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
+import { splitProblem, temporalUnavailable } from '../temporalErrors';
+import { eventParam, parseBody, parseQuery, workflowIdParam } from '../validation';
+import { listWorkflows } from '../workflowList';
+import { executeUpdate, idempotencyKeyFor } from '../workflowUpdates';
+import { workflowView } from '../workflowView';
+
+/** Temporal being down is a 503 for reads too, never a 500. */
+async function orUnavailable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw temporalUnavailable(err) ?? err;
+  }
+}
+
+export function workflowsRouter(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.get('/workflows', requireRole(...ANY_ROLE), async (req, res) => {
+    const filters = parseQuery(listWorkflowsQuery, req);
+    res.json(await orUnavailable(listWorkflows(ctx.temporal, ctx.namespace, filters)));
+  });
+
+  router.get('/workflows/:workflowId', requireRole(...ANY_ROLE), async (req, res) => {
+    const workflowId = workflowIdParam(req);
+    res.json(await orUnavailable(workflowView(ctx.temporal, workflowId, ctx.queryTimeoutMs)));
+  });
+
+  router.post('/workflows/:workflowId/events/:event', requireRole(...REPORTERS), async (req, res) => {
+    const workflowId = workflowIdParam(req);
+    const event = eventParam(req);
+    const body = parseBody(eventBody, req);
+    const actor = actorOf(res);
+    const idempotencyKey = idempotencyKeyFor(req, body.idempotencyKey);
+    // Checked here first for field-precise messages (unknown keys named); parseReport then builds the report.
+    const payload = eventPayloadSchemas[event].safeParse(body.data);
+    if (!payload.success) throw invalidInput(`invalid ${event} report`, problemsFromZod(payload.error, 'data'));
+    let report;
+    try {
+      report = parseReport(event, { actor: { id: actor.id, role: actor.role }, idempotencyKey, data: body.data });
+    } catch (err) {
+      if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems.map(splitProblem));
+      throw err;
+    }
+    const ack = await executeUpdate(ctx.temporal, {
+      workflowId,
+      name: event,
+      definition: reportUpdates[event],
+      arg: report,
+      idempotencyKey,
+      timeoutMs: ctx.updateTimeoutMs,
+    });
+    res.json({ ...ack, workflowId, idempotencyKey });
+  });
+
+  for (const command of ADMIN_COMMANDS) {
+    router.post(`/workflows/:workflowId/${command}`, requireRole('admin'), async (req, res) => {
+      const workflowId = workflowIdParam(req);
+      const body = parseBody(adminCommandBody, req);
+      const actor = actorOf(res);
+      const idempotencyKey = idempotencyKeyFor(req, body.idempotencyKey);
+      const ack = await executeUpdate(ctx.temporal, {
+        workflowId,
+        name: command,
+        definition: adminUpdates[command as AdminCommandName],
+        arg: { actor: { id: actor.id, role: actor.role }, idempotencyKey, reason: body.reason },
+        idempotencyKey,
+        timeoutMs: ctx.updateTimeoutMs,
+      });
+      res.json({ ...ack, workflowId, idempotencyKey });
+    });
+  }
+
+  return router;
+}

@@ -1,0 +1,108 @@
+/**
+ * Request shapes. Every body is a strictObject: an unknown field is refused (400 naming it) instead of
+ * silently dropped, so a typo like `forcd: true` cannot start a process the admin did not mean.
+ */
+import { z } from 'zod';
+import { ASSET_NUMBER_PATTERN } from '../db/types';
+import { HUMAN_EVENTS, newUserSchema } from '../workflows/reportSchemas';
+import { CHANGE_USER_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflows/definitions';
+
+export { ASSET_NUMBER_PATTERN };
+export const WORKFLOW_ID_PATTERN = /^device-A-[0-9]{6}$/;
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+
+/** A calendar date or a date-time with offset; the date people agreed on for the collection. */
+export const plannedDateSchema = z.union([z.iso.date(), z.iso.datetime({ offset: true })], {
+  error: 'must be an ISO 8601 date (2025-03-31) or date-time with offset (2025-03-31T09:00:00Z)',
+});
+
+export const idempotencyKeySchema = z
+  .string()
+  .trim()
+  .min(8)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only');
+
+const changeUserFields = {
+  reason: text(2000),
+  plannedCollectionDate: plannedDateSchema,
+  storageLocation: text(200),
+  keepRecordAfterWipe: z.boolean().default(true),
+};
+
+export const changeUserBody = z.strictObject({ ...changeUserFields, newUser: newUserSchema.optional() });
+export type ChangeUserBody = z.infer<typeof changeUserBody>;
+
+const inactivationFields = {
+  reason: text(2000),
+  forced: z.boolean().default(false),
+  acknowledgeProfileStays: z.boolean().optional(),
+  finalStatus: z.enum(['retired', 'in_stock']).default('retired'),
+};
+
+/** A forced inactivation leaves the MDM profile on the device: the admin must say they know. */
+function requireAcknowledgement(v: { forced: boolean; acknowledgeProfileStays?: boolean }, ctx: z.RefinementCtx) {
+  if (v.forced && v.acknowledgeProfileStays !== true) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['acknowledgeProfileStays'],
+      message: 'must be true when forced is true: a forced inactivation leaves the MDM profile on the device',
+    });
+  }
+}
+
+export const inactivationBody = z.strictObject(inactivationFields).superRefine(requireAcknowledgement);
+export type InactivationBody = z.infer<typeof inactivationBody>;
+
+// Bulk lists: items are checked one by one (a bad item is reported in its row, not a 400 for the batch).
+const assetList = z.array(z.string().max(64), 'must be a list of asset numbers').min(1).max(500);
+
+export const collectionsBody = z.strictObject({ ...changeUserFields, assetNumbers: assetList });
+export type CollectionsBody = z.infer<typeof collectionsBody>;
+
+export const inactivationsBody = z.strictObject({ ...inactivationFields, assetNumbers: assetList }).superRefine(requireAcknowledgement);
+export type InactivationsBody = z.infer<typeof inactivationsBody>;
+
+/** Event reports: the payload sits under `data`, so envelope fields never clash with payload fields. */
+export const eventBody = z.strictObject({
+  idempotencyKey: idempotencyKeySchema.optional(),
+  data: z.record(z.string(), z.unknown(), 'must be an object with the event fields').default({}),
+});
+
+export const adminCommandBody = z.strictObject({
+  reason: text(2000).optional(),
+  idempotencyKey: idempotencyKeySchema.optional(),
+});
+
+export const PROCESS_TYPES = ['change-user', 'inactivation'] as const;
+export const ALL_STEPS = [...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVATION_STEPS, ...SPECIAL_STEPS])];
+
+/** Temporal execution statuses as the API spells them (lower case, hyphenated). */
+export const EXECUTION_STATUSES = [
+  'running', 'completed', 'failed', 'cancelled', 'terminated', 'timed-out', 'continued-as-new',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+// Control characters have no business in a department name and would only complicate query escaping.
+const filterText = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'must not contain control characters');
+
+export const listWorkflowsQuery = z.strictObject({
+  type: z.enum(PROCESS_TYPES).optional(),
+  step: z.enum(ALL_STEPS as [string, ...string[]]).optional(),
+  status: z.enum(EXECUTION_STATUSES).optional(),
+  department: filterText.optional(),
+  location: filterText.optional(),
+  asset: z.string().regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123').optional(),
+  needsAttention: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(4096).optional(),
+});
+export type ListWorkflowsQuery = z.infer<typeof listWorkflowsQuery>;
+
+export { HUMAN_EVENTS };

@@ -1,0 +1,74 @@
+/**
+ * Sending a report or an admin command to a workflow as a Temporal Update. The workflow's validator
+ * decides synchronously whether it fits the current step, so the answer (200 with the new step, or 409
+ * with what it expects) is the truth, not a guess made by the API from stale search attributes.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { Request } from 'express';
+import type { ReportAck } from '../workflows/definitions';
+import { ApiError, invalidInput } from './errors';
+import { fromUpdateFailure, isNotFound, isUpdateTimeout, temporalUnavailable, workerUnavailable } from './temporalErrors';
+import { idempotencyKeySchema } from './schemas';
+import { describeOrUndefined, executionStatus } from './workflowView';
+
+/**
+ * The key that makes a retried request harmless: the `Idempotency-Key` header or the body's
+ * `idempotencyKey` (they must agree when both are given). Without either, the request gets a fresh key
+ * and is therefore not safe to retry blindly; the key is returned so the client can retry with it.
+ */
+export function idempotencyKeyFor(req: Request, bodyKey: string | undefined): string {
+  const header = req.get('idempotency-key');
+  if (header !== undefined) {
+    const parsed = idempotencyKeySchema.safeParse(header);
+    if (!parsed.success) {
+      throw invalidInput('invalid header', [{ field: 'Idempotency-Key', problem: parsed.error.issues[0]?.message ?? 'invalid' }]);
+    }
+    if (bodyKey !== undefined && bodyKey !== parsed.data) {
+      throw invalidInput('conflicting idempotency keys', [
+        { field: 'idempotencyKey', problem: 'differs from the Idempotency-Key header; send one or make them equal' },
+      ]);
+    }
+    return parsed.data;
+  }
+  return bodyKey ?? `api-${randomUUID()}`;
+}
+
+export interface UpdateCall<A> {
+  workflowId: string;
+  /** Names the update in the update id, so one key reused for two different events cannot collide. */
+  name: string;
+  definition: UpdateDefinition<ReportAck, [A]>;
+  arg: A;
+  idempotencyKey: string;
+  timeoutMs: number;
+}
+
+export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): Promise<ReportAck> {
+  const handle = temporal.workflow.getHandle(call.workflowId);
+  try {
+    return await temporal.withDeadline(Date.now() + call.timeoutMs, () =>
+      handle.executeUpdate(call.definition, { args: [call.arg], updateId: `${call.name}:${call.idempotencyKey}` }),
+    );
+  } catch (err) {
+    throw await translate(temporal, call.workflowId, err, call.timeoutMs);
+  }
+}
+
+async function translate(temporal: Client, workflowId: string, err: unknown, timeoutMs: number): Promise<unknown> {
+  if (err instanceof WorkflowUpdateFailedError) return fromUpdateFailure(err, workflowId);
+  if (isUpdateTimeout(err)) return workerUnavailable(Math.max(5, Math.ceil(timeoutMs / 1000)));
+  if (isNotFound(err)) {
+    // Updates to a closed run also come back as NOT_FOUND: tell "never existed" from "already closed".
+    const desc = await describeOrUndefined(temporal, workflowId);
+    if (!desc) return new ApiError(404, 'not-found', `workflow ${workflowId} not found`, { workflow: workflowId });
+    const status = executionStatus(desc.status.name);
+    return new ApiError(409, 'workflow-closed', `workflow ${workflowId} is ${status}; it accepts no more reports or commands`, {
+      workflowId,
+      runId: desc.runId,
+      executionStatus: status,
+    });
+  }
+  return temporalUnavailable(err) ?? err;
+}
