@@ -1,0 +1,192 @@
+/**
+ * The lifecycle activities, built from their dependencies so the worker and the tests wire real or test
+ * parts without module mocks. Each one is safe to retry: audit events and MDM commands carry the step's
+ * idempotency key, and MDM state is read before acting.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
+import * as applications from '../db/applicationsRepo';
+import * as assets from '../db/assetsRepo';
+import * as events from '../db/assetEventsRepo';
+import type { Application, Asset, AssetPatch } from '../db/types';
+import type { Mailer } from '../mail/mailer';
+import type { MdmCommand, MdmCommandStatus, MdmPort } from '../mdm/port';
+import type { NewUser } from '../workflows/reportSchemas';
+import type { AssetSnapshot, LifecycleActivities, MdmJobRef, Notice, StepContext } from './contracts';
+import { withFailureMapping } from './failures';
+import { collectionNotice, deliveryNotice } from './notices';
+
+export interface ActivityDeps {
+  db: pg.Pool;
+  mdm: MdmPort;
+  mail: Mailer;
+  adminEmails: string[];
+}
+
+export function createActivities(deps: ActivityDeps): LifecycleActivities {
+  const { db, mdm } = deps;
+
+  const eventOf = (ctx: StepContext, eventType: string, details: Record<string, unknown>, suffix = '') => ({
+    eventType,
+    actor: ctx.actor.id,
+    actorRole: ctx.actor.role,
+    workflowId: ctx.workflowId,
+    runId: ctx.runId,
+    step: ctx.step,
+    details,
+    idempotencyKey: ctx.idempotencyKey + suffix,
+  });
+
+  const change = async (ctx: StepContext, patch: AssetPatch, eventType: string, details: Record<string, unknown>) =>
+    snapshot((await assets.applyChange(db, ctx.assetNumber, patch, { event: eventOf(ctx, eventType, details) })).asset);
+
+  const requireAsset = async (assetNumber: string): Promise<Asset> => {
+    const asset = await assets.get(db, assetNumber);
+    if (!asset) throw ApplicationFailure.nonRetryable(`asset ${assetNumber} does not exist`, 'AssetNotFound');
+    return asset;
+  };
+
+  const requireMdmId = async (assetNumber: string): Promise<string> => {
+    const asset = await requireAsset(assetNumber);
+    if (!asset.mdmDeviceId) throw ApplicationFailure.nonRetryable(`asset ${assetNumber} has no MDM device id`, 'NoMdmDevice');
+    return asset.mdmDeviceId;
+  };
+
+  /**
+   * Sends a mail once per key: the audit event is the record that it went out, so a retry after the
+   * event was written sends nothing; a retry between send and write re-sends with the same Message-ID.
+   */
+  const notifyOnce = async (ctx: StepContext, kind: string, notice: Notice, suffix = ':notice') => {
+    const key = ctx.idempotencyKey + suffix;
+    if (await events.getByIdempotencyKey(db, key)) return;
+    const to = notice.to.length > 0 ? notice.to : deps.adminEmails;
+    const { messageId } = await deps.mail.send({ to, subject: notice.subject, text: notice.text, idempotencyKey: key });
+    await events.record(db, ctx.assetNumber, eventOf(ctx, 'notice-sent', { kind, to, subject: notice.subject, messageId }, suffix));
+  };
+
+  /** Sends an MDM command unless the MDM already has one with this key (checked first, then deduplicated). */
+  const commandOnce = async (ctx: StepContext, command: MdmCommand, eventType: string): Promise<MdmJobRef> => {
+    const deviceId = await requireMdmId(ctx.assetNumber);
+    const known = (await mdm.listCommands(deviceId)).find((c) => c.idempotencyKey === ctx.idempotencyKey);
+    const sent: MdmCommandStatus = known ?? (await mdm.sendCommand({ ...command, deviceId, idempotencyKey: ctx.idempotencyKey }));
+    await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, {
+      mdmDeviceId: deviceId, jobId: sent.jobId ?? null, command: command.type, options: command.options ?? {},
+    }));
+    return { deviceId, jobId: sent.jobId, idempotencyKey: ctx.idempotencyKey };
+  };
+
+  const activities: LifecycleActivities = {
+    async loadAsset(assetNumber) {
+      return snapshot(await requireAsset(assetNumber));
+    },
+
+    async recordEvent(ctx, eventType, details) {
+      await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, details));
+    },
+
+    async sendNotice(ctx, kind, notice) {
+      await notifyOnce(ctx, kind, notice, '');
+    },
+
+    async scheduleCollection(ctx, { plannedDate, reason }) {
+      const asset = await change(ctx, { plannedStatus: 'in_stock', plannedDate: plannedDate.slice(0, 10) }, 'collection-scheduled', { plannedDate, reason });
+      if (asset.userEmail) await notifyOnce(ctx, 'collection-notice', collectionNotice(asset, plannedDate, reason));
+      return asset;
+    },
+
+    async returnToStock(ctx, { storageLocation, admin, report }) {
+      return change(ctx, {
+        status: 'in_stock', location: storageLocation, department: admin.department,
+        userName: admin.name, userEmail: admin.email, userPhone: null,
+      }, 'returned-to-stock', { storageLocation, report });
+    },
+
+    async requestWipe(ctx, { keepRecord }) {
+      return commandOnce(ctx, { type: 'wipe', options: { keepEnrollmentData: keepRecord } }, 'wipe-requested');
+    },
+
+    async getMdmJobState(ref) {
+      const status = await mdm.getCommandStatus(ref);
+      if (!status) return { state: 'unknown' as const };
+      return { state: status.status, detail: status.error ? `${status.error.code}: ${status.error.message}` : undefined };
+    },
+
+    async deleteFromMdm(ctx) {
+      const asset = await requireAsset(ctx.assetNumber);
+      const result = asset.mdmDeviceId
+        ? await mdm.deleteDevice(asset.mdmDeviceId, ctx.idempotencyKey)
+        : { deviceId: null, alreadyGone: true };
+      await change(ctx, { mdmDeviceId: null }, 'mdm-record-deleted', { mdmDeviceId: asset.mdmDeviceId, alreadyGone: result.alreadyGone });
+      return { alreadyGone: result.alreadyGone };
+    },
+
+    async verifyEnrollment(ctx, { reportedMdmDeviceId }) {
+      const asset = await requireAsset(ctx.assetNumber);
+      const candidates = reportedMdmDeviceId
+        ? [await mdm.getDevice(reportedMdmDeviceId)].filter((d) => d !== null)
+        : await mdm.findDevices({ serialNumber: asset.serialNumber });
+      const device = candidates.find((d) => d.serialNumber === asset.serialNumber && d.status === 'active');
+      if (!device) {
+        const seen = candidates.map((d) => `${d.id} (${d.status}, serial ${d.serialNumber})`).join(', ') || 'no record';
+        return { enrolled: false, reason: `the MDM shows no active enrolment for serial ${asset.serialNumber}: ${seen}` };
+      }
+      await change(ctx, { mdmDeviceId: device.id }, 'reenrollment-verified', { mdmDeviceId: device.id, previousMdmDeviceId: asset.mdmDeviceId });
+      return { enrolled: true, mdmDeviceId: device.id };
+    },
+
+    async claimApplication(ctx, { applicationId }) {
+      const assignment = { assetNumber: ctx.assetNumber, workflowId: ctx.workflowId };
+      let app: Application | null;
+      try {
+        app = applicationId ? await applications.assign(db, applicationId, assignment) : await applications.claimNextPending(db, assignment);
+      } catch (err) {
+        if (err instanceof Error && /Unavailable|NotFound/.test(err.name + err.constructor.name)) return { reason: err.message };
+        throw err;
+      }
+      if (!app) return { reason: 'no application is waiting' };
+      await events.record(db, ctx.assetNumber, eventOf(ctx, 'application-claimed', { applicationId: app.id }));
+      return { applicationId: app.id, user: userOf(app) };
+    },
+
+    async assignUser(ctx, { user, applicationId }) {
+      const asset = await change(ctx, {
+        status: 'in_use', plannedStatus: null, plannedDate: null, department: user.department, location: user.location,
+        userName: user.name, userEmail: user.email, userPhone: user.phone ?? null,
+      }, 'user-assigned', { user, applicationId: applicationId ?? null });
+      await notifyOnce(ctx, 'delivery-notice', deliveryNotice(asset, user));
+      return asset;
+    },
+
+    async recordDelivery(ctx, { receipt, applicationId }) {
+      await events.record(db, ctx.assetNumber, eventOf(ctx, 'delivery-receipt', { receipt }));
+      if (applicationId) await applications.markDelivered(db, applicationId, ctx.workflowId);
+    },
+
+    async requestInactivation(ctx, { forced }) {
+      return commandOnce(ctx, { type: 'inactivate', options: { forced } }, forced ? 'forced-inactivation-requested' : 'inactivation-requested');
+    },
+
+    async getDeviceState(ctx) {
+      const asset = await requireAsset(ctx.assetNumber);
+      const device = asset.mdmDeviceId ? await mdm.getDevice(asset.mdmDeviceId) : null;
+      return device ? { exists: true, status: device.status, mdmDeviceId: device.id } : { exists: false };
+    },
+
+    async finishInactivation(ctx, { finalStatus, forced }) {
+      return change(ctx, { status: finalStatus as Asset['status'], mdmDeviceId: null, plannedStatus: null, plannedDate: null },
+        'inactivation-completed', { finalStatus, forced, profileStaysOnDevice: forced });
+    },
+  };
+  return withFailureMapping(activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>) as unknown as LifecycleActivities;
+}
+
+function userOf(app: Application): NewUser {
+  return { department: app.department, location: app.deliveryLocation, name: app.userName, email: app.userEmail, phone: app.userPhone ?? undefined };
+}
+
+export function snapshot(a: Asset): AssetSnapshot {
+  return {
+    assetNumber: a.assetNumber, serialNumber: a.serialNumber, model: a.model, mdmDeviceId: a.mdmDeviceId, status: a.status,
+    department: a.department, location: a.location, userName: a.userName, userEmail: a.userEmail, userPhone: a.userPhone,
+  };
+}

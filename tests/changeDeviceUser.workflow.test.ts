@@ -1,0 +1,171 @@
+/**
+ * The change-user workflow on the real Temporal dev server: activities write to real PostgreSQL, call
+ * the MDM emulator over HTTP and send mail to a real SMTP sink. Reports arrive as Updates and Signals.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as assetsRepo from '../db/assetsRepo';
+import * as eventsRepo from '../db/assetEventsRepo';
+import {
+  CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
+  type ChangeUserInput, type HumanEventName, type HumanReport,
+} from '../workflows/definitions';
+import { startHarness, type Harness } from './support/lifecycleHarness';
+
+const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
+const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+let seq = 0;
+function nextAsset(): string {
+  seq += 1;
+  return `A-${String(100000 + Math.floor(Math.random() * 800000) + seq).padStart(6, '0')}`;
+}
+
+function input(assetNumber: string, extra: Partial<ChangeUserInput> = {}): ChangeUserInput {
+  return {
+    assetNumber,
+    reason: 'Employee moved to another team',
+    plannedCollectionDate: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+    storageLocation: 'Tokyo HQ IT store',
+    keepRecordAfterWipe: true,
+    requestedBy: admin,
+    adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
+    timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400 },
+    newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com', phone: '+81 6 0000 0000' },
+    ...extra,
+  };
+}
+
+function report<E extends HumanEventName>(actor: HumanReport['actor'], data: Record<string, unknown>): HumanReport<E> {
+  return { actor, idempotencyKey: `k-${randomUUID()}`, data } as unknown as HumanReport<E>;
+}
+
+async function start(assetNumber: string, extra: Partial<ChangeUserInput> = {}) {
+  return h.client.workflow.start(CHANGE_USER_WORKFLOW, {
+    taskQueue: h.taskQueue,
+    workflowId: workflowIdFor(assetNumber) + `-${randomUUID().slice(0, 6)}`,
+    args: [input(assetNumber, extra)],
+  });
+}
+
+describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP', () => {
+  it('moves a device from user X to user Y, with every step in the audit trail and the MDM', async () => {
+    const assetNumber = nextAsset();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber, userName: 'Xavier Old', userEmail: 'x.old@example.com' });
+    const handle = await start(assetNumber);
+
+    await h.waitForStep(handle, 'awaiting-collection');
+    const scheduled = await assetsRepo.get(h.db.pool, assetNumber);
+    expect(scheduled?.plannedStatus).toBe('in_stock');
+    const notice = await h.mail.waitFor((m) => m.to.includes('x.old@example.com'), 10_000);
+    expect(notice.subject).toContain(assetNumber);
+    expect(notice.text).toContain('Employee moved to another team');
+
+    const ack = await handle.executeUpdate(reportUpdates['device-collected'], {
+      args: [report(field, { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })],
+    });
+    expect(ack).toMatchObject({ accepted: true, duplicate: false, event: 'device-collected' });
+    expect(ack.step).not.toBe('awaiting-collection');
+
+    const reenrol = await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    expect(reenrol.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['returning-to-stock', 'wiping', 'removing-from-mdm']));
+    const commands = await h.mdm.listCommands(mdmDeviceId);
+    const wipe = commands.filter((c) => c.type === 'wipe');
+    expect(wipe).toHaveLength(1);
+    expect(wipe[0].status).toBe('succeeded');
+    expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull(); // the record was deleted
+    const inStock = await assetsRepo.get(h.db.pool, assetNumber);
+    expect(inStock).toMatchObject({ status: 'in_stock', location: 'Shelf 3', department: 'IT', userName: 'IT Admin', mdmDeviceId: null });
+
+    // Field staff re-enrol the device; the emulator gives it a new MDM id which the workflow must find.
+    const enrolled = await h.emulator.reEnroll(mdmDeviceId);
+    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    await h.waitForStep(handle, 'awaiting-delivery');
+    const assigned = await assetsRepo.get(h.db.pool, assetNumber);
+    expect(assigned).toMatchObject({ status: 'in_use', plannedStatus: null, userName: 'Yuki New', department: 'Engineering', mdmDeviceId: enrolled.newDeviceId });
+    await h.mail.waitFor((m) => m.to.includes('y.new@example.com'), 10_000);
+
+    await handle.executeUpdate(reportUpdates['device-delivered'], {
+      args: [report(field, { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' })],
+    });
+    const final = await handle.result();
+    expect(final.status).toBe('completed');
+
+    const history = await eventsRepo.listForAsset(h.db.pool, assetNumber);
+    const types = history.map((e) => e.eventType);
+    expect(types).toEqual([
+      'collection-scheduled', 'notice-sent', 'device-collected', 'returned-to-stock', 'wipe-requested', 'wipe-finished',
+      'mdm-record-deleted', 'device-reenrolled', 'reenrollment-verified', 'user-assigned', 'notice-sent', 'device-delivered', 'delivery-receipt',
+    ]);
+    expect(history.find((e) => e.eventType === 'device-collected')?.actor).toBe(field.id);
+    expect(history.find((e) => e.eventType === 'collection-scheduled')?.actor).toBe(admin.id);
+    expect(history.find((e) => e.eventType === 'delivery-receipt')?.details).toMatchObject({ receipt: { receivedBy: 'Yuki New' } });
+  });
+
+  it('refuses an out-of-order update atomically and records an out-of-order signal as rejected', async () => {
+    const assetNumber = nextAsset();
+    await h.seedDevice({ assetNumber });
+    const handle = await start(assetNumber);
+    await h.waitForStep(handle, 'awaiting-collection');
+    const before = await eventsRepo.listForAsset(h.db.pool, assetNumber);
+
+    const err = await handle.executeUpdate(reportUpdates['device-delivered'], {
+      args: [report(field, { receivedBy: 'Someone', signature: 'x' })],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause as { type?: string; details?: unknown[] };
+    expect(cause.type).toBe('EventNotExpected');
+    expect(cause.details?.[0]).toMatchObject({ step: 'awaiting-collection', expects: ['device-collected'] });
+    expect(await eventsRepo.listForAsset(h.db.pool, assetNumber)).toHaveLength(before.length);
+
+    await handle.signal(reportSignals['device-delivered'], report(field, { receivedBy: 'Someone', signature: 'x' }));
+    const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
+    expect(state.step).toBe('awaiting-collection');
+    expect(state.reports.find((r) => r.outcome === 'rejected')).toMatchObject({ event: 'device-delivered', actor: field });
+    await expect.poll(async () => (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType)).toContain('report-rejected');
+
+    // A repeated report (same idempotency key) is acknowledged, not applied twice.
+    const collected = report(field, { collectedBy: 'Bob' });
+    const first = await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
+    const again = await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
+    expect(first.duplicate).toBe(false);
+    expect(again.duplicate).toBe(true);
+    const events = await eventsRepo.listForAsset(h.db.pool, assetNumber);
+    expect(events.filter((e) => e.eventType === 'device-collected')).toHaveLength(1);
+    await handle.terminate('test done');
+  });
+
+  it('parks a step that keeps failing in needs-attention, and an admin retry resumes it', async () => {
+    const assetNumber = nextAsset();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber });
+    const handle = await start(assetNumber);
+    await h.waitForStep(handle, 'awaiting-collection');
+    // The MDM refuses the wipe (4xx, not retryable): the workflow must wait for an admin, not fail.
+    await h.emulator.addFault({ kind: 'error', status: 403, count: 1, method: 'POST', pathPrefix: `/devices/${mdmDeviceId}/commands` });
+    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] });
+    const parked = await h.waitForStep(handle, 'needs-attention');
+    expect(parked).toMatchObject({ status: 'needs-attention', failedStep: 'wiping' });
+    expect(parked.lastError).toMatch(/requestWipe/);
+
+    const ack = await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] }).catch((e: unknown) => e);
+    expect(ack).toBeInstanceOf(WorkflowUpdateFailedError);
+
+    const { adminUpdates } = await import('../workflows/definitions');
+    await handle.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
+    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    const state = await handle.query(stateQuery);
+    expect(state.status).toBe('running');
+    const wipes = (await h.mdm.listCommands(mdmDeviceId)).filter((c) => c.type === 'wipe');
+    expect(wipes).toHaveLength(1);
+    await handle.terminate('test done');
+  });
+});

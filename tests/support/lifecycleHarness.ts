@@ -1,0 +1,139 @@
+/**
+ * Everything a workflow test needs, all real: a fresh migrated PostgreSQL database, the MDM emulator over
+ * HTTP on its own port with its own data folder, an SMTP sink, a worker on a unique task queue against the
+ * shared Temporal dev server (or a private time-skipping server), and the adapters the worker uses.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createActivities } from '../../activities';
+import * as assetsRepo from '../../db/assetsRepo';
+import type { AssetInput } from '../../db/types';
+import { createSmtpMailer } from '../../mail/mailer';
+import { startSmtpSink, type SmtpSink } from '../../mail/smtpSink';
+import { createEmulatorControl, type EmulatorControl } from '../../mdm/emulatorControl';
+import { createHttpMdm } from '../../mdm/httpAdapter';
+import type { MdmPort } from '../../mdm/port';
+import { createMdmEmulator, type RunningEmulator } from '../../mdmEmulator/server';
+import { freePort } from '../../scripts/freePort';
+import { startTimeSkippingEnv, type TimeSkippingEnv } from '../../scripts/temporal/timeSkippingServer';
+import { stateQuery, type LifecycleState, type Step } from '../../workflows/definitions';
+import { createLifecycleWorker, workflowsPath } from '../../worker/createWorker';
+import { createTestDatabase, type TestDatabase } from './postgres';
+
+export const MDM_KEY = 'test-mdm-key';
+export const ADMIN_EMAILS = ['it-admins@example.com'];
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let runtimeInstalled = false;
+
+/** Worker logs at WARN: activity failures the tests provoke on purpose would otherwise drown the output. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed by another harness in this process
+  }
+}
+/** Bundled once per test file: webpack takes seconds. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return bundle;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: console.error };
+
+export interface Harness {
+  db: TestDatabase;
+  client: Client;
+  taskQueue: string;
+  mdm: MdmPort;
+  emulator: EmulatorControl;
+  emulatorUrl: string;
+  mail: SmtpSink;
+  timeSkipping?: TimeSkippingEnv;
+  worker: Worker;
+  /** Creates the asset in the database and enrols the device in the emulator (same serial, linked ids). */
+  seedDevice(input: Partial<AssetInput> & { assetNumber: string }): Promise<{ mdmDeviceId: string }>;
+  /** Polls the workflow's state query until `predicate` holds. */
+  waitForState(handle: WorkflowHandle, predicate: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
+  waitForStep(handle: WorkflowHandle, step: Step, timeoutMs?: number): Promise<LifecycleState>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(opts: { timeSkipping?: boolean; jobStepMs?: number } = {}): Promise<Harness> {
+  quietRuntime();
+  const db = await createTestDatabase();
+  const emulatorDir = mkdtempSync(path.join(os.tmpdir(), 'mdm-emulator-'));
+  const running: RunningEmulator = await createMdmEmulator({ apiKey: MDM_KEY, dataDir: emulatorDir, jobStepMs: opts.jobStepMs ?? 50 }).listen(0);
+  const mdm = createHttpMdm({ baseUrl: running.url, apiKey: MDM_KEY, timeoutMs: 5_000, maxAttempts: 3, baseBackoffMs: 50 });
+  const emulator = createEmulatorControl({ baseUrl: running.url, apiKey: MDM_KEY });
+  const mail = await startSmtpSink({ port: 0 });
+  const mailer = createSmtpMailer({ smtpUrl: `smtp://127.0.0.1:${mail.port}`, from: 'device-lifecycle@example.com' });
+
+  let timeSkipping: TimeSkippingEnv | undefined;
+  let client: Client;
+  let connection: NativeConnection;
+  let clientConnection: Connection | undefined;
+  if (opts.timeSkipping) {
+    timeSkipping = await startTimeSkippingEnv(await freePort());
+    client = timeSkipping.env.client;
+    connection = timeSkipping.env.nativeConnection;
+  } else {
+    const address = inject('temporalAddress');
+    clientConnection = await Connection.connect({ address });
+    client = new Client({ connection: clientConnection });
+    connection = await NativeConnection.connect({ address });
+  }
+  const taskQueue = `test-${randomUUID()}`;
+  const activities = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
+  const worker = await createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
+  const runDone = worker.run();
+
+  const waitForState: Harness['waitForState'] = async (handle, predicate, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let last: LifecycleState | undefined;
+    while (Date.now() < deadline) {
+      last = await handle.query(stateQuery).catch(() => last);
+      if (last && predicate(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`workflow state did not match in ${timeoutMs} ms; last: ${JSON.stringify(last && { step: last.step, status: last.status, lastError: last.lastError })}`);
+  };
+
+  return {
+    db, client, taskQueue, mdm, emulator, emulatorUrl: running.url, mail, timeSkipping, worker,
+    async seedDevice(input) {
+      const serialNumber = input.serialNumber ?? `SN-${input.assetNumber}-${randomUUID().slice(0, 8)}`;
+      const model = input.model ?? 'iPhone 15';
+      const device = await mdm.registerDevice({ serialNumber, model, assetNumber: input.assetNumber, idempotencyKey: `seed-${serialNumber}` });
+      await assetsRepo.upsert(db.pool, {
+        department: 'Sales', location: 'Tokyo HQ', status: 'in_use', userName: 'Xavier Old', userEmail: 'x.old@example.com', userPhone: '+81 3 1234 5678',
+        ...input, serialNumber, model, mdmDeviceId: device.id,
+      });
+      return { mdmDeviceId: device.id };
+    },
+    waitForState,
+    waitForStep: (handle, step, timeoutMs) => waitForState(handle, (s) => s.step === step, timeoutMs),
+    async stop() {
+      worker.shutdown();
+      await runDone.catch(() => undefined);
+      if (timeSkipping) await timeSkipping.stop();
+      else {
+        await connection.close();
+        await clientConnection?.close();
+      }
+      await mail.close();
+      await running.close();
+      rmSync(emulatorDir, { recursive: true, force: true });
+      await db.drop();
+    },
+  };
+}

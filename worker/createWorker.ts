@@ -1,0 +1,28 @@
+/**
+ * Builds the lifecycle worker: both workflow types and the activities on one task queue. The worker
+ * entrypoint and the tests use the same function, each with its own wiring of the activities' parts.
+ */
+import path from 'node:path';
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { LifecycleActivities } from '../activities/contracts';
+
+export const workflowsPath = path.join(import.meta.dirname, '..', 'workflows', 'index.ts');
+
+export async function createLifecycleWorker(opts: {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  activities: LifecycleActivities;
+  /** A pre-built bundle (tests build one per file); otherwise the worker bundles `workflows/`. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue,
+    activities: opts.activities,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    // Lifecycle workflows sit idle for days; keeping them cached costs memory for nothing.
+    maxCachedWorkflows: 200,
+  });
+}

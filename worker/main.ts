@@ -1,0 +1,33 @@
+/**
+ * The worker process: `npm run worker`. Applies pending migrations (advisory-locked, so API and worker
+ * replicas may start together), then serves the lifecycle task queue until SIGINT/SIGTERM.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadConfig } from '../config/env';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { createLogMailer, createSmtpMailer } from '../mail/mailer';
+import { createHttpMdm } from '../mdm/httpAdapter';
+import { createLifecycleWorker } from './createWorker';
+
+const config = loadConfig();
+const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-worker' });
+await migrate(pool, { log: (l) => console.log(`[worker] ${l}`) });
+const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const mail = config.SMTP_URL.startsWith('log:') ? createLogMailer() : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+const worker = await createLifecycleWorker({
+  connection,
+  namespace: config.TEMPORAL_NAMESPACE,
+  taskQueue: config.TEMPORAL_TASK_QUEUE,
+  activities: createActivities({
+    db: pool,
+    mdm: createHttpMdm({ baseUrl: config.MDM_BASE_URL, apiKey: config.MDM_API_KEY, timeoutMs: config.MDM_TIMEOUT_MS, maxAttempts: config.MDM_MAX_ATTEMPTS }),
+    mail,
+    adminEmails: config.ADMIN_EMAILS,
+  }),
+});
+console.log(`[worker] serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
+await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
+await connection.close();
+await pool.end();
