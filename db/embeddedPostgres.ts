@@ -35,7 +35,7 @@ export async function startEmbeddedPostgres(opts: {
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: opts.log ?? quiet,
-    onError: opts.log ?? quiet,
+    onError: (e: unknown) => (opts.log ?? quiet)(e instanceof Error ? e.message : String(e)),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
