@@ -1,0 +1,181 @@
+/**
+ * The inactivation workflow on real Temporal, PostgreSQL and the MDM emulator: the emulator's device-side
+ * actions play the device user, so the emulator's view of the device matches each step.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as assetsRepo from '../db/assetsRepo';
+import * as eventsRepo from '../db/assetEventsRepo';
+import {
+  adminUpdates, DEFAULT_TIMINGS, INACTIVATION_WORKFLOW, reportSignals, reportUpdates, workflowIdFor,
+  type HumanEventName, type HumanReport, type InactivationInput,
+} from '../workflows/definitions';
+import { startHarness, type Harness } from './support/lifecycleHarness';
+
+const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
+const user = { id: 'device.user@example.com', role: 'field-staff' as const };
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+function assetNumber(): string {
+  return `A-${String(Math.floor(Math.random() * 900000) + 100000)}`;
+}
+
+function input(asset: string, extra: Partial<InactivationInput> = {}): InactivationInput {
+  return {
+    assetNumber: asset, reason: 'Contract ended', forced: false, finalStatus: 'retired', maxAttempts: 3,
+    requestedBy: admin, timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400, verifyDeadlineMs: 20_000 }, ...extra,
+  };
+}
+
+function report(data: Record<string, unknown> = {}, actor: HumanReport['actor'] = user): HumanReport {
+  return { actor, idempotencyKey: `k-${randomUUID()}`, data } as HumanReport;
+}
+
+async function start(asset: string, extra: Partial<InactivationInput> = {}) {
+  return h.client.workflow.start(INACTIVATION_WORKFLOW, {
+    taskQueue: h.taskQueue, workflowId: `${workflowIdFor(asset)}-${randomUUID().slice(0, 6)}`, args: [input(asset, extra)],
+  });
+}
+
+async function send(handle: WorkflowHandle, event: HumanEventName, data: Record<string, unknown> = {}) {
+  return handle.executeUpdate(reportUpdates[event], { args: [report(data)] });
+}
+
+describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', () => {
+  it('walks the one safe order and retires the asset', async () => {
+    const asset = assetNumber();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset);
+    await h.waitForStep(handle, 'awaiting-removal-profile');
+    const job = (await h.mdm.listCommands(mdmDeviceId)).find((c) => c.type === 'inactivate');
+    expect(job).toMatchObject({ status: expect.stringMatching(/queued|acknowledged/) });
+
+    await h.emulator.installRemovalProfile(mdmDeviceId);
+    expect((await send(handle, 'removal-profile-installed')).step).toBe('awaiting-profile-removal');
+    await h.emulator.removeProfiles(mdmDeviceId);
+    expect((await send(handle, 'profiles-removed')).step).toBe('awaiting-app-removal');
+    expect((await h.emulator.device(mdmDeviceId)).status).toBe('inactive');
+    await h.emulator.removeApp(mdmDeviceId);
+    await send(handle, 'app-removed');
+    const final = await handle.result();
+    expect(final.status).toBe('completed');
+
+    expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
+    expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired', mdmDeviceId: null });
+    const types = (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType);
+    expect(types).toEqual(['inactivation-requested', 'removal-profile-installed', 'profiles-removed', 'app-removed',
+      'inactivation-verified', 'mdm-record-deleted', 'inactivation-completed']);
+  });
+
+  it('refuses the unsafe order and changes nothing', async () => {
+    const asset = assetNumber();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset);
+    await h.waitForStep(handle, 'awaiting-removal-profile');
+    const before = await eventsRepo.listForAsset(h.db.pool, asset);
+
+    for (const event of ['app-removed', 'profiles-removed'] as const) {
+      const err = await send(handle, event).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (err as WorkflowUpdateFailedError).cause as { type?: string; message: string; details?: unknown[] };
+      expect(cause.type).toBe('EventNotExpected');
+      expect(cause.message).toMatch(event === 'app-removed' ? /factory reset/ : /before removal-profile-installed/);
+    }
+    await h.emulator.installRemovalProfile(mdmDeviceId);
+    await send(handle, 'removal-profile-installed');
+    const err = await send(handle, 'app-removed').catch((e: unknown) => e);
+    expect(((err as WorkflowUpdateFailedError).cause as Error).message).toMatch(/profiles are not removed/);
+
+    // The same refusal arriving as a signal is recorded as rejected; the workflow stays where it was.
+    await handle.signal(reportSignals['app-removed'], report());
+    const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
+    expect(state.step).toBe('awaiting-profile-removal');
+    const after = await eventsRepo.listForAsset(h.db.pool, asset);
+    expect(after.map((e) => e.eventType)).toEqual([...before.map((e) => e.eventType), 'removal-profile-installed', 'report-rejected']);
+    expect((await h.emulator.device(mdmDeviceId)).status).toBe('active');
+    await handle.terminate('test done');
+  });
+
+  it('loops through re-enrolment twice after failed profile removals, then succeeds', async () => {
+    const asset = assetNumber();
+    let { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await h.waitForStep(handle, 'awaiting-removal-profile');
+      await h.emulator.failRemovalProfile(mdmDeviceId);
+      expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe('awaiting-reenrollment');
+      mdmDeviceId = (await h.emulator.reEnroll(mdmDeviceId)).newDeviceId;
+      await send(handle, 'device-reenrolled', { mdmDeviceId });
+      await h.waitForState(handle, (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === attempt + 1);
+    }
+    expect((await assetsRepo.get(h.db.pool, asset))?.mdmDeviceId).toBe(mdmDeviceId);
+    await h.emulator.installRemovalProfile(mdmDeviceId);
+    await send(handle, 'removal-profile-installed');
+    await h.emulator.removeProfiles(mdmDeviceId);
+    await send(handle, 'profiles-removed');
+    await h.emulator.removeApp(mdmDeviceId);
+    await send(handle, 'app-removed');
+    expect((await handle.result()).inactivationAttempts).toBe(3);
+    expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired' });
+  });
+
+  it('goes to needs-attention after the attempts limit; abort ends it with nothing undone', async () => {
+    const asset = assetNumber();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset, { maxAttempts: 1 });
+    await h.waitForStep(handle, 'awaiting-removal-profile');
+    await h.emulator.failRemovalProfile(mdmDeviceId);
+    await send(handle, 'profile-removal-failed', { reason: 'Remove button missing' });
+    const parked = await h.waitForStep(handle, 'needs-attention');
+    expect(parked.lastError).toMatch(/limit 1/);
+    await handle.executeUpdate(adminUpdates.abort, { args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }] });
+    const final = await handle.result();
+    expect(final.status).toBe('aborted');
+    const events = await eventsRepo.listForAsset(h.db.pool, asset);
+    expect(events.at(-1)).toMatchObject({ eventType: 'aborted', actor: admin.id });
+    expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'in_use' });
+  });
+
+  it('sends a failed MDM job to needs-attention; retry requests the inactivation again', async () => {
+    const asset = assetNumber();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset, { forced: true, acknowledgeProfileStays: true });
+    // Forced: no device-side steps; the emulator finishes the job at once.
+    const final = await handle.result();
+    expect(final.status).toBe('completed');
+    expect(final.steps.map((s) => s.step)).not.toContain('awaiting-removal-profile');
+    const events = await eventsRepo.listForAsset(h.db.pool, asset);
+    expect(events.map((e) => e.eventType)).toContain('forced-inactivation-requested');
+    expect(events.find((e) => e.eventType === 'inactivation-completed')?.details).toMatchObject({ forced: true, profileStaysOnDevice: true });
+    expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
+
+    // A job that fails in the MDM: the device's user removes the app first -> the emulator fails the job.
+    const asset2 = assetNumber();
+    const second = await h.seedDevice({ assetNumber: asset2 });
+    const handle2 = await start(asset2);
+    await h.waitForStep(handle2, 'awaiting-removal-profile');
+    await h.emulator.removeApp(second.mdmDeviceId); // the device-side mistake the workflow cannot prevent
+    await h.emulator.installRemovalProfile(second.mdmDeviceId).catch(() => undefined);
+    await send(handle2, 'removal-profile-installed');
+    await send(handle2, 'profiles-removed');
+    await send(handle2, 'app-removed');
+    const parked = await h.waitForStep(handle2, 'needs-attention', 20_000);
+    expect(parked).toMatchObject({ failedStep: 'verifying' });
+    expect(parked.lastError).toMatch(/job failed/);
+    // Retry asks the MDM again; the factory-reset device is no longer active, which the MDM refuses, so the
+    // workflow parks again at the request step with the MDM's reason rather than failing silently.
+    await handle2.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
+    const again = await h.waitForState(handle2, (s) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation', 20_000);
+    expect(again.lastError).toMatch(/requestInactivation/);
+    expect(again.inactivationAttempts).toBe(2);
+    await handle2.terminate('test done');
+  });
+});
