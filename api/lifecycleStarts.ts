@@ -66,7 +66,10 @@ export function timingsFrom(config: Config): LifecycleTimings {
 }
 
 /** One line for the Temporal UI list; newlines would break its layout. */
-const oneLine = (s: string, max = 200) => (s.replace(/\s+/g, ' ').length > max ? `${s.replace(/\s+/g, ' ').slice(0, max - 1)}…` : s.replace(/\s+/g, ' '));
+function oneLine(s: string, max = 200): string {
+  const flat = s.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
 
 function markdownTable(rows: [string, unknown][]): string {
   const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\s+/g, ' ');
