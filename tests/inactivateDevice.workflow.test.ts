@@ -9,7 +9,7 @@ import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
   adminUpdates, DEFAULT_TIMINGS, INACTIVATION_WORKFLOW, reportSignals, reportUpdates, workflowIdFor,
-  type HumanEventName, type HumanReport, type InactivationInput,
+  type HumanEventName, type HumanReport, type InactivationInput, type LifecycleState,
 } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -173,7 +173,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     // Retry asks the MDM again; the factory-reset device is no longer active, which the MDM refuses, so the
     // workflow parks again at the request step with the MDM's reason rather than failing silently.
     await handle2.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
-    const again = await h.waitForState(handle2, (s) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation', 20_000);
+    const again = await h.waitForState(handle2, (s: LifecycleState) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation', 20_000);
     expect(again.lastError).toMatch(/requestInactivation/);
     expect(again.inactivationAttempts).toBe(2);
     await handle2.terminate('test done');

@@ -9,6 +9,14 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'no
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import proto from '@temporalio/proto';
+import { SearchAttributeType } from '@temporalio/common';
+import { customSearchAttributes } from '../../temporal/searchAttributes';
+
+function indexedValueType(type: string): number {
+  const t = proto.temporal.api.enums.v1.IndexedValueType;
+  return type === SearchAttributeType.BOOL ? t.INDEXED_VALUE_TYPE_BOOL : t.INDEXED_VALUE_TYPE_KEYWORD;
+}
 import { cacheDir } from '../cacheDir';
 import { waitUntil } from '../freePort';
 import { stopChild } from './devServer';
@@ -44,7 +52,7 @@ export interface TimeSkippingEnv {
  * workflow result is awaited and whose `sleep` jumps the server clock.
  */
 export async function startTimeSkippingEnv(port: number, readyTimeoutMs = 90_000): Promise<TimeSkippingEnv> {
-  const child = spawn(resolveTimeSkippingServer(), [String(port), '--enable-time-skipping'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(resolveTimeSkippingServer(), [String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   const errors: string[] = [];
   child.stderr?.on('data', (b: Buffer) => errors.push(b.toString()));
   const address = `127.0.0.1:${port}`;
@@ -59,6 +67,11 @@ export async function startTimeSkippingEnv(port: number, readyTimeoutMs = 90_000
       create(o: object): Promise<TestWorkflowEnvironment>;
     }).create.bind(TestWorkflowEnvironment);
     const env = await create({ server: { type: 'existing' }, address, namespace: 'default', supportsTimeSkipping: true });
+    // Unlike the dev server, the test server knows no custom search attributes until told.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: Object.fromEntries(customSearchAttributes.map((k) => [k.name, indexedValueType(k.type)])),
+    });
     return {
       env,
       address,
