@@ -9,7 +9,7 @@ import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
   CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
-  type ChangeUserInput, type HumanEventName, type HumanReport,
+  type ChangeUserInput, type LifecycleState, type HumanEventName, type HumanReport,
 } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -97,7 +97,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await handle.executeUpdate(reportUpdates['device-delivered'], {
       args: [report(field, { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' })],
     });
-    const final = await handle.result();
+    const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
 
     const history = await eventsRepo.listForAsset(h.db.pool, assetNumber);

@@ -65,7 +65,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect((await h.emulator.device(mdmDeviceId)).status).toBe('inactive');
     await h.emulator.removeApp(mdmDeviceId);
     await send(handle, 'app-removed');
-    const final = await handle.result();
+    const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
@@ -137,7 +137,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked.lastError).toMatch(/limit 1/);
     await handle.executeUpdate(adminUpdates.abort, { args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }] });
-    const final = await handle.result();
+    const final: LifecycleState = await handle.result();
     expect(final.status).toBe('aborted');
     const events = await eventsRepo.listForAsset(h.db.pool, asset);
     expect(events.at(-1)).toMatchObject({ eventType: 'aborted', actor: admin.id });
@@ -149,7 +149,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset, { forced: true, acknowledgeProfileStays: true });
     // Forced: no device-side steps; the emulator finishes the job at once.
-    const final = await handle.result();
+    const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
     expect(final.steps.map((s) => s.step)).not.toContain('awaiting-removal-profile');
     const events = await eventsRepo.listForAsset(h.db.pool, asset);
