@@ -1,0 +1,8 @@
+/**
+ * Authentication and roles for the API. Every route except health checks needs
+ * `Authorization: Bearer <token>`; the actor found here is the only actor ever sent to a workflow
+ * (a body cannot claim to be someone else).
+ */
+export { CredentialsRefused, type Actor, type Authenticator } from './types';
+export { StaticTokenAuthenticator } from './staticTokens';
+export { actorOf, ANY_ROLE, authenticate, REPORTERS, requireRole } from './middleware';
