@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
+  adminUpdates, CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
   type ChangeUserInput, type LifecycleState, type HumanEventName, type HumanReport,
 } from '../workflows/definitions';
+import { recordHistoryIfAsked } from './support/histories';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
 const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
@@ -99,6 +100,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
+    await recordHistoryIfAsked('change-user-completed', handle, CHANGE_USER_WORKFLOW);
 
     const history = await eventsRepo.listForAsset(h.db.pool, assetNumber);
     const types = history.map((e) => e.eventType);
@@ -144,7 +146,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await handle.terminate('test done');
   });
 
-  it('parks a step that keeps failing in needs-attention, and an admin retry resumes it', async () => {
+  it('parks a step that keeps failing in needs-attention; an admin retry resumes it and a cancel ends it', async () => {
     const assetNumber = nextAsset();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber });
     const handle = await start(assetNumber);
@@ -159,13 +161,18 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const ack = await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] }).catch((e: unknown) => e);
     expect(ack).toBeInstanceOf(WorkflowUpdateFailedError);
 
-    const { adminUpdates } = await import('../workflows/definitions');
     await handle.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
     await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
     const state = await handle.query(stateQuery);
     expect(state.status).toBe('running');
     const wipes = (await h.mdm.listCommands(mdmDeviceId)).filter((c) => c.type === 'wipe');
     expect(wipes).toHaveLength(1);
-    await handle.terminate('test done');
+    await handle.executeUpdate(adminUpdates.cancel, { args: [{ actor: admin, idempotencyKey: `cancel-${randomUUID()}`, reason: 'user stays' }] });
+    const cancelled: LifecycleState = await handle.result();
+    expect(cancelled.status).toBe('cancelled');
+    const last = (await eventsRepo.listForAsset(h.db.pool, assetNumber)).at(-1);
+    expect(last).toMatchObject({ eventType: 'cancelled', actor: admin.id, details: { reason: 'user stays' } });
+    expect(await assetsRepo.get(h.db.pool, assetNumber)).toMatchObject({ status: 'in_stock' }); // nothing undone
+    await recordHistoryIfAsked('change-user-needs-attention-retry-cancel', handle, CHANGE_USER_WORKFLOW);
   });
 });

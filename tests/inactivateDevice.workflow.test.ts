@@ -11,6 +11,7 @@ import {
   adminUpdates, DEFAULT_TIMINGS, INACTIVATION_WORKFLOW, reportSignals, reportUpdates, workflowIdFor,
   type HumanEventName, type HumanReport, type InactivationInput, type LifecycleState,
 } from '../workflows/definitions';
+import { recordHistoryIfAsked } from './support/histories';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
 const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
@@ -67,6 +68,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await send(handle, 'app-removed');
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
+    await recordHistoryIfAsked('inactivation-completed', handle, INACTIVATION_WORKFLOW);
 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired', mdmDeviceId: null });
@@ -98,8 +100,9 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await handle.signal(reportSignals['app-removed'], report());
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-profile-removal');
-    const after = await eventsRepo.listForAsset(h.db.pool, asset);
-    expect(after.map((e) => e.eventType)).toEqual([...before.map((e) => e.eventType), 'removal-profile-installed', 'report-rejected']);
+    // The rejection reaches the audit trail through an activity, shortly after the state shows it.
+    await expect.poll(async () => (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType))
+      .toEqual([...before.map((e) => e.eventType), 'removal-profile-installed', 'report-rejected']);
     expect((await h.emulator.device(mdmDeviceId)).status).toBe('active');
     await handle.terminate('test done');
   });
@@ -124,6 +127,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await h.emulator.removeApp(mdmDeviceId);
     await send(handle, 'app-removed');
     expect((await handle.result()).inactivationAttempts).toBe(3);
+    await recordHistoryIfAsked('inactivation-failure-loop-twice', handle, INACTIVATION_WORKFLOW);
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired' });
   });
 
@@ -139,6 +143,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await handle.executeUpdate(adminUpdates.abort, { args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }] });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('aborted');
+    await recordHistoryIfAsked('inactivation-attempts-limit-abort', handle, INACTIVATION_WORKFLOW);
     const events = await eventsRepo.listForAsset(h.db.pool, asset);
     expect(events.at(-1)).toMatchObject({ eventType: 'aborted', actor: admin.id });
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'in_use' });
