@@ -21,6 +21,11 @@ export interface DbPorts {
   assets: AssetLookup;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
+  /**
+   * The database itself, for routes that use the repositories directly (assets, reports, applications);
+   * absent when the ports are in memory, and those routes then answer 503.
+   */
+  pool?: pg.Pool;
 }
 
 export function isPool(db: pg.Pool | DbPorts): db is pg.Pool {
@@ -29,6 +34,7 @@ export function isPool(db: pg.Pool | DbPorts): db is pg.Pool {
 
 export function portsFromPool(pool: pg.Pool): DbPorts {
   return {
+    pool,
     assets: { get: (assetNumber) => assetsRepo.get(pool, assetNumber) },
     ping: async () => {
       await pool.query('select 1');
