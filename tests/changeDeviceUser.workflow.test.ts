@@ -11,6 +11,7 @@ import {
   adminUpdates, CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
   type ChangeUserInput, type LifecycleState, type HumanEventName, type HumanReport,
 } from '../workflows/definitions';
+import { NeedsAttentionKey } from '../temporal/searchAttributes';
 import { recordHistoryIfAsked } from './support/histories';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -118,6 +119,18 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await h.seedDevice({ assetNumber });
     const handle = await start(assetNumber);
     await h.waitForStep(handle, 'awaiting-collection');
+
+    // What an admin filters on in the Web UI, through the Temporal client's visibility API.
+    const query = `LifecycleStep = 'awaiting-collection' AND AwaitingTask = 'collect-device' AND AssetNumber = '${assetNumber}' ` +
+      `AND LifecycleProcess = 'change-user' AND Department = 'Sales'`;
+    await expect.poll(async () => {
+      const ids: string[] = [];
+      for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
+      return ids;
+    }, { timeout: 10_000 }).toEqual([handle.workflowId]);
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(NeedsAttentionKey)).toBe(false);
+
     const before = await eventsRepo.listForAsset(h.db.pool, assetNumber);
 
     const err = await handle.executeUpdate(reportUpdates['device-delivered'], {

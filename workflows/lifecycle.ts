@@ -17,7 +17,9 @@ import {
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { LifecycleActivities, StepContext } from '../activities/contracts';
-import { AwaitingTaskKey, DepartmentKey, LifecycleStepKey, LocationKey, NeedsAttentionKey } from '../temporal/searchAttributes';
+import {
+  AssetNumberKey, AwaitingTaskKey, DepartmentKey, LifecycleProcessKey, LifecycleStepKey, LocationKey, NeedsAttentionKey,
+} from '../temporal/searchAttributes';
 import {
   adminCommandSchema,
   adminUpdates,
@@ -82,8 +84,14 @@ export class Lifecycle {
     private readonly acts: Acts,
     private readonly requester: { id: string; role: string },
   ) {
-    this.state = { process, assetNumber, status: 'running', step: 'scheduled', steps: [], reports: [], notes: [] };
+    const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
+    this.state = { process, assetNumber, status: 'running', step: first, steps: [], reports: [], notes: [] };
     this.registerHandlers();
+    // Set here as well as at start, so a process started from the Temporal UI or CLI is filterable too.
+    upsertSearchAttributes([
+      { key: AssetNumberKey, value: assetNumber },
+      { key: LifecycleProcessKey, value: process },
+    ]);
   }
 
   // ---- handlers: registered synchronously in the constructor, before the workflow's first await ----
@@ -312,7 +320,9 @@ export class Lifecycle {
       const wait = next === Infinity ? undefined : Math.max(1, next - Date.now());
       const woke = wait === undefined
         ? (await condition(() => this.inbox.length > 0 || this.stopRequested()), true)
-        : await condition(() => this.inbox.length > 0 || this.stopRequested(), wait);
+        : await condition(() => this.inbox.length > 0 || this.stopRequested(), wait, {
+          summary: `${spec.type}: ${reminders.length ? 'next reminder' : 'escalation'} if nobody reports`,
+        });
       this.throwIfStopped();
       if (woke && this.inbox.length > 0) break;
       if (!woke && reminders.length && reminders[0].getTime() <= Date.now()) {
