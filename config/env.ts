@@ -28,6 +28,8 @@ const apiTokens = z
   .string()
   .default(DEV_API_TOKENS)
   .transform((s, ctx) => {
+    // `none`: no static tokens at all (production with API keys and/or OIDC only).
+    if (s.trim() === 'none') return [];
     const entries: ApiTokenEntry[] = [];
     for (const item of s.split(',').map((x) => x.trim()).filter(Boolean)) {
       const eq = item.indexOf('=');
@@ -47,6 +49,30 @@ const apiTokens = z
     if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'defines no token' });
     if (new Set(entries.map((e) => e.token)).size !== entries.length) ctx.addIssue({ code: 'custom', message: 'repeats a token' });
     return entries;
+  });
+
+/** OIDC: asymmetric algorithms only, so a token cannot be signed with a public key used as an HMAC secret. */
+export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'RS384', 'RS512', 'PS256', 'ES384', 'EdDSA'] as const;
+export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
+const commaList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+// `claimValue=role,...`: which values of the role claim grant which role here (value may contain '=').
+const oidcRoleMap = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    const map: Record<string, ApiRole> = {};
+    for (const item of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const eq = item.lastIndexOf('=');
+      const role = item.slice(eq + 1).trim() as ApiRole;
+      if (eq < 1 || !API_ROLES.includes(role)) {
+        ctx.addIssue({ code: 'custom', message: `entry "${item}" must be claimValue=role with role one of ${API_ROLES.join('|')}` });
+        return z.NEVER;
+      }
+      map[item.slice(0, eq).trim()] = role;
+    }
+    return map;
   });
 
 const schema = z.object({
@@ -76,6 +102,15 @@ const schema = z.object({
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 256kb').default('256kb'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  // OIDC (optional; issuer, audience and JWKS URL together or not at all)
+  OIDC_ISSUER: z.string().min(1).optional(),
+  OIDC_AUDIENCE: commaList.pipe(z.array(z.string()).min(1)).optional(),
+  OIDC_JWKS_URL: url.optional(),
+  OIDC_ROLE_CLAIM: z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a claim name, or a dotted path like realm_access.roles').default('roles'),
+  OIDC_ACTOR_CLAIM: z.string().min(1).default('email'),
+  OIDC_ROLE_MAP: oidcRoleMap,
+  OIDC_ALGORITHMS: commaList.pipe(z.array(z.enum(OIDC_ALGORITHMS)).min(1)).default(['RS256', 'ES256']),
+  OIDC_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   // Who takes over a device while it is in stock (change-user step `returning-to-stock`).
   ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
   ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT'),
@@ -102,11 +137,29 @@ export class ConfigError extends Error {
 /** Never echoed in a configuration error: the message ends up in logs. */
 const SECRET_VARIABLES = new Set(['API_TOKENS', 'MDM_API_KEY']);
 
+const OIDC_REQUIRED = ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const;
+
+/** Half an OIDC setup would silently refuse every JWT: say which variable is missing instead. */
+function oidcProblems(c: Config): string[] {
+  const set = OIDC_REQUIRED.filter((k) => c[k] !== undefined);
+  if (set.length === 0) return [];
+  if (set.length < OIDC_REQUIRED.length) {
+    const missing = OIDC_REQUIRED.filter((k) => c[k] === undefined);
+    return [`${missing.join(', ')}: must be set when ${set.join(', ')} is (OIDC needs issuer, audience and JWKS URL together, or none)`];
+  }
+  if (c.NODE_ENV === 'production' && !c.OIDC_JWKS_URL!.startsWith('https:')) {
+    return ['OIDC_JWKS_URL: must be https in production (the keys decide who is admin)'];
+  }
+  return [];
+}
+
 /** Parses the environment; throws ConfigError listing every bad variable (name, value, why). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(present);
   if (result.success) {
+    const oidc = oidcProblems(result.data);
+    if (oidc.length > 0) throw new ConfigError(oidc);
     if (result.data.NODE_ENV === 'production' && (present.API_TOKENS ?? DEV_API_TOKENS) === DEV_API_TOKENS) {
       throw new ConfigError(['API_TOKENS: must be set in production (the built-in tokens are for local use only)']);
     }
