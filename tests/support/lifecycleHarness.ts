@@ -11,6 +11,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities';
+import type { LifecycleActivities } from '../../activities/contracts';
 import * as assetsRepo from '../../db/assetsRepo';
 import type { AssetInput } from '../../db/types';
 import { createSmtpMailer } from '../../mail/mailer';
@@ -68,7 +69,14 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(opts: { timeSkipping?: boolean; jobStepMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  timeSkipping?: boolean;
+  jobStepMs?: number;
+  /** Wraps the real activities, e.g. to fail one after it has written (a crash between commit and reply). */
+  wrapActivities?: (real: LifecycleActivities) => LifecycleActivities;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   quietRuntime();
   const db = await createTestDatabase();
   const emulatorDir = mkdtempSync(path.join(os.tmpdir(), 'mdm-emulator-'));
@@ -93,7 +101,8 @@ export async function startHarness(opts: { timeSkipping?: boolean; jobStepMs?: n
     connection = await NativeConnection.connect({ address });
   }
   const taskQueue = `test-${randomUUID()}`;
-  const activities = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
+  const real = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
+  const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
   const worker = await createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
   const runDone = worker.run();
 
