@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Config } from '../config/env';
-import { authenticate, type Authenticator } from './auth';
+import { apiKeysRouter, authenticate, type Authenticator } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
 import { isPool, portsFromPool, type DbPorts } from './ports';
@@ -83,6 +83,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   api.use(devicesRouter(ctx));
   api.use(bulkRouter(ctx));
   api.use(workflowsRouter(ctx));
+  api.use(apiKeysRouter(ctx));
   app.use(API_PREFIX, api);
 
   app.use(unknownRoute);

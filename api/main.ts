@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/env';
 import { createPool } from '../db/pool';
 import { createApiApp } from './app';
-import { StaticTokenAuthenticator } from './auth';
+import { createAuthenticator } from './auth';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -24,7 +24,8 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     db: pool,
     config,
-    auth: new StaticTokenAuthenticator(config.API_TOKENS),
+    // OIDC JWTs, API keys from the database, static API_TOKENS: chosen per token by its shape.
+    auth: createAuthenticator({ config, pool }),
   });
 
   const server: Server = app.listen(config.PORT, config.API_HOST, () => {

@@ -5,4 +5,8 @@
  */
 export { CredentialsRefused, type Actor, type Authenticator } from './types';
 export { StaticTokenAuthenticator } from './staticTokens';
+export { ApiKeyAuthenticator } from './apiKeys';
+export { OidcAuthenticator, looksLikeJwt } from './oidc';
+export { CompositeAuthenticator, createAuthenticator } from './fromConfig';
+export { apiKeysRouter } from './apiKeysRouter';
 export { actorOf, ANY_ROLE, authenticate, REPORTERS, requireRole } from './middleware';
