@@ -10,11 +10,14 @@ import type { Config } from '../config/env';
 import { apiKeysRouter, authenticate, type Authenticator } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
+import { createApiMetrics } from './metrics';
 import { isPool, portsFromPool, type DbPorts } from './ports';
 import { rateLimitPerActor } from './rateLimit';
 import { bulkRouter } from './routes/bulk';
 import { devicesRouter } from './routes/devices';
+import { docsRouter } from './routes/docs';
 import { healthRouter } from './routes/health';
+import { webRouter } from './routes/web';
 import { workflowsRouter } from './routes/workflows';
 
 export interface ApiDeps {
@@ -71,8 +74,14 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // First, so every answer is counted, errors and unknown routes included.
+  const metrics = createApiMetrics();
+  app.use(metrics.middleware);
   app.use(requestId);
   app.use(healthRouter(ctx));
+  app.get('/metrics', metrics.handler);
+  app.use(docsRouter());
+  app.use(webRouter());
 
   const api = Router();
   api.use(healthRouter(ctx));

@@ -1,0 +1,162 @@
+/**
+ * Builds the OpenAPI 3.1 document from the route descriptions. Request bodies and query parameters come
+ * from the zod schemas the routes validate with; the event payload schemas come from
+ * workflows/reportSchemas.ts, the same ones the workflows' update validators use.
+ */
+import { eventPayloadSchemas, HUMAN_EVENTS } from '../../workflows/reportSchemas';
+import { toJsonSchema, type JsonSchema } from './jsonSchema';
+import { PATH_PARAMETERS } from './parameters';
+import { pathParamNames, type BodySchema, type RouteDoc } from './registry';
+import { errorResponse } from './responseSchemas';
+import { eventPayloadSchemaName } from './routes/workflows';
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input: `details.problems` lists each field and why',
+  401: 'No or bad credentials',
+  403: 'The token\'s role may not do this',
+  404: 'Unknown asset, workflow or route',
+  409: 'Conflict: busy device, event not expected at this step (`details.step`, `details.expects`), or closed workflow',
+  413: 'Request body larger than the limit',
+  415: 'Request body is not JSON',
+  429: 'Rate limited; see `Retry-After`',
+  503: 'Temporal or a worker is unavailable; retry later',
+};
+
+function schemaOf(schema: BodySchema): JsonSchema {
+  // A zod schema has `_zod`; anything else is already JSON Schema.
+  return '_zod' in schema ? toJsonSchema(schema as Parameters<typeof toJsonSchema>[0], 'output') : schema;
+}
+
+function queryParameters(route: RouteDoc): JsonSchema[] {
+  if (!route.query) return [];
+  const json = toJsonSchema(route.query);
+  const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json.required ?? []) as string[]);
+  return Object.entries(properties).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
+    schema,
+  }));
+}
+
+function pathParameters(route: RouteDoc): JsonSchema[] {
+  return pathParamNames(route.path).map((name) => {
+    const doc = PATH_PARAMETERS[name];
+    // A new path parameter must be described (with the pattern the route checks) before the spec builds.
+    if (!doc) throw new Error(`OpenAPI: path parameter {${name}} of ${route.path} is not in openapi/parameters.ts`);
+    return { name, in: 'path', required: true, description: doc.description, schema: doc.schema, ...(doc.example ? { example: doc.example } : {}) };
+  });
+}
+
+function errorStatuses(route: RouteDoc): number[] {
+  const statuses = new Set(route.errors ?? []);
+  if (pathParamNames(route.path).length) statuses.add(400);
+  if (route.query) statuses.add(400);
+  if (route.body) [400, 413, 415].forEach((s) => statuses.add(s));
+  if (route.roles !== 'public') [401, 403, 429].forEach((s) => statuses.add(s));
+  return [...statuses].sort((a, b) => a - b);
+}
+
+function rolesText(route: RouteDoc): string {
+  return route.roles === 'public' ? 'No authentication.' : `Roles: ${route.roles.join(', ')}.`;
+}
+
+function operation(route: RouteDoc): JsonSchema {
+  const responses: Record<string, JsonSchema> = {};
+  for (const r of route.responses) {
+    responses[String(r.status)] = {
+      description: r.description,
+      ...(r.headers ? { headers: r.headers } : {}),
+      ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: schemaOf(r.schema) } } } : {}),
+    };
+  }
+  for (const status of errorStatuses(route)) {
+    responses[String(status)] = {
+      description: ERROR_TEXT[status] ?? 'Error',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  const parameters = [...pathParameters(route), ...queryParameters(route)];
+  if (route.body && route.method === 'post' && /\/(events\/\{event\}|cancel|retry|abort)$/.test(route.path)) {
+    parameters.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description: 'Makes a retried request harmless: the same key is acknowledged, not applied twice. Must equal the body `idempotencyKey` when both are given.',
+      schema: { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' },
+    });
+  }
+  return {
+    tags: [route.tag],
+    summary: route.summary,
+    description: [route.description, rolesText(route)].filter(Boolean).join('\n\n'),
+    operationId: operationId(route),
+    'x-roles': route.roles === 'public' ? [] : [...route.roles],
+    security: route.roles === 'public' ? [] : [{ bearerAuth: [] }],
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: true,
+            ...(route.bodyDescription ? { description: route.bodyDescription } : {}),
+            content: { 'application/json': { schema: toJsonSchema(route.body) } },
+          },
+        }
+      : {}),
+    responses,
+    ...(route.extensions ?? {}),
+  };
+}
+
+/** `post /api/v1/workflows/{workflowId}/events/{event}` -> `postWorkflowsByWorkflowIdEventsByEvent`. */
+function operationId(route: RouteDoc): string {
+  const words = route.path
+    .replace(/^\/api\/v1/, '')
+    .split(/[/.-]/)
+    .filter(Boolean)
+    .map((w) => (w.startsWith('{') ? `By-${w.slice(1, -1)}` : w));
+  const camel = words.map((w) => w.replace(/(^|-)([a-zA-Z])/g, (_m, _d: string, c: string) => c.toUpperCase())).join('');
+  return `${route.method}${camel}${route.path.startsWith('/api/v1') ? '' : 'Root'}`;
+}
+
+export interface DocumentInfo {
+  title?: string;
+  version: string;
+  description?: string;
+}
+
+export function buildOpenApiDocument(routes: readonly RouteDoc[], info: DocumentInfo): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  const seen = new Set<string>();
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    if (seen.has(key)) throw new Error(`OpenAPI: ${key} is described twice`);
+    seen.add(key);
+    (paths[route.path] ??= {})[route.method] = operation(route);
+  }
+  const schemas: Record<string, JsonSchema> = { Error: toJsonSchema(errorResponse, 'output') };
+  for (const event of HUMAN_EVENTS) {
+    schemas[eventPayloadSchemaName(event)] = { ...toJsonSchema(eventPayloadSchemas[event]), 'x-event': event };
+  }
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: { title: info.title ?? 'device-lifecycle API', version: info.version, ...(info.description ? { description: info.description } : {}) },
+    servers: [{ url: '/', description: 'this server' }],
+    tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API token (or OIDC JWT) in `Authorization: Bearer <token>`; its role (admin, field-staff, viewer) decides what it may do.',
+        },
+      },
+    },
+    security: [{ bearerAuth: [] }],
+  };
+}

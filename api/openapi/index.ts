@@ -1,0 +1,35 @@
+/**
+ * The API's OpenAPI document: every router's route list, in the order the app mounts them. A new router
+ * adds its list here (and its path parameters to parameters.ts); tests/apiOpenapi.test.ts fails when an
+ * Express route is missing from the spec.
+ */
+import { buildOpenApiDocument } from './document';
+import type { JsonSchema } from './jsonSchema';
+import type { RouteDoc } from './registry';
+import { bulkRoutes } from './routes/bulk';
+import { devicesRoutes } from './routes/devices';
+import { healthRoutes, operationsRoutes } from './routes/health';
+import { workflowsRoutes } from './routes/workflows';
+
+export const API_ROUTE_DOCS: readonly RouteDoc[] = [
+  ...healthRoutes,
+  ...operationsRoutes,
+  ...devicesRoutes,
+  ...bulkRoutes,
+  ...workflowsRoutes,
+];
+
+const DESCRIPTION = [
+  'Smart-device lifecycle processes (change device user, inactivate device) as durable Temporal workflows.',
+  'Errors are `{ "error": { "code", "message", "details"? } }`. Lists are paginated with `limit` and an opaque `cursor`.',
+  'Request bodies are JSON with a size limit; unknown fields are refused (400 naming them). Times are ISO 8601 UTC.',
+  'The field-staff page is served at `/field/`.',
+].join('\n\n');
+
+let cached: JsonSchema | undefined;
+
+/** Built once per process: the routes and schemas do not change while it runs. */
+export function openApiDocument(): JsonSchema {
+  cached ??= buildOpenApiDocument(API_ROUTE_DOCS, { version: '1.0.0', description: DESCRIPTION });
+  return cached;
+}

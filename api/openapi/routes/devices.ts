@@ -1,0 +1,38 @@
+/** api/routes/devices.ts: one process for one device. */
+import { changeUserBody, inactivationBody } from '../../schemas';
+import { describeRoute } from '../registry';
+import { startResult } from '../responseSchemas';
+
+const started = {
+  status: 201,
+  description: 'Started; `Location` points at the workflow',
+  schema: startResult,
+  headers: { Location: { description: 'the new workflow, /api/v1/workflows/{workflowId}', schema: { type: 'string' } } },
+};
+
+export const devicesRoutes = [
+  describeRoute({
+    method: 'post',
+    path: '/api/v1/devices/{assetNumber}/change-user',
+    tag: 'Devices',
+    summary: 'Start "change device user" (DESIGN §3.1) for one device',
+    description:
+      'The workflow id is `device-{assetNumber}`; a device with a running process answers 409 `device-busy` naming it. ' +
+      '`plannedCollectionDate` must not be in the past nor more than two years ahead.',
+    roles: ['admin'],
+    body: changeUserBody,
+    responses: [started],
+    errors: [404, 409],
+  }),
+  describeRoute({
+    method: 'post',
+    path: '/api/v1/devices/{assetNumber}/inactivation',
+    tag: 'Devices',
+    summary: 'Start "inactivate device" (DESIGN §3.2) for one device',
+    description: 'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device.',
+    roles: ['admin'],
+    body: inactivationBody,
+    responses: [started],
+    errors: [404, 409],
+  }),
+];
