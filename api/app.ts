@@ -13,10 +13,14 @@ import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
 import { createApiMetrics } from './metrics';
 import { isPool, portsFromPool, type DbPorts } from './ports';
 import { rateLimitPerActor } from './rateLimit';
+import { applicationsRouter } from './routes/applications';
+import { assetImportRouter, assetsRouter } from './routes/assets';
 import { bulkRouter } from './routes/bulk';
 import { devicesRouter } from './routes/devices';
 import { docsRouter } from './routes/docs';
 import { healthRouter } from './routes/health';
+import { reportsRouter } from './routes/reports';
+import { tasksRouter } from './routes/tasks';
 import { webRouter } from './routes/web';
 import { workflowsRouter } from './routes/workflows';
 
@@ -87,11 +91,17 @@ export function createApiApp(deps: ApiDeps): express.Express {
   api.use(healthRouter(ctx));
   api.use(authenticate(deps.auth));
   api.use(rateLimitPerActor({ perMinute: deps.config.API_RATE_LIMIT_PER_MINUTE }));
+  // The one route that takes text/csv reads its own body, so it comes before the JSON-only check.
+  api.use(assetImportRouter(ctx));
   api.use(requireJsonBody);
   api.use(express.json({ limit: deps.config.API_BODY_LIMIT, strict: true, type: JSON_TYPES }));
   api.use(devicesRouter(ctx));
   api.use(bulkRouter(ctx));
   api.use(workflowsRouter(ctx));
+  api.use(assetsRouter(ctx));
+  api.use(reportsRouter(ctx));
+  api.use(applicationsRouter(ctx));
+  api.use(tasksRouter(ctx));
   api.use(apiKeysRouter(ctx));
   app.use(API_PREFIX, api);
 

@@ -100,6 +100,8 @@ const schema = z.object({
   // HTTP API
   API_TOKENS: apiTokens,
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 256kb').default('256kb'),
+  // POST /assets/import (text/csv): a fleet's asset list, far larger than any JSON request.
+  API_IMPORT_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 5mb').default('5mb'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   // OIDC (optional; issuer, audience and JWKS URL together or not at all)

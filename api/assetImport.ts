@@ -1,0 +1,269 @@
+/**
+ * POST /assets/import: a CSV of assets, all or nothing. Every row is checked (shape first, then against
+ * the database inside one transaction); one bad row means nothing is written and every problem comes back
+ * as `{ row, column, message }` with the row number a spreadsheet shows (the header is row 1).
+ *
+ * Columns (header names are matched ignoring case, spaces, `_`, `-` and `.`; order is free):
+ *   Asset #            (also Asset Number)              required
+ *   Serial Number      (also Serial #, Serial No)       required for a new asset
+ *   Model                                               required for a new asset
+ *   Department, Location                                required for a new asset
+ *   MDM Device ID, Asset Status (also Status), Planned Asset Status (also Planned Status),
+ *   Planned Date (YYYY-MM-DD or YYYY/MM/DD), User Name, E-mail (also Email), Phone
+ * The seed's list columns (Asset #, Department, Location, User Name, E-mail, Phone) are a valid file for
+ * assets that exist, so an exported list can be edited and imported back.
+ *
+ * Cell meaning: a column that is absent leaves the field as it is; an empty cell clears an optional field
+ * (the sheet is the truth) and is an error for a required one. Statuses may be written as in the seed
+ * (`In Stock`) or as stored (`in_stock`). A leading apostrophe added by the export's formula guard is
+ * removed. A row that changes nothing writes nothing (no empty audit events on a re-import).
+ */
+import type { PoolClient } from 'pg';
+import type pg from 'pg';
+import * as assetsRepo from '../db/assetsRepo';
+import { withTransaction } from '../db/pool';
+import { assetNumberSchema, assetPatchSchema, ConstraintViolationError, InvalidInputError, type Asset, type AssetInput } from '../db/types';
+import type { Actor } from './auth';
+import { CsvSyntaxError, parseCsv, type CsvRecord } from './csv';
+import { restoreGuarded } from './formulaGuard';
+
+export const MAX_IMPORT_ROWS = 10_000;
+/** Enough to fix a file in one go without an answer the size of the file. */
+const MAX_REPORTED_ERRORS = 200;
+
+type Field = keyof AssetInput;
+
+const COLUMN_NAMES: Record<Field, string[]> = {
+  assetNumber: ['asset#', 'assetnumber', 'assetno'],
+  serialNumber: ['serialnumber', 'serial#', 'serialno', 'serial'],
+  model: ['model'],
+  mdmDeviceId: ['mdmdeviceid', 'mdmid'],
+  status: ['assetstatus', 'status'],
+  plannedStatus: ['plannedassetstatus', 'plannedstatus'],
+  plannedDate: ['planneddate', 'plannedassetdate'],
+  department: ['department'],
+  location: ['location'],
+  userName: ['username', 'user'],
+  userEmail: ['email', 'useremail'],
+  userPhone: ['phone', 'userphone'],
+};
+const REQUIRED_FOR_NEW: Field[] = ['serialNumber', 'model', 'department', 'location'];
+const REQUIRED_WHEN_PRESENT = new Set<Field>(['assetNumber', ...REQUIRED_FOR_NEW]);
+
+const normaliseHeader = (h: string) => h.trim().toLowerCase().replace(/[\s_\-.]/g, '');
+const FIELD_BY_HEADER = new Map(Object.entries(COLUMN_NAMES).flatMap(([field, names]) => names.map((n) => [n, field as Field])));
+
+export interface RowError {
+  row: number;
+  column: string | null;
+  message: string;
+}
+
+export class ImportRejected extends Error {
+  constructor(readonly errors: RowError[], readonly truncated = false) {
+    super(`the file was not imported: ${errors.length}${truncated ? '+' : ''} problem(s)`);
+    this.name = 'ImportRejected';
+  }
+}
+
+interface Column {
+  index: number;
+  header: string;
+  field: Field;
+}
+
+function readHeader(record: CsvRecord | undefined): Column[] {
+  if (!record) throw new ImportRejected([{ row: 1, column: null, message: 'the file is empty; expected a header row' }]);
+  const errors: RowError[] = [];
+  const columns: Column[] = [];
+  record.fields.forEach((raw, index) => {
+    const header = raw.trim();
+    const field = FIELD_BY_HEADER.get(normaliseHeader(header));
+    if (!field) {
+      errors.push({ row: 1, column: header || `(column ${index + 1})`, message: `unknown column; known: ${knownColumns()}` });
+    } else if (columns.some((c) => c.field === field)) {
+      errors.push({ row: 1, column: header, message: `a second column for ${field}` });
+    } else {
+      columns.push({ index, header, field });
+    }
+  });
+  if (!columns.some((c) => c.field === 'assetNumber')) errors.push({ row: 1, column: 'Asset #', message: 'required column is missing' });
+  if (errors.length) throw new ImportRejected(errors);
+  return columns;
+}
+
+export function knownColumns(): string {
+  return 'Asset #, Serial Number, Model, MDM Device ID, Asset Status, Planned Asset Status, Planned Date, Department, Location, User Name, E-mail, Phone';
+}
+
+/** `In Stock`, `in-stock` and `in_stock` all mean in_stock. */
+const statusText = (s: string) => s.trim().toLowerCase().replace(/[\s-]+/g, '_');
+/** Japanese spreadsheets write dates as 2025/03/31. */
+const dateText = (s: string) => s.trim().replace(/^(\d{4})\/(\d{1,2})\/(\d{1,2})$/, (_m, y: string, mo: string, d: string) => `${y}-${mo.padStart(2, '0')}-${d.padStart(2, '0')}`);
+
+function cellValue(field: Field, cell: string): string | null {
+  const text = restoreGuarded(cell).trim();
+  if (text === '') return null;
+  if (field === 'status' || field === 'plannedStatus') return statusText(text);
+  if (field === 'plannedDate') return dateText(text);
+  return text;
+}
+
+const rowSchema = assetPatchSchema.extend({ assetNumber: assetNumberSchema });
+
+interface ParsedRow {
+  row: number;
+  given: Partial<AssetInput> & { assetNumber: string };
+}
+
+/** One record's cells as typed fields, or its problems. Pure: no database. */
+function parseRow(record: CsvRecord, columns: Column[], width: number, errors: RowError[]): ParsedRow | undefined {
+  if (record.fields.length !== width) {
+    errors.push({ row: record.row, column: null, message: `has ${record.fields.length} fields; the header has ${width}` });
+    return undefined;
+  }
+  const raw: Record<string, string | null> = {};
+  let ok = true;
+  for (const c of columns) {
+    const value = cellValue(c.field, record.fields[c.index]!);
+    if (value === null && REQUIRED_WHEN_PRESENT.has(c.field)) {
+      errors.push({ row: record.row, column: c.header, message: 'must not be empty' });
+      ok = false;
+    }
+    raw[c.field] = value;
+  }
+  if (!ok) return undefined;
+  const parsed = rowSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const field = String(issue.path[0] ?? '');
+      errors.push({ row: record.row, column: columns.find((c) => c.field === field)?.header ?? null, message: issue.message });
+    }
+    return undefined;
+  }
+  return { row: record.row, given: parsed.data as ParsedRow['given'] };
+}
+
+function duplicateCheck(rows: ParsedRow[], columns: Column[], errors: RowError[]): void {
+  const header = (f: Field) => columns.find((c) => c.field === f)?.header ?? f;
+  for (const field of ['assetNumber', 'serialNumber', 'mdmDeviceId'] as const) {
+    const seen = new Map<string, number>();
+    for (const r of rows) {
+      const value = r.given[field];
+      if (typeof value !== 'string') continue;
+      const first = seen.get(value);
+      if (first !== undefined) errors.push({ row: r.row, column: header(field), message: `${value} is already in row ${first}` });
+      else seen.set(value, r.row);
+    }
+  }
+}
+
+/** Checks the whole file without the database; throws ImportRejected listing every problem. */
+export function parseImport(text: string): { columns: Column[]; rows: ParsedRow[] } {
+  let records: CsvRecord[];
+  try {
+    records = parseCsv(text);
+  } catch (err) {
+    if (err instanceof CsvSyntaxError) throw new ImportRejected([{ row: err.row, column: null, message: `not valid CSV (field ${err.field}): ${err.message.replace(/^row \d+, field \d+: /, '')}` }]);
+    throw err;
+  }
+  const columns = readHeader(records[0]);
+  const data = records.slice(1);
+  if (data.length === 0) throw new ImportRejected([{ row: 2, column: null, message: 'the file has a header but no rows' }]);
+  if (data.length > MAX_IMPORT_ROWS) {
+    throw new ImportRejected([{ row: data[MAX_IMPORT_ROWS]!.row, column: null, message: `more than ${MAX_IMPORT_ROWS} rows; split the file` }]);
+  }
+  const errors: RowError[] = [];
+  const width = records[0]!.fields.length;
+  const rows = data.map((r) => parseRow(r, columns, width, errors)).filter((r): r is ParsedRow => r !== undefined);
+  duplicateCheck(rows, columns, errors);
+  if (errors.length) throw rejected(errors);
+  return { columns, rows };
+}
+
+function rejected(errors: RowError[]): ImportRejected {
+  const sorted = [...errors].sort((a, b) => a.row - b.row);
+  return new ImportRejected(sorted.slice(0, MAX_REPORTED_ERRORS), sorted.length > MAX_REPORTED_ERRORS);
+}
+
+export type RowOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface ImportResult {
+  importKey: string;
+  rows: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  assets: { row: number; assetNumber: string; outcome: RowOutcome; version: number }[];
+}
+
+function changesAnything(current: Asset, given: Partial<AssetInput>): boolean {
+  return Object.entries(given).some(([k, v]) => (current[k as keyof Asset] ?? null) !== (v ?? null));
+}
+
+/** Which column a database refusal is about, so the error points at the cell. */
+function columnOfConstraint(err: unknown, columns: Column[]): string | null {
+  const constraint = err instanceof ConstraintViolationError ? err.constraint ?? '' : '';
+  const field: Field | undefined = constraint.includes('serial') ? 'serialNumber' : constraint.includes('mdm_device') ? 'mdmDeviceId' : constraint.includes('email') ? 'userEmail' : undefined;
+  return field ? columns.find((c) => c.field === field)?.header ?? null : null;
+}
+
+async function importRow(
+  client: PoolClient,
+  r: ParsedRow,
+  columns: Column[],
+  audit: { actor: Actor; importKey: string },
+  errors: RowError[],
+): Promise<ImportResult['assets'][number] | undefined> {
+  const current = await assetsRepo.get(client, r.given.assetNumber);
+  if (!current) {
+    const missing = REQUIRED_FOR_NEW.filter((f) => r.given[f] === undefined);
+    if (missing.length) {
+      errors.push({ row: r.row, column: null, message: `asset ${r.given.assetNumber} does not exist; a new asset needs ${missing.join(', ')}` });
+      return undefined;
+    }
+  } else if (!changesAnything(current, r.given)) {
+    return { row: r.row, assetNumber: current.assetNumber, outcome: 'unchanged', version: current.version };
+  }
+  const input = { ...(current ? pickRequired(current) : {}), ...r.given } as AssetInput;
+  try {
+    // upsert runs in a savepoint of this transaction: a refused row is rolled back alone and the check goes on.
+    const result = await assetsRepo.upsert(client, input, {
+      actor: audit.actor.id,
+      actorRole: audit.actor.role,
+      idempotencyKey: `import:${audit.importKey}:${input.assetNumber}`,
+      details: { via: 'csv-import', importKey: audit.importKey, row: r.row },
+    });
+    return { row: r.row, assetNumber: input.assetNumber, outcome: result.created ? 'created' : 'updated', version: result.asset.version };
+  } catch (err) {
+    if (err instanceof ConstraintViolationError || err instanceof InvalidInputError) {
+      errors.push({ row: r.row, column: columnOfConstraint(err, columns), message: err.message });
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+function pickRequired(a: Asset): Pick<AssetInput, 'serialNumber' | 'model' | 'department' | 'location'> {
+  return { serialNumber: a.serialNumber, model: a.model, department: a.department, location: a.location };
+}
+
+/**
+ * Writes every row in one transaction, or nothing: rows the database refuses (a serial number another
+ * asset has, say) are collected like the rest, then the transaction is rolled back.
+ */
+export async function importAssets(pool: pg.Pool, text: string, audit: { actor: Actor; importKey: string }): Promise<ImportResult> {
+  const { columns, rows } = parseImport(text);
+  return withTransaction(pool, async (client) => {
+    const errors: RowError[] = [];
+    const assets: ImportResult['assets'] = [];
+    for (const r of rows) {
+      const done = await importRow(client, r, columns, audit, errors);
+      if (done) assets.push(done);
+      if (errors.length > MAX_REPORTED_ERRORS) break;
+    }
+    if (errors.length) throw rejected(errors);
+    const count = (o: RowOutcome) => assets.filter((a) => a.outcome === o).length;
+    return { importKey: audit.importKey, rows: rows.length, created: count('created'), updated: count('updated'), unchanged: count('unchanged'), assets };
+  });
+}

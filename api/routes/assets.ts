@@ -1,0 +1,105 @@
+/**
+ * Assets: the list, one asset with its history, create-or-update, and the CSV import.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import * as assetEventsRepo from '../../db/assetEventsRepo';
+import * as assetsRepo from '../../db/assetsRepo';
+import { ASSET_STATUSES, assetInputSchema } from '../../db/types';
+import { ImportRejected, importAssets } from '../assetImport';
+import { eventView } from '../assetViews';
+import { actorOf, ANY_ROLE, requireRole } from '../auth';
+import type { ApiContext } from '../context';
+import { csvBody, csvText } from '../csvBody';
+import { poolOf } from '../databasePool';
+import { dbCall } from '../dbErrors';
+import { ApiError, notFound } from '../errors';
+import { filterText } from '../queryFilters';
+import { assetNumberParam, parseBody, parseQuery } from '../validation';
+import { idempotencyKeyFor } from '../workflowUpdates';
+
+export const listAssetsQuery = z.strictObject({
+  status: z.enum(ASSET_STATUSES).optional(),
+  plannedStatus: z.enum(ASSET_STATUSES).optional(),
+  department: filterText.optional(),
+  location: filterText.optional(),
+  userEmail: z.email().max(254).optional(),
+  limit: z.coerce.number().int().min(1).max(assetsRepo.MAX_PAGE_SIZE).default(50),
+  cursor: z.string().max(512).optional(),
+});
+
+/** A whole asset; on update, optional fields that are absent stay as they are (null clears them). */
+export const assetBody = assetInputSchema;
+
+/** History shown with an asset; older events beyond it are still in the database. */
+const HISTORY_LIMIT = 1000;
+
+export function assetsRouter(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.get('/assets', requireRole(...ANY_ROLE), async (req, res) => {
+    const q = parseQuery(listAssetsQuery, req);
+    const { limit, cursor, ...filters } = q;
+    res.json(await dbCall(assetsRepo.list(poolOf(ctx), { limit, cursor, filters })));
+  });
+
+  router.get('/assets/:assetNumber', requireRole(...ANY_ROLE), async (req, res) => {
+    const assetNumber = assetNumberParam(req);
+    const pool = poolOf(ctx);
+    const asset = await dbCall(assetsRepo.get(pool, assetNumber));
+    if (!asset) throw notFound('asset', assetNumber);
+    const events = await dbCall(assetEventsRepo.listForAsset(pool, assetNumber, HISTORY_LIMIT + 1));
+    res.json({ asset, events: events.slice(0, HISTORY_LIMIT).map(eventView), eventsTruncated: events.length > HISTORY_LIMIT });
+  });
+
+  router.post('/assets', requireRole('admin'), async (req, res) => {
+    const body = parseBody(assetBody, req);
+    const actor = actorOf(res);
+    const idempotencyKey = idempotencyKeyFor(req, undefined);
+    const result = await dbCall(
+      assetsRepo.upsert(poolOf(ctx), body, {
+        actor: actor.id,
+        actorRole: actor.role,
+        // Namespaced: the audit trail's keys are shared with the workflows' step keys.
+        idempotencyKey: `api:assets:${idempotencyKey}`,
+        details: { via: 'api' },
+      }),
+    );
+    res
+      .status(result.created ? 201 : 200)
+      .location(`/api/v1/assets/${result.asset.assetNumber}`)
+      .json({
+        asset: result.asset,
+        created: result.created,
+        applied: result.applied,
+        event: result.event && eventView(result.event),
+        idempotencyKey,
+      });
+  });
+
+  return router;
+}
+
+/**
+ * POST /assets/import takes `text/csv`; it is mounted before the app's JSON-only check, and checks the
+ * role before reading the body so nobody else can make the server read a large upload.
+ */
+export function assetImportRouter(ctx: ApiContext): Router {
+  const router = Router();
+  router.post('/assets/import', requireRole('admin'), ...csvBody(ctx.config.API_IMPORT_LIMIT), async (req, res) => {
+    const text = csvText(req);
+    const actor = actorOf(res);
+    const importKey = idempotencyKeyFor(req, undefined);
+    try {
+      res.json(await dbCall(importAssets(poolOf(ctx), text, { actor, importKey })));
+    } catch (err) {
+      if (!(err instanceof ImportRejected)) throw err;
+      const first = err.errors.slice(0, 3).map((e) => `row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`);
+      throw new ApiError(400, 'invalid-csv', `nothing was imported: ${first.join('; ')}${err.errors.length > 3 ? '; ...' : ''}`, {
+        errors: err.errors,
+        truncated: err.truncated,
+      });
+    }
+  });
+  return router;
+}
