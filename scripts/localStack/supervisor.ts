@@ -258,32 +258,40 @@ async function run(plan: StackPlan): Promise<void> {
   const temporal = timed('Temporal', startTemporal(plan));
   const mdm = timed('MDM', startMdm(plan));
   const mail = timed('mail', startMail(plan));
-  // Whichever fails first explains the failure; the others are awaited so nothing is left half-started.
-  const settled = Promise.allSettled([postgres, temporal, mdm, mail]);
-  await Promise.all([postgres, temporal, mdm, mail]).catch(async (err: unknown) => {
+  // The worker and API need PostgreSQL (migrated) and Temporal to start; the worker's first activities
+  // also reach the MDM and the mail sink, which are up long before it has bundled its workflow code.
+  const core = Promise.all([postgres, temporal]);
+  const worker = timed('worker', core.then(async () => {
+    abortIfStopping();
+    const service = startService(plan, 'worker', 'worker/main.ts', {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      service.waitForLine(/serving task queue/),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the worker was not serving after 120 s')), 120_000))),
+    ]).finally(() => clearTimeout(timer));
+  }));
+  const api = timed('API', core.then(async () => {
+    abortIfStopping();
+    const service = startService(plan, 'api', 'api/main.ts', {});
+    await pollUntil('the API', () => answers200(`${plan.api.baseUrl}/readyz`), {
+      timeoutMs: 60_000,
+      alive: () => isRunning(service.child) && !shuttingDown,
+    });
+  }));
+  const demoData = timed('demo data', Promise.all([postgres, mdm]).then(() => {
+    abortIfStopping();
+    return seed(plan);
+  }));
+
+  const parts = [postgres, temporal, mdm, mail, worker, api, demoData];
+  // Whichever fails first explains the failure; the rest are awaited so nothing is left half-started.
+  const settled = Promise.allSettled(parts);
+  await Promise.all(parts).catch(async (err: unknown) => {
     await settled;
     throw err;
   });
   abortIfStopping();
-
-  const [seedResult] = await Promise.all([
-    timed('demo data', seed(plan)),
-    timed('worker', (async () => {
-      const worker = startService(plan, 'worker', 'worker/main.ts', {});
-      await Promise.race([
-        worker.waitForLine(/serving task queue/),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('the worker was not serving after 120 s')), 120_000).unref()),
-      ]);
-    })()),
-    timed('API', (async () => {
-      const api = startService(plan, 'api', 'api/main.ts', {});
-      await pollUntil('the API', () => answers200(`${plan.api.baseUrl}/readyz`), {
-        timeoutMs: 60_000,
-        alive: () => isRunning(api.child) && !shuttingDown,
-      });
-    })()),
-  ]);
-  abortIfStopping();
+  const seedResult = await demoData;
 
   process.stdout.write(readyBanner(plan, { startupMs: Date.now() - startedAt, seed: seedResult, readyAt }));
 }
