@@ -135,10 +135,10 @@ function parseRow(record: CsvRecord, columns: Column[], width: number, errors: R
   if (!ok) return undefined;
   const parsed = rowSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const field = String(issue.path[0] ?? '');
-      errors.push({ row: record.row, column: columns.find((c) => c.field === field)?.header ?? null, message: issue.message });
-    }
+    // In the order of the file's columns, as a person reads the row.
+    const columnOf = (path: PropertyKey[]) => columns.find((c) => c.field === String(path[0] ?? ''));
+    const issues = [...parsed.error.issues].sort((a, b) => (columnOf(a.path)?.index ?? 0) - (columnOf(b.path)?.index ?? 0));
+    for (const issue of issues) errors.push({ row: record.row, column: columnOf(issue.path)?.header ?? null, message: issue.message });
     return undefined;
   }
   return { row: record.row, given: parsed.data as ParsedRow['given'] };
