@@ -12,6 +12,15 @@ export const activityOptions: ActivityOptions = {
 
 export const acts = proxyActivities<LifecycleActivities>(activityOptions);
 
+/**
+ * For the workflow's own bookkeeping (audit records of reports, rejections, admin decisions): these must
+ * not give up during a database outage, since there is no step to park; they retry until it is back.
+ */
+export const bookkeeping = proxyActivities<Pick<LifecycleActivities, 'recordEvent'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
 type Fn = keyof LifecycleActivities;
 
 /** Calls an activity with a one-line summary, shown next to it in the Temporal Web UI. */

@@ -3,18 +3,18 @@
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
 import type { AssetSnapshot } from '../activities/contracts';
-import { acts, call } from './activityProxy';
+import { bookkeeping, call } from './activityProxy';
 import type { ChangeUserInput, HumanReport, HumanTask, LifecycleState, NewUser } from './definitions';
 import { Lifecycle } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('change-user', input.assetNumber, acts, input.requestedBy);
+  const lc = new Lifecycle('change-user', input.assetNumber, bookkeeping, input.requestedBy);
   return lc.run(() => changeUserSteps(lc, input));
 }
 
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
-  let asset = await call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber);
+  let asset = await lc.guard('scheduled', () => call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber));
   lc.setWhereabouts(asset.department, asset.location);
   const notify = noticeSender(lc, input);
 
@@ -45,8 +45,8 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
       contact: { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone } },
     notify,
   );
-  await call('recordDelivery', 'keep the signed receipt as evidence', lc.context('awaiting-delivery', delivered.report.actor, 'receipt'),
-    { receipt: { ...delivered.report.data }, applicationId: assignment.applicationId });
+  await lc.guard('awaiting-delivery', () => call('recordDelivery', 'keep the signed receipt as evidence',
+    lc.context('awaiting-delivery', delivered.report.actor, 'receipt'), { receipt: { ...delivered.report.data }, applicationId: assignment.applicationId }));
 }
 
 type Notify = (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>;
@@ -96,10 +96,10 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Prom
     const ref = await lc.runStep('wiping', (ctx) =>
       call('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, { keepRecord: input.keepRecordAfterWipe }));
     const result = await waitForMdmJob(lc, ref, {
-      deadlineMs: input.timings.wipeAckTimeoutMs, pollInitialMs: input.timings.pollInitialMs, pollMaxMs: input.timings.pollMaxMs, what: 'MDM wipe',
+      deadlineMs: input.timings.wipeAckTimeoutMs, pollInitialMs: input.timings.pollInitialMs, pollMaxMs: input.timings.pollMaxMs, what: 'MDM wipe', step: 'wiping',
     });
     if (result.outcome === 'succeeded') {
-      await call('recordEvent', 'record the finished wipe', lc.context('wiping', undefined, 'finished'), 'wipe-finished', { ...ref });
+      await lc.guard('wiping', () => call('recordEvent', 'record the finished wipe', lc.context('wiping', undefined, 'finished'), 'wipe-finished', { ...ref }));
       return;
     }
     if (result.outcome === 'timed-out') {
@@ -121,8 +121,8 @@ async function reenrol(lc: Lifecycle, input: ChangeUserInput, asset: AssetSnapsh
       contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
     }, notify);
     const data = report.report.data as { mdmDeviceId?: string };
-    const verified = await call('verifyEnrollment', `verify ${asset.serialNumber} is enrolled in the MDM`,
-      lc.context('awaiting-reenrollment', report.report.actor, 'verify'), { reportedMdmDeviceId: data.mdmDeviceId });
+    const verified = await lc.guard('awaiting-reenrollment', () => call('verifyEnrollment', `verify ${asset.serialNumber} is enrolled in the MDM`,
+      lc.context('awaiting-reenrollment', report.report.actor, 'verify'), { reportedMdmDeviceId: data.mdmDeviceId }));
     if (verified.enrolled) return;
     lc.note(`Re-enrolment reported by ${report.report.actor.id} but not confirmed by the MDM: ${verified.reason ?? 'not enrolled'}`);
   }
@@ -137,7 +137,8 @@ interface Assignment {
 /** The new user comes from the start request, a waiting application, or a `user-assigned` report. */
 async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Promise<Assignment> {
   if (input.newUser) return { user: input.newUser, actor: input.requestedBy };
-  const claimed = await call('claimApplication', 'take the oldest waiting application', lc.context('awaiting-assignment', undefined, 'claim-oldest'), {});
+  const claimed = await lc.guard('awaiting-assignment', () =>
+    call('claimApplication', 'take the oldest waiting application', lc.context('awaiting-assignment', undefined, 'claim-oldest'), {}));
   if (claimed.applicationId) return { user: claimed.user, applicationId: claimed.applicationId, actor: input.requestedBy };
   for (;;) {
     const got = await lc.awaitTask({
@@ -146,8 +147,8 @@ async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notify: Noti
     }, notify);
     const data = got.report.data as { applicationId?: string; user?: NewUser };
     if (data.user) return { user: data.user, actor: got.report.actor };
-    const app = await call('claimApplication', `take application ${data.applicationId}`, lc.context('awaiting-assignment', got.report.actor, `claim-${data.applicationId}`),
-      { applicationId: data.applicationId });
+    const app = await lc.guard('awaiting-assignment', () => call('claimApplication', `take application ${data.applicationId}`,
+      lc.context('awaiting-assignment', got.report.actor, `claim-${data.applicationId}`), { applicationId: data.applicationId }));
     if (app.applicationId) return { user: app.user, applicationId: app.applicationId, actor: got.report.actor };
     lc.note(`Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`);
   }

@@ -4,7 +4,7 @@
  * profiles, and only then deletes the client app; verify in the MDM, delete the record, update the asset.
  */
 import type { MdmJobRef } from '../activities/contracts';
-import { acts, call } from './activityProxy';
+import { bookkeeping, call } from './activityProxy';
 import type { HumanEventName, HumanTask, InactivationInput, LifecycleState, Step } from './definitions';
 import { Lifecycle } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
@@ -13,12 +13,12 @@ const APP_BEFORE_PROFILES =
   'app-removed is refused while the profiles are not removed: deleting the client app first can force a factory reset';
 
 export async function inactivateDevice(input: InactivationInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('inactivation', input.assetNumber, acts, input.requestedBy);
+  const lc = new Lifecycle('inactivation', input.assetNumber, bookkeeping, input.requestedBy);
   return lc.run(() => inactivationSteps(lc, input));
 }
 
 async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promise<void> {
-  const asset = await call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber);
+  const asset = await lc.guard('requesting-inactivation', () => call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber));
   lc.setWhereabouts(asset.department, asset.location);
   const notify = escalator(lc, input);
   const contact = { name: asset.userName ?? undefined, email: asset.userEmail ?? undefined, phone: asset.userPhone ?? undefined };
@@ -98,8 +98,8 @@ async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, conta
   for (;;) {
     const got = await lc.awaitTask(task(input, contact, 'reenroll-device', 'awaiting-reenrollment', ['device-reenrolled']), notify);
     const data = got.report.data as { mdmDeviceId?: string };
-    const check = await call('verifyEnrollment', 'verify the device is active in the MDM again',
-      lc.context('awaiting-reenrollment', got.report.actor, 'verify'), { reportedMdmDeviceId: data.mdmDeviceId });
+    const check = await lc.guard('awaiting-reenrollment', () => call('verifyEnrollment', 'verify the device is active in the MDM again',
+      lc.context('awaiting-reenrollment', got.report.actor, 'verify'), { reportedMdmDeviceId: data.mdmDeviceId }));
     if (check.enrolled) return;
     lc.note(`Re-enrolment reported by ${got.report.actor.id} but the MDM does not show the device active: ${check.reason ?? ''}`);
   }
@@ -109,11 +109,14 @@ async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, conta
 async function verified(lc: Lifecycle, input: InactivationInput, ref: MdmJobRef): Promise<boolean> {
   lc.enterStep('verifying');
   const t = input.timings;
-  const job = await waitForMdmJob(lc, ref, { deadlineMs: t.verifyDeadlineMs, pollInitialMs: t.pollInitialMs, pollMaxMs: t.pollMaxMs, what: 'inactivation job' });
+  const job = await waitForMdmJob(lc, ref, {
+    deadlineMs: t.verifyDeadlineMs, pollInitialMs: t.pollInitialMs, pollMaxMs: t.pollMaxMs, what: 'inactivation job', step: 'verifying',
+  });
   if (job.outcome === 'succeeded') {
-    const device = await call('getDeviceState', 'check the device is inactive', lc.context('verifying'));
+    const device = await lc.guard('verifying', () => call('getDeviceState', 'check the device is inactive', lc.context('verifying')));
     if (device.status === 'inactive') {
-      await call('recordEvent', 'record the verified inactivation', lc.context('verifying', undefined, 'verified'), 'inactivation-verified', { ...ref });
+      await lc.guard('verifying', () =>
+        call('recordEvent', 'record the verified inactivation', lc.context('verifying', undefined, 'verified'), 'inactivation-verified', { ...ref }));
       return true;
     }
     await lc.needsAttention('verifying', `the inactivation job succeeded but the device status is ${device.status ?? 'unknown'}, not inactive`);

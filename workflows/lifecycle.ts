@@ -81,7 +81,7 @@ export class Lifecycle {
   constructor(
     process: ProcessKind,
     assetNumber: string,
-    private readonly acts: Acts,
+    private readonly record: Pick<Acts, 'recordEvent'>,
     private readonly requester: { id: string; role: string },
   ) {
     const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
@@ -196,7 +196,7 @@ export class Lifecycle {
     const rejectionKey = typeof key === 'string' ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.state.reports.length}`;
     this.state.reports.push({ event, idempotencyKey: rejectionKey, actor, at: nowIso(), outcome: 'rejected', step: this.state.step, reason });
     this.refreshDetails();
-    await this.acts.recordEvent(
+    await this.record.recordEvent(
       { ...this.context(this.state.step, actor), idempotencyKey: `${workflowInfo().workflowId}:${rejectionKey}` }, // per report, not per step
       'report-rejected',
       { event, reason, via: 'signal' },
@@ -272,10 +272,18 @@ export class Lifecycle {
   /** Runs an automated step; a failure that retries cannot fix waits for an admin's retry or abort. */
   async runStep<T>(step: Step, fn: (ctx: StepContext) => Promise<T>, actor = this.requester): Promise<T> {
     this.enterStep(step);
+    return this.guard(step, () => fn(this.context(step, actor)));
+  }
+
+  /**
+   * Runs activity work belonging to `step` (without entering it again): an activity that finally fails
+   * parks the workflow in needs-attention instead of failing it; after a retry the work runs again.
+   */
+  async guard<T>(step: Step, fn: () => Promise<T>): Promise<T> {
     for (;;) {
       this.throwIfStopped();
       try {
-        return await fn(this.context(step, actor));
+        return await fn();
       } catch (err) {
         if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
         await this.needsAttention(step, describeFailure(err));
@@ -294,12 +302,12 @@ export class Lifecycle {
     this.state.lastError = error;
     delete this.requested.retry;
     this.enterStep('needs-attention', 'admin-decision');
-    await this.acts.recordEvent(this.context('needs-attention'), 'needs-attention', { failedStep, error });
+    await this.record.recordEvent(this.context('needs-attention'), 'needs-attention', { failedStep, error });
     await condition(() => Boolean(this.requested.retry || this.requested.abort || this.requested.cancel));
     this.throwIfStopped();
     const retry = this.consume('retry');
     this.state.status = 'running';
-    await this.acts.recordEvent(this.context('needs-attention', retry.actor, 'retry'), 'retry', { failedStep, reason: retry.reason ?? null });
+    await this.record.recordEvent(this.context('needs-attention', retry.actor, 'retry'), 'retry', { failedStep, reason: retry.reason ?? null });
   }
 
   /** Opens a human task and waits for a fitting report, sending reminders and escalations meanwhile. */
@@ -328,19 +336,29 @@ export class Lifecycle {
       if (!woke && reminders.length && reminders[0].getTime() <= Date.now()) {
         reminders.shift();
         task.remindersSent += 1;
-        await onNotice('reminder', task);
+        await this.tryNotice(() => onNotice('reminder', task));
       } else if (!woke && nextEscalation !== undefined && nextEscalation <= Date.now()) {
         task.escalated = true;
         nextEscalation = spec.repeatEveryMs ? Date.now() + spec.repeatEveryMs : undefined;
-        await onNotice('escalation', task);
+        await this.tryNotice(() => onNotice('escalation', task));
       }
       this.refreshDetails();
     }
     const received = this.inbox.shift() as Received;
     this.state.pendingTask = undefined;
     this.refusal = undefined;
-    await this.acts.recordEvent(this.context(spec.step, received.report.actor, 'report'), received.event, { ...received.report.data });
+    await this.record.recordEvent(this.context(spec.step, received.report.actor, 'report'), received.event, { ...received.report.data });
     return received;
+  }
+
+  /** A reminder that cannot be sent (mail relay refusing) is noted, not fatal: the task still waits. */
+  private async tryNotice(send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.note(`A notice could not be sent: ${describeFailure(err)}`);
+    }
   }
 
   private consume(name: AdminCommandName): AdminCommand {
@@ -372,7 +390,7 @@ export class Lifecycle {
       this.finish(stopped.how);
       const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
       await CancellationScope.nonCancellable(() =>
-        this.acts.recordEvent(this.context(stopped.how, actor), stopped.how, {
+        this.record.recordEvent(this.context(stopped.how, actor), stopped.how, {
           reason: stopped.command?.reason ?? null,
           doneSteps: this.state.steps.map((s) => s.step),
           failedStep: this.state.failedStep ?? null,

@@ -6,6 +6,7 @@
 import { condition } from '@temporalio/workflow';
 import type { MdmJobRef } from '../activities/contracts';
 import { call } from './activityProxy';
+import type { Step } from './definitions';
 import type { Lifecycle } from './lifecycle';
 
 export type JobOutcome = { outcome: 'succeeded' } | { outcome: 'failed'; detail: string } | { outcome: 'timed-out' };
@@ -13,13 +14,13 @@ export type JobOutcome = { outcome: 'succeeded' } | { outcome: 'failed'; detail:
 export async function waitForMdmJob(
   lc: Lifecycle,
   ref: MdmJobRef,
-  opts: { deadlineMs: number; pollInitialMs: number; pollMaxMs: number; what: string },
+  opts: { deadlineMs: number; pollInitialMs: number; pollMaxMs: number; what: string; step: Step },
 ): Promise<JobOutcome> {
   const deadline = Date.now() + opts.deadlineMs;
   let interval = opts.pollInitialMs;
   for (let poll = 1; ; poll++) {
     lc.throwIfStopped();
-    const { state, detail } = await call('getMdmJobState', `${opts.what}: poll ${poll}`, ref);
+    const { state, detail } = await lc.guard(opts.step, () => call('getMdmJobState', `${opts.what}: poll ${poll}`, ref));
     if (state === 'succeeded') return { outcome: 'succeeded' };
     if (state === 'failed') return { outcome: 'failed', detail: detail ?? 'the MDM reported the job as failed' };
     const left = deadline - Date.now();
