@@ -1,0 +1,167 @@
+/**
+ * Both processes end to end through the HTTP API only (admin and field-staff tokens), against the real
+ * worker, Temporal dev server, PostgreSQL, MDM emulator and SMTP sink. The emulator's device-side actions
+ * play the device and its user; its own API is read to check what the MDM saw at each step.
+ */
+import { randomInt } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startHarness, type Harness } from './support/lifecycleHarness';
+
+let h: Harness;
+let api: ApiHarness;
+
+beforeAll(async () => {
+  h = await startHarness();
+  api = await startApi({
+    temporalAddress: inject('temporalAddress'),
+    db: h.db.pool,
+    taskQueue: h.taskQueue,
+    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ADMIN_EMAILS: 'it-admins@example.com' },
+    updateTimeoutMs: 20_000,
+  });
+});
+afterAll(async () => {
+  await api?.close();
+  await h?.stop();
+});
+
+const ADMIN = 'admin@local';
+const FIELD = 'field@local';
+const newAssetNumber = () => `A-${String(randomInt(100_000, 999_999))}`;
+const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+
+/** Creates the asset through the API; the device is enrolled in the MDM (as it would be in real life). */
+async function createDevice(assetNumber: string, user = { name: 'Xavier Old', email: 'x.old@example.com' }) {
+  const serialNumber = `SN${randomInt(1e9, 9e9)}`;
+  const device = await h.mdm.registerDevice({ serialNumber, model: 'iPhone 15', assetNumber, idempotencyKey: `enrol-${serialNumber}` });
+  const res = await api.call('POST', '/api/v1/assets', {
+    token: TOKENS.admin,
+    body: {
+      assetNumber, serialNumber, model: 'iPhone 15', mdmDeviceId: device.id, status: 'in_use', department: 'Sales', location: 'Tokyo HQ',
+      userName: user.name, userEmail: user.email, userPhone: '+81 3 1111 2222',
+    },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return device.id;
+}
+
+async function workflow(id: string) {
+  const res = await api.call('GET', `/api/v1/workflows/${id}`, { token: TOKENS.viewer });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+async function waitForStep(id: string, step: string, timeout = 30_000) {
+  await expect.poll(async () => (await workflow(id)).step ?? (await workflow(id)).currentStep, { timeout, interval: 200 }).toBe(step);
+}
+
+async function report(id: string, event: string, data: Record<string, unknown> = {}) {
+  const res = await api.call('POST', `/api/v1/workflows/${id}/events/${event}`, { token: TOKENS.field, body: { data } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+async function history(assetNumber: string) {
+  const res = await api.call('GET', `/api/v1/assets/${assetNumber}`, { token: TOKENS.viewer });
+  expect(res.status).toBe(200);
+  return res.body as { asset: Record<string, unknown>; events: { type: string; actor: string; step: string }[] };
+}
+
+describe('change device user, through the API only', () => {
+  it('takes a device from user X to user Y; the MDM saw the wipe, the deletion and the re-enrolment', async () => {
+    const assetNumber = newAssetNumber();
+    const oldMdmId = await createDevice(assetNumber);
+    const start = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
+      token: TOKENS.admin,
+      body: {
+        reason: 'Leaving the Sales team', plannedCollectionDate: inAWeek(), storageLocation: 'Tokyo HQ IT store',
+        newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com', phone: '+81 6 3333 4444' },
+      },
+    });
+    expect(start.status, JSON.stringify(start.body)).toBe(201);
+    const id: string = start.body.workflowId;
+    expect(id).toBe(`device-${assetNumber}`);
+    await waitForStep(id, 'awaiting-collection');
+
+    const tasks = await api.call('GET', '/api/v1/tasks?type=collect-device', { token: TOKENS.field });
+    expect(tasks.body.items.map((t: { workflowId: string }) => t.workflowId)).toContain(id);
+    expect((await report(id, 'device-collected', { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })).step).not.toBe('awaiting-collection');
+
+    await waitForStep(id, 'awaiting-reenrollment');
+    const jobs = (await h.emulator.jobs()).filter((j) => j.deviceId === oldMdmId);
+    expect(jobs.map((j) => [j.type, j.status])).toEqual([['wipe', 'succeeded']]);
+    expect(jobs[0]).toMatchObject({ options: { keepEnrollmentData: true } });
+    expect((await h.emulator.device(oldMdmId)).status).toBe('deleted');
+
+    const { newDeviceId } = await h.emulator.reEnroll(oldMdmId);
+    await report(id, 'device-reenrolled', {});
+    await waitForStep(id, 'awaiting-delivery');
+    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' });
+    await expect.poll(async () => (await workflow(id)).status, { timeout: 20_000 }).toBe('completed');
+
+    const { asset, events } = await history(assetNumber);
+    expect(asset).toMatchObject({ status: 'in_use', userName: 'Yuki New', department: 'Engineering', mdmDeviceId: newDeviceId, plannedStatus: null });
+    const steps = events.map((e) => [e.type, e.actor]);
+    expect(steps).toEqual([
+      ['asset-created', ADMIN], ['collection-scheduled', ADMIN], ['notice-sent', ADMIN], ['device-collected', FIELD], ['returned-to-stock', FIELD],
+      ['wipe-requested', ADMIN], ['wipe-finished', ADMIN], ['mdm-record-deleted', ADMIN], ['device-reenrolled', FIELD], ['reenrollment-verified', FIELD],
+      ['user-assigned', ADMIN], ['notice-sent', ADMIN], ['device-delivered', FIELD], ['delivery-receipt', FIELD],
+    ]);
+    await h.mail.waitFor((m) => m.to.includes('x.old@example.com') && m.text.includes('Leaving the Sales team'));
+    await h.mail.waitFor((m) => m.to.includes('y.new@example.com'));
+  });
+});
+
+describe('inactivate device, through the API only', () => {
+  it('follows the safe order with the emulator playing the device; the unsafe order is refused with the reason', async () => {
+    const assetNumber = newAssetNumber();
+    const mdmId = await createDevice(assetNumber);
+    const start = await api.call('POST', `/api/v1/devices/${assetNumber}/inactivation`, { token: TOKENS.admin, body: { reason: 'Contract ended' } });
+    expect(start.status, JSON.stringify(start.body)).toBe(201);
+    const id: string = start.body.workflowId;
+    await waitForStep(id, 'awaiting-removal-profile');
+    expect((await h.emulator.jobs()).filter((j) => j.deviceId === mdmId).map((j) => [j.type, j.status])).toEqual([['inactivate', 'acknowledged']]);
+
+    const early = await api.call('POST', `/api/v1/workflows/${id}/events/app-removed`, { token: TOKENS.field, body: { data: {} } });
+    expect(early.status).toBe(409);
+    expect(JSON.stringify(early.body)).toMatch(/factory reset/);
+
+    await h.emulator.installRemovalProfile(mdmId);
+    await report(id, 'removal-profile-installed');
+    await h.emulator.removeProfiles(mdmId);
+    await report(id, 'profiles-removed');
+    expect(await h.emulator.device(mdmId)).toMatchObject({ status: 'inactive' });
+    await h.emulator.removeApp(mdmId);
+    await report(id, 'app-removed');
+    await expect.poll(async () => (await workflow(id)).status, { timeout: 20_000 }).toBe('completed');
+
+    expect((await h.emulator.device(mdmId)).status).toBe('deleted');
+    const { asset, events } = await history(assetNumber);
+    expect(asset).toMatchObject({ status: 'retired', mdmDeviceId: null });
+    expect(events.map((e) => e.type)).toEqual(['asset-created', 'inactivation-requested', 'removal-profile-installed', 'profiles-removed',
+      'app-removed', 'inactivation-verified', 'mdm-record-deleted', 'inactivation-completed']);
+  });
+
+  it('starts 20 in one bulk request and answers per asset: started, unknown, busy, invalid', async () => {
+    const known = [];
+    for (let i = 0; i < 17; i++) known.push(newAssetNumber());
+    for (const n of known) await createDevice(n);
+    const busy = known[0];
+    expect((await api.call('POST', `/api/v1/devices/${busy}/inactivation`, { token: TOKENS.admin, body: { reason: 'first' } })).status).toBe(201);
+    const unknown = ['A-000001', 'A-000002'];
+    const assetNumbers = [...known, ...unknown, 'B-12'];
+    const res = await api.call('POST', '/api/v1/inactivations', { token: TOKENS.admin, body: { reason: 'Office closing', assetNumbers } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const results = res.body.results as { assetNumber: string; result: string; workflowId?: string }[];
+    expect(results.map((r) => r.assetNumber)).toEqual(assetNumbers);
+    expect(results.filter((r) => r.result === 'started')).toHaveLength(16);
+    expect(results.find((r) => r.assetNumber === busy)).toMatchObject({ result: 'busy' });
+    expect(results.filter((r) => r.result === 'unknown-asset').map((r) => r.assetNumber)).toEqual(unknown);
+    expect(results.at(-1)).toMatchObject({ assetNumber: 'B-12', result: 'invalid' });
+    await expect.poll(async () => {
+      const list = await api.call('GET', '/api/v1/workflows?type=inactivation&step=awaiting-removal-profile&limit=200', { token: TOKENS.viewer });
+      return known.filter((n) => list.body.items.some((w: { workflowId: string }) => w.workflowId === `device-${n}`)).length;
+    }, { timeout: 30_000 }).toBe(17);
+  });
+});
