@@ -83,6 +83,9 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('device-lifecycle'),
   TEMPORAL_UI_PORT: port.default(8233),
+  // The worker's Prometheus endpoint (worker/metrics.ts); 0 turns it off. Use 0.0.0.0 in a container.
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: url.default('postgres://postgres:postgres@127.0.0.1:5433/device_lifecycle'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   MDM_BASE_URL: url.default('http://127.0.0.1:4010'),

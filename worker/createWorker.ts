@@ -3,7 +3,7 @@
  * entrypoint and the tests use the same function, each with its own wiring of the activities' parts.
  */
 import path from 'node:path';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { LifecycleActivities } from '../activities/contracts';
 
 export const workflowsPath = path.join(import.meta.dirname, '..', 'workflows', 'index.ts');
@@ -15,6 +15,8 @@ export async function createLifecycleWorker(opts: {
   activities: LifecycleActivities;
   /** A pre-built bundle (tests build one per file); otherwise the worker bundles `workflows/`. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** E.g. the metrics interceptor of worker/metrics.ts. */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -22,6 +24,7 @@ export async function createLifecycleWorker(opts: {
     taskQueue: opts.taskQueue,
     activities: opts.activities,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
     // Lifecycle workflows sit idle for days; keeping them cached costs memory for nothing.
     maxCachedWorkflows: 200,
   });

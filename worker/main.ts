@@ -10,8 +10,11 @@ import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
 import { createHttpMdm } from '../mdm/httpAdapter';
 import { createLifecycleWorker } from './createWorker';
+import { setupWorkerMetrics } from './metrics';
 
 const config = loadConfig();
+// Before the first connection: Core's metrics exporter is part of the runtime that connection creates.
+const metrics = await setupWorkerMetrics({ port: config.WORKER_METRICS_PORT, host: config.WORKER_METRICS_HOST });
 const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-worker' });
 await migrate(pool, { log: (l) => console.log(`[worker] ${l}`) });
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -26,8 +29,11 @@ const worker = await createLifecycleWorker({
     mail,
     adminEmails: config.ADMIN_EMAILS,
   }),
+  activityInterceptors: metrics?.activityInterceptors,
 });
+if (metrics) console.log(`[worker] Prometheus metrics on ${metrics.url}`);
 console.log(`[worker] serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
 await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
+await metrics?.close();
 await connection.close();
 await pool.end();
