@@ -35,5 +35,7 @@ if (metrics) console.log(`[worker] Prometheus metrics on ${metrics.url}`);
 console.log(`[worker] serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
 await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
 await metrics?.close();
+// The pooled SMTP connection would otherwise keep the process alive after the worker stopped.
+if ('close' in mail) mail.close();
 await connection.close();
 await pool.end();
