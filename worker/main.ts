@@ -18,7 +18,8 @@ const metrics = await setupWorkerMetrics({ port: config.WORKER_METRICS_PORT, hos
 const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-worker' });
 await migrate(pool, { log: (l) => console.log(`[worker] ${l}`) });
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const mail = config.SMTP_URL.startsWith('log:') ? createLogMailer() : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+const smtp = config.SMTP_URL.startsWith('log:') ? undefined : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+const mail = smtp ?? createLogMailer();
 const worker = await createLifecycleWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -36,6 +37,6 @@ console.log(`[worker] serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${conf
 await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
 await metrics?.close();
 // The pooled SMTP connection would otherwise keep the process alive after the worker stopped.
-if ('close' in mail) mail.close();
+smtp?.close();
 await connection.close();
 await pool.end();
