@@ -74,13 +74,20 @@ export interface TaskItem {
 export interface InboxDeps {
   temporal: Client;
   namespace: string;
+  /** Only this deployment's workflows: the ones its workers run (and whose database the API shares). */
+  taskQueue: string;
   queryTimeoutMs: number;
   now: Date;
 }
 
-export function taskVisibilityQuery(f: TaskFilters): string {
+export function taskVisibilityQuery(f: TaskFilters, taskQueue: string): string {
   const types = f.process === 'change-user' ? [CHANGE_USER_WORKFLOW] : f.process === 'inactivation' ? [INACTIVATION_WORKFLOW] : [CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW];
-  const clauses = [`WorkflowType IN (${types.map(literal).join(', ')})`, `ExecutionStatus = 'Running'`, 'AwaitingTask IS NOT NULL'];
+  const clauses = [
+    `WorkflowType IN (${types.map(literal).join(', ')})`,
+    `TaskQueue = ${literal(taskQueue)}`,
+    `ExecutionStatus = 'Running'`,
+    'AwaitingTask IS NOT NULL',
+  ];
   if (f.type) clauses.push(`AwaitingTask = ${literal(f.type)}`);
   if (f.department) clauses.push(`Department = ${literal(f.department)}`);
   if (f.location) clauses.push(`Location = ${literal(f.location)}`);
@@ -187,7 +194,7 @@ async function taskOf(deps: InboxDeps, e: Execution, deadline: number): Promise<
 
 /** Every open task matching the filters, sorted oldest due first (tasks without known due time last). */
 export async function collectTasks(deps: InboxDeps, filters: TaskFilters): Promise<{ tasks: TaskItem[]; truncated: boolean }> {
-  const { executions, truncated } = await candidates(deps, taskVisibilityQuery(filters));
+  const { executions, truncated } = await candidates(deps, taskVisibilityQuery(filters, deps.taskQueue));
   const deadline = Date.now() + deps.queryTimeoutMs;
   const found = await mapBounded(executions, QUERY_CONCURRENCY, (e) => taskOf(deps, e, deadline));
   // The state is fresher than the search attributes the visibility query filtered on: filter again.

@@ -37,7 +37,7 @@ export function applicationsRouter(ctx: ApiContext): Router {
     const pool = poolOf(ctx);
     const { application, created } = await dbCall(applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }));
     const result = await handOff(
-      { pool, temporal: ctx.temporal, namespace: ctx.namespace, queryTimeoutMs: ctx.queryTimeoutMs, updateTimeoutMs: ctx.updateTimeoutMs, now: ctx.clock() },
+      { pool, temporal: ctx.temporal, namespace: ctx.namespace, taskQueue: ctx.taskQueue, queryTimeoutMs: ctx.queryTimeoutMs, updateTimeoutMs: ctx.updateTimeoutMs, now: ctx.clock() },
       application,
       actor,
     );
