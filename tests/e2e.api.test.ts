@@ -144,7 +144,7 @@ describe('inactivate device, through the API only', () => {
   });
 
   it('starts 20 in one bulk request and answers per asset: started, unknown, busy, invalid', async () => {
-    const known = [];
+    const known: string[] = [];
     for (let i = 0; i < 17; i++) known.push(newAssetNumber());
     for (const n of known) await createDevice(n);
     const busy = known[0];

@@ -5,13 +5,13 @@
  * `startTestPostgres()` with the Temporal server.
  */
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../db/embeddedPostgres';
 import { migrate } from '../../db/migrate';
+import { freePort } from '../../scripts/freePort';
 
 export const TEMPLATE_DB = 'device_lifecycle_template';
 
@@ -19,19 +19,6 @@ export interface TestPostgres {
   adminUrl: string;
   templateDb: string;
   stop(): Promise<void>;
-}
-
-/** A port nobody listens on right now (the OS picks it; a race with another process is unlikely). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function databaseUrl(adminUrl: string, database: string): string {
