@@ -124,20 +124,18 @@ export async function touch(db: Queryable, id: string, withinMs = 60_000): Promi
 
 // ---------------------------------------------------------------------------------------------- lists
 
+/**
+ * The cursor is the last row's id; the query looks its created_at up again. Keys are never deleted, so
+ * the row is always there, and its full (microsecond) timestamp is used rather than a rounded copy.
+ */
 function encodeCursor(row: ApiKey): string {
-  return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString('base64url');
+  return Buffer.from(row.id).toString('base64url');
 }
 
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && !Number.isNaN(Date.parse(String(value[0]))) && UUID.test(String(value[1]))) {
-      return [String(value[0]), String(value[1])];
-    }
-  } catch {
-    // Falls through to the error below: a cursor is opaque, any damage is the same mistake.
-  }
-  throw new InvalidCursorError();
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!UUID.test(id)) throw new InvalidCursorError();
+  return id;
 }
 
 export interface ListOptions {
@@ -153,9 +151,9 @@ export async function list(db: Queryable, options: ListOptions = {}): Promise<Pa
   const { rows } = await db.query<ApiKeyRow>(
     `SELECT ${COLUMNS} FROM api_keys
       WHERE ($1 OR revoked_at IS NULL)
-        AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
-      ORDER BY created_at, id LIMIT $4`,
-    [options.includeRevoked ?? false, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+        AND ($2::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM api_keys WHERE id = $2::uuid))
+      ORDER BY created_at, id LIMIT $3`,
+    [options.includeRevoked ?? false, after, limit + 1],
   );
   const items = rows.slice(0, limit).map(toApiKey);
   return { items, nextCursor: rows.length > limit ? encodeCursor(items.at(-1)!) : null };

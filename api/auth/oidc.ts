@@ -16,6 +16,11 @@ export interface OidcOptions extends ClaimRules {
   jwksUrl: string;
   algorithms: readonly OidcAlgorithm[];
   clockToleranceSeconds: number;
+  /**
+   * After a fetch, how long an unknown `kid` is refused without refetching (jose's default, 30 s): a
+   * flood of made-up kids cannot turn into a flood of requests to the provider.
+   */
+  jwksCooldownMs?: number;
   /** Tests: a key set without HTTP. */
   keys?: JWTVerifyGetKey;
   clock?: () => Date;
@@ -76,7 +81,9 @@ export class OidcAuthenticator implements Authenticator {
   private readonly logger: Pick<Logger, 'error'>;
 
   constructor(private readonly options: OidcOptions) {
-    this.keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000 });
+    this.keys =
+      options.keys ??
+      createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: options.jwksCooldownMs ?? 30_000 });
     this.logger = options.logger ?? console;
   }
 
