@@ -1,9 +1,10 @@
 /**
  * GET /tasks: every pending human step of both processes, oldest due first.
  *
- * Source: a visibility query finds the running lifecycle workflows whose `AwaitingTask` search attribute
- * is set (the workflows set it when a human step opens and clear it when it closes; department, location
- * and task type filters are pushed into the same query). Each candidate's `state` query then gives the
+ * Source: a visibility query finds the running lifecycle workflows on this deployment's task queue whose
+ * `AwaitingTask` search attribute is set (`AwaitingTask IS NOT NULL`; the workflows set it when a human
+ * step opens and clear it when it closes; department, location and task type filters are pushed into the
+ * same query). Each candidate's `state` query then gives the
  * task's details (what it expects, who to contact, when it is due, reminders, escalation). The state
  * query is also the freshness check: a workflow that has moved on since the visibility store last heard
  * from it says so, and its old task is dropped.
