@@ -28,7 +28,8 @@ function schemaOf(schema: BodySchema): JsonSchema {
 }
 
 function queryParameters(route: RouteDoc): JsonSchema[] {
-  if (!route.query) return [];
+  const byHand = (route.queryParameters ?? []).map((p) => ({ in: 'query', required: false, ...p }));
+  if (!route.query) return byHand;
   const json = toJsonSchema(route.query);
   const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((json.required ?? []) as string[]);
@@ -43,7 +44,7 @@ function queryParameters(route: RouteDoc): JsonSchema[] {
 
 function pathParameters(route: RouteDoc): JsonSchema[] {
   return pathParamNames(route.path).map((name) => {
-    const doc = PATH_PARAMETERS[name];
+    const doc = route.pathParams?.[name] ?? PATH_PARAMETERS[name];
     // A new path parameter must be described (with the pattern the route checks) before the spec builds.
     if (!doc) throw new Error(`OpenAPI: path parameter {${name}} of ${route.path} is not in openapi/parameters.ts`);
     return { name, in: 'path', required: true, description: doc.description, schema: doc.schema, ...(doc.example ? { example: doc.example } : {}) };
@@ -53,8 +54,8 @@ function pathParameters(route: RouteDoc): JsonSchema[] {
 function errorStatuses(route: RouteDoc): number[] {
   const statuses = new Set(route.errors ?? []);
   if (pathParamNames(route.path).length) statuses.add(400);
-  if (route.query) statuses.add(400);
-  if (route.body) [400, 413, 415].forEach((s) => statuses.add(s));
+  if (route.query || route.queryParameters?.length) statuses.add(400);
+  if (route.body || route.bodySchema || route.textBody) [400, 413, 415].forEach((s) => statuses.add(s));
   if (route.roles !== 'public') [401, 403, 429].forEach((s) => statuses.add(s));
   return [...statuses].sort((a, b) => a - b);
 }
@@ -79,12 +80,12 @@ function operation(route: RouteDoc): JsonSchema {
     };
   }
   const parameters = [...pathParameters(route), ...queryParameters(route)];
-  if (route.body && route.method === 'post' && /\/(events\/\{event\}|cancel|retry|abort)$/.test(route.path)) {
+  if (route.idempotencyKeyHeader) {
     parameters.push({
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'Makes a retried request harmless: the same key is acknowledged, not applied twice. Must equal the body `idempotencyKey` when both are given.',
+      description: 'Makes a retried request harmless: the same key is acknowledged, not applied twice. Where the body also has `idempotencyKey`, they must be equal.',
       schema: { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' },
     });
   }
@@ -96,15 +97,23 @@ function operation(route: RouteDoc): JsonSchema {
     'x-roles': route.roles === 'public' ? [] : [...route.roles],
     security: route.roles === 'public' ? [] : [{ bearerAuth: [] }],
     ...(parameters.length ? { parameters } : {}),
-    ...(route.body
+    ...(route.body || route.bodySchema
       ? {
           requestBody: {
             required: true,
             ...(route.bodyDescription ? { description: route.bodyDescription } : {}),
-            content: { 'application/json': { schema: toJsonSchema(route.body) } },
+            content: { 'application/json': { schema: route.body ? toJsonSchema(route.body) : route.bodySchema } },
           },
         }
-      : {}),
+      : route.textBody
+        ? {
+            requestBody: {
+              required: true,
+              description: route.textBody.description,
+              content: { [route.textBody.contentType]: { schema: { type: 'string' } } },
+            },
+          }
+        : {}),
     responses,
     ...(route.extensions ?? {}),
   };
@@ -144,7 +153,6 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: Document
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     info: { title: info.title ?? 'device-lifecycle API', version: info.version, ...(info.description ? { description: info.description } : {}) },
-    servers: [{ url: '/', description: 'this server' }],
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {

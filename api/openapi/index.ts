@@ -6,9 +6,14 @@
 import { buildOpenApiDocument } from './document';
 import type { JsonSchema } from './jsonSchema';
 import type { RouteDoc } from './registry';
+import { apiKeysRoutes } from './routes/apiKeys';
+import { applicationsRoutes } from './routes/applications';
+import { assetsRoutes } from './routes/assets';
 import { bulkRoutes } from './routes/bulk';
 import { devicesRoutes } from './routes/devices';
 import { healthRoutes, operationsRoutes } from './routes/health';
+import { reportsRoutes } from './routes/reports';
+import { tasksRoutes } from './routes/tasks';
 import { workflowsRoutes } from './routes/workflows';
 
 export const API_ROUTE_DOCS: readonly RouteDoc[] = [
@@ -17,6 +22,11 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...devicesRoutes,
   ...bulkRoutes,
   ...workflowsRoutes,
+  ...tasksRoutes,
+  ...assetsRoutes,
+  ...reportsRoutes,
+  ...applicationsRoutes,
+  ...apiKeysRoutes,
 ];
 
 const DESCRIPTION = [

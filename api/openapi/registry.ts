@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { ApiRole } from '../../config/env';
+import type { PathParameterDoc } from './parameters';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -32,8 +33,18 @@ export interface RouteDoc {
   roles: readonly ApiRole[] | 'public';
   /** The query schema the route parses with (a zod object); each property becomes a query parameter. */
   query?: z.ZodObject;
-  /** The body schema the route parses with. */
+  /** The body schema the route parses with (JSON). */
   body?: z.ZodType;
+  /** A JSON body written as JSON Schema by hand: only where the route's zod schema is not importable. */
+  bodySchema?: Record<string, unknown>;
+  /** Query parameters written by hand: only where the route's zod schema is not importable. */
+  queryParameters?: { name: string; description?: string; schema: Record<string, unknown> }[];
+  /** A body that is not JSON (e.g. the CSV import): its media type and what it must contain. */
+  textBody?: { contentType: string; description: string };
+  /** Accepts an `Idempotency-Key` header that makes a retried request harmless. */
+  idempotencyKeyHeader?: boolean;
+  /** Path parameters whose name means something else on this route than in parameters.ts (e.g. `id`). */
+  pathParams?: Record<string, PathParameterDoc>;
   /** Further description of the body (e.g. which payload schema applies to which event). */
   bodyDescription?: string;
   /** Success answers; error answers are added from `errors` and from what the route needs (auth, body). */

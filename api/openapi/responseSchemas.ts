@@ -98,3 +98,104 @@ export const readiness = z.object({
   status: z.literal('ready'),
   checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
 });
+
+const nullableText = z.string().nullable();
+
+export const asset = z.looseObject({
+  assetNumber: z.string(),
+  serialNumber: z.string(),
+  model: z.string(),
+  mdmDeviceId: nullableText,
+  status: z.string(),
+  plannedStatus: nullableText,
+  plannedDate: nullableText.meta({ description: 'YYYY-MM-DD' }),
+  department: z.string(),
+  location: z.string(),
+  userName: nullableText,
+  userEmail: nullableText,
+  userPhone: nullableText,
+  version: z.number().int().meta({ description: 'pass back as expectedVersion for optimistic concurrency' }),
+  createdAt: iso,
+  updatedAt: iso,
+});
+
+export const assetEvent = z.looseObject({
+  id: z.string(),
+  assetNumber: z.string(),
+  eventType: z.string(),
+  actor: z.string(),
+  occurredAt: iso,
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const assetPage = z.object({ items: z.array(asset), nextCursor: z.string().nullable() });
+export const assetDetail = z.object({ asset, events: z.array(assetEvent), eventsTruncated: z.boolean() });
+export const assetWrite = z.looseObject({ asset, created: z.boolean(), applied: z.boolean(), idempotencyKey: z.string() });
+export const importResult = z.object({
+  importKey: z.string(),
+  rows: z.number().int(),
+  created: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  assets: z.array(z.looseObject({ row: z.number().int(), assetNumber: z.string(), outcome: z.string(), version: z.number().int() })),
+});
+
+export const application = z.looseObject({
+  id: z.uuid(),
+  department: z.string(),
+  deliveryLocation: z.string(),
+  userName: z.string(),
+  userEmail: z.string(),
+  state: z.enum(['pending', 'assigned', 'delivered', 'cancelled']),
+  assignedAssetNumber: nullableText,
+  workflowId: nullableText,
+  createdAt: iso,
+});
+export const applicationPage = z.object({ items: z.array(application), nextCursor: z.string().nullable() });
+export const applicationWrite = z.looseObject({
+  application,
+  assignedTo: z.string().nullable().optional().meta({ description: 'the change-user workflow the application went to, if any' }),
+  handoff: z.string().optional().meta({ description: 'accepted, unconfirmed, already-assigned, claimed-by-workflow, closed, or waiting' }),
+  replayed: z.boolean(),
+  idempotencyKey: z.string(),
+});
+
+export const plannedStatusCounts = z.object({
+  generatedAt: iso,
+  total: z.number().int(),
+  counts: z.array(z.looseObject({ plannedStatus: z.string().nullable(), count: z.number().int() })),
+});
+
+export const taskItem = humanTask.partial().extend({
+  workflowId: z.string(),
+  runId: z.string(),
+  process: z.enum(PROCESS_TYPES).optional(),
+  type: z.string(),
+  expects: z.array(z.string()),
+  overdue: z.boolean().optional(),
+  failedStep: z.string().optional(),
+  lastError: z.string().optional(),
+  stateAvailable: z.boolean().meta({ description: 'false when the worker did not answer: fields from search attributes only' }),
+  workflowUrl: z.string(),
+  reportUrls: z.record(z.string(), z.string()).meta({ description: 'where to POST each report (or admin command) this task accepts' }),
+});
+export const taskPage = z.object({
+  items: z.array(taskItem),
+  nextCursor: z.string().nullable(),
+  truncated: z.boolean().meta({ description: 'more open tasks exist than one scan reads' }),
+  stateUnavailable: z.array(z.string()),
+});
+
+export const apiKey = z.looseObject({
+  id: z.uuid(),
+  actorId: z.string(),
+  role: z.enum(['admin', 'field-staff', 'viewer']),
+  name: z.string().nullable(),
+  keyPrefix: z.string(),
+  createdBy: z.string(),
+  createdAt: iso,
+  expiresAt: iso.nullable(),
+  revokedAt: iso.nullable(),
+});
+export const apiKeyCreated = z.object({ key: z.string().meta({ description: 'the secret: shown in this answer only, never again' }), apiKey });
+export const apiKeyPage = z.object({ items: z.array(apiKey), nextCursor: z.string().nullable() });
