@@ -12,6 +12,7 @@ const TASK_TYPES = {
   'install-removal-profile': 'Install removal profile',
   'remove-profiles': 'Remove profiles',
   'remove-client-app': 'Remove client app',
+  'admin-decision': 'Needs an administrator',
 };
 
 const EVENTS = {
@@ -134,7 +135,7 @@ function taskCard(task) {
   const where = [task.department, task.location].filter(Boolean).join(' · ');
   a.append(head, text('div', 'task-where', where || 'No department or location'));
   if (task.dueAt) {
-    const overdue = Date.parse(task.dueAt) < Date.now();
+    const overdue = typeof task.overdue === 'boolean' ? task.overdue : Date.parse(task.dueAt) < Date.now();
     a.append(text('div', `task-due${overdue ? ' overdue' : ''}`, `${overdue ? 'Overdue since' : 'Due'} ${formatDate(task.dueAt)}`));
   }
   a.setAttribute('aria-label', `${TASK_TYPES[task.type] || task.type}, ${task.assetNumber}, ${where}${task.dueAt ? `, due ${formatDate(task.dueAt)}` : ''}`);
@@ -259,6 +260,12 @@ async function openTask(workflowId) {
     return;
   }
   const expects = task.expects || [];
+  // Admin decisions (retry / abort after a failed step) are not field work: explain instead of a form.
+  if (!expects.length || expects.some((e) => !EVENTS[e])) {
+    const why = view.lastError ? ` Last error: ${view.lastError}` : '';
+    $('task-expected').append(text('p', '', `This is waiting for an administrator, not for a field report.${why}`));
+    return;
+  }
   const choice = $('event-choice');
   choice.textContent = '';
   if (expects.length > 1) {
@@ -327,10 +334,13 @@ async function submitReport(event) {
       const unplaced = form.showProblems(err.details.problems);
       showReportError('The report was not accepted: please correct the marked fields.', unplaced.map((p) => `${p.field}: ${p.problem}`));
     } else if (err.status === 409) {
+      // Say where the process is now and what it waits for; the server's sentence only when it says more.
       const d = err.details;
-      const lines = [err.message];
+      const lines = [];
       if (d.step) lines.push(`Current step: ${d.step}.`);
       if (Array.isArray(d.expects)) lines.push(d.expects.length ? `It now expects: ${d.expects.join(', ')}.` : 'It expects no report now.');
+      if (!lines.length) lines.push(err.message);
+      lines.push('Someone may have reported it already: go back to the list to see what is still open.');
       showReportError('The report was refused.', lines);
     } else {
       showReportError('The report could not be sent.', [err.message, 'You can try again: the same report is never applied twice.']);

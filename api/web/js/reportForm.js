@@ -33,6 +33,11 @@ function labelFor(name) {
   return LABELS[name] || name.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
 }
 
+/** zod's generic wording for blank text, said the way a person would; anything else as the API said it. */
+function friendly(problem) {
+  return /^Too small: expected string to have >=1 characters?$/.test(problem) ? 'Must not be empty.' : problem;
+}
+
 function fieldId(path) {
   return `f-${path.replace(/\./g, '-')}`;
 }
@@ -143,7 +148,8 @@ export function buildReportForm(schema, container, resolveRef) {
         unplaced.push(p);
         continue;
       }
-      match.error.textContent = match.error.textContent ? `${match.error.textContent} ${p.problem}` : p.problem;
+      const problem = friendly(p.problem);
+      match.error.textContent = match.error.textContent ? `${match.error.textContent} ${problem}` : problem;
       match.targets.forEach((t) => t.setAttribute('aria-invalid', 'true'));
       first = first || match;
     }
