@@ -240,6 +240,19 @@ describe('field-staff page on a phone', () => {
     expect(accepted[0]!.actor.id).toBe('admin@local');
   });
 
+  it('the API\'s /docs page renders every operation of /openapi.json (same browser, no CDN)', async () => {
+    const spec = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as { paths: Record<string, object> };
+    const operations = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.goto(`${api.baseUrl}/docs#postWorkflowsByWorkflowIdEventsByEvent`);
+    await expect.poll(() => page.locator('details.op[id^="get"], details.op[id^="post"], details.op[id^="delete"]').count()).toBe(operations);
+    expect(await page.locator('#error').textContent()).toBe('');
+    const events = page.locator('#postWorkflowsByWorkflowIdEventsByEvent');
+    expect(await events.getAttribute('open')).not.toBeNull(); // the #fragment opened it
+    expect(await events.innerText()).toContain('DeviceCollectedData');
+    await screenshot('docs.png');
+  });
+
   it('raised no script errors', () => {
     expect(browser.errors).toEqual([]);
   });
