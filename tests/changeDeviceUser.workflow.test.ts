@@ -88,6 +88,10 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const inStock = await assetsRepo.get(h.db.pool, assetNumber);
     expect(inStock).toMatchObject({ status: 'in_stock', location: 'Shelf 3', department: 'IT', userName: 'IT Admin', mdmDeviceId: null });
 
+    // Reported too early: the MDM shows no enrolment yet, so the task opens again and the reporter is told why.
+    const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    expect(early).toMatchObject({ step: 'awaiting-reenrollment', message: expect.stringMatching(/not confirmed by the MDM/) });
+
     // Field staff re-enrol the device; the emulator gives it a new MDM id which the workflow must find.
     const enrolled = await h.emulator.reEnroll(mdmDeviceId);
     await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
@@ -107,7 +111,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const types = history.map((e) => e.eventType);
     expect(types).toEqual([
       'collection-scheduled', 'notice-sent', 'device-collected', 'returned-to-stock', 'wipe-requested', 'wipe-finished',
-      'mdm-record-deleted', 'device-reenrolled', 'reenrollment-verified', 'user-assigned', 'notice-sent', 'device-delivered', 'delivery-receipt',
+      'mdm-record-deleted', 'device-reenrolled', 'device-reenrolled', 'reenrollment-verified', 'user-assigned', 'notice-sent', 'device-delivered', 'delivery-receipt',
     ]);
     expect(history.find((e) => e.eventType === 'device-collected')?.actor).toBe(field.id);
     expect(history.find((e) => e.eventType === 'collection-scheduled')?.actor).toBe(admin.id);

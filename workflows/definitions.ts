@@ -121,6 +121,8 @@ export interface ReportAck {
   event: string;
   step: Step;
   status: LifecycleStatus;
+  /** Why the workflow is back at the same step (e.g. the MDM did not confirm a reported re-enrolment). */
+  message?: string;
 }
 
 /** Human reports: one Update (validated, what the API uses) and one Signal (UI/CLI) per event name. */

@@ -158,13 +158,16 @@ export class Lifecycle {
     }
     const report = parseReport(event, raw);
     const stepAtReport = this.state.step;
+    // The step's occurrence, not its name: a step can open again (e.g. a re-enrolment the MDM did not confirm).
+    const seqAtReport = this.stepSeq;
     this.take(event, report);
     const ack: ReportAck = { accepted: true, duplicate: false, event, step: stepAtReport, status: this.state.status };
     this.acks.set(report.idempotencyKey, ack);
     // Answer with the step the report moved the workflow to.
-    await condition(() => this.state.step !== stepAtReport || this.state.status !== 'running');
+    await condition(() => this.stepSeq !== seqAtReport || this.state.status !== 'running');
     ack.step = this.state.step;
     ack.status = this.state.status;
+    if (ack.step === stepAtReport) ack.message = this.state.notes.at(-1);
     return { ...ack };
   }
 
@@ -223,9 +226,9 @@ export class Lifecycle {
 
   private async acceptCommand(name: AdminCommandName, cmd: AdminCommand): Promise<ReportAck> {
     if (!this.requested[name]) this.requested[name] = cmd;
-    const stepAtCommand = this.state.step;
+    const seqAtCommand = this.stepSeq;
     this.state.notes.push(`${nowIso()} ${name} requested by ${cmd.actor.id}${cmd.reason ? `: ${cmd.reason}` : ''}`);
-    await condition(() => this.state.step !== stepAtCommand || this.state.status !== 'needs-attention' && name !== 'cancel' || isFinal(this.state.status));
+    await condition(() => this.stepSeq !== seqAtCommand || isFinal(this.state.status));
     return { accepted: true, duplicate: false, event: name, step: this.state.step, status: this.state.status };
   }
 
