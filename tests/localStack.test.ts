@@ -90,7 +90,7 @@ async function distinctFreePorts(n: number): Promise<number[]> {
 describe('local stack (npm start)', () => {
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
-  let ports: { api: number; pg: number; temporal: number; ui: number; mdm: number; smtp: number; mailHttp: number };
+  let ports: { api: number; pg: number; temporal: number; ui: number; mdm: number; smtp: number; mailHttp: number; metrics: number };
   let stack: RunningStack | undefined;
 
   const api = (p: string) => `http://127.0.0.1:${ports.api}/api/v1${p}`;
@@ -121,8 +121,8 @@ describe('local stack (npm start)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'device-lifecycle-local-stack-'));
-    const [apiPort, pgPort, temporalPort, uiPort, mdmPort, smtpPort, mailHttpPort] = await distinctFreePorts(7);
-    ports = { api: apiPort!, pg: pgPort!, temporal: temporalPort!, ui: uiPort!, mdm: mdmPort!, smtp: smtpPort!, mailHttp: mailHttpPort! };
+    const [apiPort, pgPort, temporalPort, uiPort, mdmPort, smtpPort, mailHttpPort, metricsPort] = await distinctFreePorts(8);
+    ports = { api: apiPort!, pg: pgPort!, temporal: temporalPort!, ui: uiPort!, mdm: mdmPort!, smtp: smtpPort!, mailHttp: mailHttpPort!, metrics: metricsPort! };
     env = {
       ...process.env,
       NODE_ENV: 'development',
@@ -135,6 +135,7 @@ describe('local stack (npm start)', () => {
       MDM_API_KEY: MDM_KEY,
       SMTP_URL: `smtp://127.0.0.1:${ports.smtp}`,
       SMTP_SINK_HTTP_PORT: String(ports.mailHttp),
+      WORKER_METRICS_PORT: String(ports.metrics),
       API_TOKENS: `${ADMIN_TOKEN}=admin@test:admin,local-stack-test-field-token=field@test:field-staff`,
     };
     delete env.LOCAL_STACK_STARTED_AT;

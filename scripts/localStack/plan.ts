@@ -110,6 +110,15 @@ export function planStack(config: Config, env: NodeJS.ProcessEnv = process.env):
       suggestion: `SMTP_SINK_HTTP_PORT=${mailHttpPort + 1}`,
     },
   ];
+  if (config.WORKER_METRICS_PORT > 0) {
+    ports.push({
+      what: 'the worker metrics endpoint',
+      host: config.WORKER_METRICS_HOST,
+      port: config.WORKER_METRICS_PORT,
+      envVar: 'WORKER_METRICS_PORT',
+      suggestion: `WORKER_METRICS_PORT=${config.WORKER_METRICS_PORT + 1} (or 0 to turn it off)`,
+    });
+  }
 
   return {
     config,
