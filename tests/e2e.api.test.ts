@@ -121,6 +121,7 @@ describe('inactivate device, through the API only', () => {
     expect(start.status, JSON.stringify(start.body)).toBe(201);
     const id: string = start.body.workflowId;
     await waitForStep(id, 'awaiting-removal-profile');
+    await h.inactivationDelivered(mdmId);
     expect((await h.emulator.jobs()).filter((j) => j.deviceId === mdmId).map((j) => [j.type, j.status])).toEqual([['inactivate', 'acknowledged']]);
 
     const early = await api.call('POST', `/api/v1/workflows/${id}/events/app-removed`, { token: TOKENS.field, body: { data: {} } });

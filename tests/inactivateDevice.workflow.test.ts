@@ -59,6 +59,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const job = (await h.mdm.listCommands(mdmDeviceId)).find((c) => c.type === 'inactivate');
     expect(job).toMatchObject({ status: expect.stringMatching(/queued|acknowledged/) });
 
+    await h.inactivationDelivered(mdmDeviceId);
     await h.emulator.installRemovalProfile(mdmDeviceId);
     expect((await send(handle, 'removal-profile-installed')).step).toBe('awaiting-profile-removal');
     await h.emulator.removeProfiles(mdmDeviceId);
@@ -91,6 +92,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
       expect(cause.type).toBe('EventNotExpected');
       expect(cause.message).toMatch(event === 'app-removed' ? /factory reset/ : /before removal-profile-installed/);
     }
+    await h.inactivationDelivered(mdmDeviceId);
     await h.emulator.installRemovalProfile(mdmDeviceId);
     await send(handle, 'removal-profile-installed');
     const err = await send(handle, 'app-removed').catch((e: unknown) => e);
@@ -113,6 +115,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const handle = await start(asset);
     for (let attempt = 1; attempt <= 2; attempt++) {
       await h.waitForStep(handle, 'awaiting-removal-profile');
+      await h.inactivationDelivered(mdmDeviceId);
       await h.emulator.failRemovalProfile(mdmDeviceId);
       expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe('awaiting-reenrollment');
       mdmDeviceId = (await h.emulator.reEnroll(mdmDeviceId)).newDeviceId;
@@ -120,6 +123,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
       await h.waitForState(handle, (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === attempt + 1);
     }
     expect((await assetsRepo.get(h.db.pool, asset))?.mdmDeviceId).toBe(mdmDeviceId);
+    await h.inactivationDelivered(mdmDeviceId);
     await h.emulator.installRemovalProfile(mdmDeviceId);
     await send(handle, 'removal-profile-installed');
     await h.emulator.removeProfiles(mdmDeviceId);
@@ -136,6 +140,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset, { maxAttempts: 1 });
     await h.waitForStep(handle, 'awaiting-removal-profile');
+    await h.inactivationDelivered(mdmDeviceId);
     await h.emulator.failRemovalProfile(mdmDeviceId);
     await send(handle, 'profile-removal-failed', { reason: 'Remove button missing' });
     const parked = await h.waitForStep(handle, 'needs-attention');
@@ -167,6 +172,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const second = await h.seedDevice({ assetNumber: asset2 });
     const handle2 = await start(asset2);
     await h.waitForStep(handle2, 'awaiting-removal-profile');
+    await h.inactivationDelivered(second.mdmDeviceId);
     await h.emulator.removeApp(second.mdmDeviceId); // the device-side mistake the workflow cannot prevent
     await h.emulator.installRemovalProfile(second.mdmDeviceId).catch(() => undefined);
     await send(handle2, 'removal-profile-installed');

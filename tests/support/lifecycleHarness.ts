@@ -66,6 +66,11 @@ export interface Harness {
   /** Polls the workflow's state query until `predicate` holds. */
   waitForState(handle: WorkflowHandle, predicate: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
   waitForStep(handle: WorkflowHandle, step: Step, timeoutMs?: number): Promise<LifecycleState>;
+  /**
+   * Waits until the MDM has delivered the device's latest inactivation (job acknowledged): only then
+   * does the device user get the push that lets them install the removal profile.
+   */
+  inactivationDelivered(deviceId: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +136,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     waitForState,
     waitForStep: (handle, step, timeoutMs) => waitForState(handle, (s) => s.step === step, timeoutMs),
+    async inactivationDelivered(deviceId, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const latest = (await emulator.jobs()).filter((j) => j.deviceId === deviceId && j.type === 'inactivate').at(-1);
+        if (latest?.status === 'acknowledged') return;
+        if (Date.now() > deadline) throw new Error(`inactivation of ${deviceId} not delivered in ${timeoutMs} ms: ${latest?.status ?? 'no job'}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async stop() {
       worker.shutdown();
       await runDone.catch(() => undefined);
