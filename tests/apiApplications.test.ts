@@ -7,14 +7,14 @@
  */
 import { randomInt } from 'node:crypto';
 import { ApplicationFailure, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from '../api/applicationHandoff';
 import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import { CHANGE_USER_WORKFLOW, type LifecycleState } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 
 let h: Harness;
 let api: ApiHarness;
@@ -27,13 +27,7 @@ const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10)
 
 beforeAll(async () => {
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h);
 });
 afterAll(async () => {
   await Promise.allSettled(started.map((id) => api.temporal.workflow.getHandle(id).terminate('test cleanup')));

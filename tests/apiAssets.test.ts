@@ -5,22 +5,16 @@
  * an asset's history with actors after a workflow ran.
  */
 import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startApi, startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 
 let h: Harness;
 let api: ApiHarness;
 
 beforeAll(async () => {
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h);
 });
 afterAll(async () => {
   await api?.close();

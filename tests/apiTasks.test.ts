@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AssetNumberKey, AwaitingTaskKey, DepartmentKey, LifecycleStepKey, LocationKey } from '../temporal/searchAttributes';
 import { CHANGE_USER_WORKFLOW } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startApi, startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 
 let h: Harness;
 let api: ApiHarness;
@@ -46,13 +46,7 @@ const ids = (body: { items: { workflowId: string }[] }) => body.items.map((t) =>
 
 beforeAll(async () => {
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h);
   await Promise.all([startChangeUser(1, 'Kobe', 9), startChangeUser(2, 'Nara', 3), startChangeUser(3, 'Kobe', 6), startInactivation(4, 'Nara')]);
 });
 afterAll(async () => {

@@ -4,22 +4,16 @@
  * through the workflows' update validators, and their refusals come back as the HTTP answers of DESIGN §4.
  */
 import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 
 let h: Harness;
 let api: ApiHarness;
 
 beforeAll(async () => {
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ADMIN_EMAILS: 'it-admins@example.com' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
 });
 afterAll(async () => {
   await api?.close();

@@ -4,8 +4,8 @@
  * play the device and its user; its own API is read to check what the MDM saw at each step.
  */
 import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
 let h: Harness;
@@ -13,13 +13,7 @@ let api: ApiHarness;
 
 beforeAll(async () => {
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ADMIN_EMAILS: 'it-admins@example.com' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
 });
 afterAll(async () => {
   await api?.close();

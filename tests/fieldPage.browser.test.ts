@@ -9,9 +9,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateQuery, type LifecycleState } from '../workflows/definitions';
-import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
 import { openPhone, type BrowserSession } from './support/browser';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -70,13 +70,7 @@ async function waitForCard(assetNumber: string): Promise<void> {
 beforeAll(async () => {
   mkdirSync(RESULTS, { recursive: true });
   h = await startHarness();
-  api = await startApi({
-    temporalAddress: inject('temporalAddress'),
-    db: h.db.pool,
-    taskQueue: h.taskQueue,
-    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ADMIN_EMAILS: 'it-admins@example.com' },
-    updateTimeoutMs: 20_000,
-  });
+  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
   ({ mdmDeviceId: firstMdmId } = await h.seedDevice({
     assetNumber: first, department: 'Sales', location: 'Tokyo HQ', userName: '山田 花子', userEmail: 'h.yamada@example.com', userPhone: '+81 3 5555 0101',
   }));

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
+import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../config/env';
 import { createApiApp } from '../../api/app';
 import { StaticTokenAuthenticator, type Authenticator } from '../../api/auth';
@@ -125,4 +126,18 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
       if (options.temporalAddress) await connection.close();
     },
   };
+}
+
+/**
+ * The API in front of a test's worker (tests/support/lifecycleHarness): same database, same task queue,
+ * the shared Temporal dev server, fast MDM polling.
+ */
+export function startApiFor(h: { db: { pool: pg.Pool }; taskQueue: string }, env: Record<string, string> = {}): Promise<ApiHarness> {
+  return startApi({
+    temporalAddress: inject('temporalAddress'),
+    db: h.db.pool,
+    taskQueue: h.taskQueue,
+    env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ...env },
+    updateTimeoutMs: 20_000,
+  });
 }
