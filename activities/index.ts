@@ -8,7 +8,7 @@ import type pg from 'pg';
 import * as applications from '../db/applicationsRepo';
 import * as assets from '../db/assetsRepo';
 import * as events from '../db/assetEventsRepo';
-import type { Application, Asset, AssetPatch } from '../db/types';
+import { ApplicationUnavailableError, NotFoundError, type Application, type Asset, type AssetPatch } from '../db/types';
 import type { Mailer } from '../mail/mailer';
 import type { MdmCommand, MdmCommandStatus, MdmPort } from '../mdm/port';
 import type { NewUser } from '../workflows/reportSchemas';
@@ -140,7 +140,8 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       try {
         app = applicationId ? await applications.assign(db, applicationId, assignment) : await applications.claimNextPending(db, assignment);
       } catch (err) {
-        if (err instanceof Error && /Unavailable|NotFound/.test(err.name + err.constructor.name)) return { reason: err.message };
+        // Taken by someone else, cancelled, or unknown: the person assigning is told and may pick another.
+        if (err instanceof ApplicationUnavailableError || err instanceof NotFoundError) return { reason: err.message };
         throw err;
       }
       if (!app) return { reason: 'no application is waiting' };

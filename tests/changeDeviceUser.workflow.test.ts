@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
@@ -191,5 +192,32 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     expect(last).toMatchObject({ eventType: 'cancelled', actor: admin.id, details: { reason: 'user stays' } });
     expect(await assetsRepo.get(h.db.pool, assetNumber)).toMatchObject({ status: 'in_stock' }); // nothing undone
     await recordHistoryIfAsked('change-user-needs-attention-retry-cancel', handle, CHANGE_USER_WORKFLOW);
+  });
+
+  it('waits for an assignment when no new user was given; an unusable application is refused with the reason', async () => {
+    const assetNumber = nextAsset();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber });
+    const handle = await start(assetNumber, { newUser: undefined });
+    await h.waitForStep(handle, 'awaiting-collection');
+    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] });
+    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    await h.emulator.reEnroll(mdmDeviceId);
+    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    await h.waitForStep(handle, 'awaiting-assignment'); // no application was waiting
+
+    const missing = await handle.executeUpdate(reportUpdates['user-assigned'], {
+      args: [report(admin, { applicationId: '00000000-0000-4000-8000-000000000000' })],
+    });
+    expect(missing).toMatchObject({ step: 'awaiting-assignment', message: expect.stringMatching(/could not be used/) });
+
+    const { application } = await applicationsRepo.create(h.db.pool, {
+      department: 'Legal', deliveryLocation: 'Sapporo', userName: 'Aki Applicant', userEmail: 'aki@example.com', createdBy: admin.id,
+    });
+    const ack = await handle.executeUpdate(reportUpdates['user-assigned'], { args: [report(admin, { applicationId: application.id })] });
+    expect(ack.step).toBe('assigning');
+    await h.waitForStep(handle, 'awaiting-delivery');
+    expect(await assetsRepo.get(h.db.pool, assetNumber)).toMatchObject({ userName: 'Aki Applicant', location: 'Sapporo', status: 'in_use' });
+    expect(await applicationsRepo.get(h.db.pool, application.id)).toMatchObject({ state: 'assigned', assignedAssetNumber: assetNumber });
+    await handle.terminate('test done');
   });
 });
