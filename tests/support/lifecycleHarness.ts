@@ -61,6 +61,8 @@ export interface Harness {
   mail: SmtpSink;
   timeSkipping?: TimeSkippingEnv;
   worker: Worker;
+  /** Stops the worker (as a crash or a deploy would) and starts a fresh one on the same task queue. */
+  restartWorker(whileDown?: () => Promise<void>): Promise<void>;
   /** Creates the asset in the database and enrols the device in the emulator (same serial, linked ids). */
   seedDevice(input: Partial<AssetInput> & { assetNumber: string }): Promise<{ mdmDeviceId: string }>;
   /** Polls the workflow's state query until `predicate` holds. */
@@ -108,8 +110,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const taskQueue = `test-${randomUUID()}`;
   const real = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
-  const worker = await createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
-  const runDone = worker.run();
+  const newWorker = async () => createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
+  let worker = await newWorker();
+  let runDone = worker.run();
 
   const waitForState: Harness['waitForState'] = async (handle, predicate, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -123,7 +126,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 
   return {
-    db, client, taskQueue, mdm, emulator, emulatorUrl: running.url, mail, timeSkipping, worker,
+    db, client, taskQueue, mdm, emulator, emulatorUrl: running.url, mail, timeSkipping,
+    get worker() {
+      return worker;
+    },
+    async restartWorker(whileDown) {
+      worker.shutdown();
+      await runDone;
+      await whileDown?.();
+      worker = await newWorker();
+      runDone = worker.run();
+    },
     async seedDevice(input) {
       const serialNumber = input.serialNumber ?? `SN-${input.assetNumber}-${randomUUID().slice(0, 8)}`;
       const model = input.model ?? 'iPhone 15';
