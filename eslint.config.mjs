@@ -29,8 +29,15 @@ export default tseslint.config(
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not allowed in workflow code.' })),
           patterns: [
-            { group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'Workflows use @temporalio/workflow only.' },
-            { group: ['../activities/*', '../db/*', '../mdm/*', '../mail/*'], allowTypeImports: true, message: 'Import activities as types only.' },
+            {
+              group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'],
+              message: 'Workflows use @temporalio/workflow only.',
+            },
+            {
+              group: ['../activities/*', '../db/*', '../mdm/*', '../mail/*'],
+              allowTypeImports: true,
+              message: 'Import activities as types only.',
+            },
           ],
         },
       ],

@@ -49,12 +49,25 @@ export interface LifecycleActivities {
   sendNotice(ctx: StepContext, kind: string, notice: Notice): Promise<void>;
 
   scheduleCollection(ctx: StepContext, args: { plannedDate: string; reason: string }): Promise<AssetSnapshot>;
-  returnToStock(ctx: StepContext, args: { storageLocation: string; admin: { name: string; email: string; department: string }; report: Record<string, unknown> }): Promise<AssetSnapshot>;
+  returnToStock(
+    ctx: StepContext,
+    args: {
+      storageLocation: string;
+      admin: { name: string; email: string; department: string };
+      report: Record<string, unknown>;
+    },
+  ): Promise<AssetSnapshot>;
   requestWipe(ctx: StepContext, args: { keepRecord: boolean }): Promise<MdmJobRef>;
   getMdmJobState(ref: MdmJobRef): Promise<{ state: MdmJobState; detail?: string }>;
   deleteFromMdm(ctx: StepContext): Promise<{ alreadyGone: boolean }>;
-  verifyEnrollment(ctx: StepContext, args: { reportedMdmDeviceId?: string }): Promise<{ enrolled: boolean; mdmDeviceId?: string; reason?: string }>;
-  claimApplication(ctx: StepContext, args: { applicationId?: string }): Promise<{ applicationId: string; user: NewUser } | { applicationId?: undefined; reason: string }>;
+  verifyEnrollment(
+    ctx: StepContext,
+    args: { reportedMdmDeviceId?: string },
+  ): Promise<{ enrolled: boolean; mdmDeviceId?: string; reason?: string }>;
+  claimApplication(
+    ctx: StepContext,
+    args: { applicationId?: string },
+  ): Promise<{ applicationId: string; user: NewUser } | { applicationId?: undefined; reason: string }>;
   assignUser(ctx: StepContext, args: { user: NewUser; applicationId?: string }): Promise<AssetSnapshot>;
   recordDelivery(ctx: StepContext, args: { receipt: Record<string, unknown>; applicationId?: string }): Promise<void>;
 

@@ -4,7 +4,13 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MdmError } from '../mdm/errors';
-import { ApplicationUnavailableError, ConstraintViolationError, IdempotencyKeyConflictError, InvalidInputError, NotFoundError } from '../db/types';
+import {
+  ApplicationUnavailableError,
+  ConstraintViolationError,
+  IdempotencyKeyConflictError,
+  InvalidInputError,
+  NotFoundError,
+} from '../db/types';
 import { MailDeliveryError } from '../mail/mailer';
 
 export function asActivityFailure(err: unknown): unknown {
@@ -12,8 +18,15 @@ export function asActivityFailure(err: unknown): unknown {
   if (err instanceof MdmError) {
     return err.retryable ? err : ApplicationFailure.nonRetryable(`MDM refused: ${err.message}`, `Mdm.${err.code}`);
   }
-  if (err instanceof MailDeliveryError && err.permanent) return ApplicationFailure.nonRetryable(err.message, 'MailRejected');
-  for (const type of [InvalidInputError, NotFoundError, ConstraintViolationError, IdempotencyKeyConflictError, ApplicationUnavailableError]) {
+  if (err instanceof MailDeliveryError && err.permanent)
+    return ApplicationFailure.nonRetryable(err.message, 'MailRejected');
+  for (const type of [
+    InvalidInputError,
+    NotFoundError,
+    ConstraintViolationError,
+    IdempotencyKeyConflictError,
+    ApplicationUnavailableError,
+  ]) {
     if (err instanceof type) return ApplicationFailure.nonRetryable((err as Error).message, type.name);
   }
   return err;

@@ -48,7 +48,8 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
 
   const requireMdmId = async (assetNumber: string): Promise<string> => {
     const asset = await requireAsset(assetNumber);
-    if (!asset.mdmDeviceId) throw ApplicationFailure.nonRetryable(`asset ${assetNumber} has no MDM device id`, 'NoMdmDevice');
+    if (!asset.mdmDeviceId)
+      throw ApplicationFailure.nonRetryable(`asset ${assetNumber} has no MDM device id`, 'NoMdmDevice');
     return asset.mdmDeviceId;
   };
 
@@ -61,17 +62,29 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     if (await events.getByIdempotencyKey(db, key)) return;
     const to = notice.to.length > 0 ? notice.to : deps.adminEmails;
     const { messageId } = await deps.mail.send({ to, subject: notice.subject, text: notice.text, idempotencyKey: key });
-    await events.record(db, ctx.assetNumber, eventOf(ctx, 'notice-sent', { kind, to, subject: notice.subject, messageId }, suffix));
+    await events.record(
+      db,
+      ctx.assetNumber,
+      eventOf(ctx, 'notice-sent', { kind, to, subject: notice.subject, messageId }, suffix),
+    );
   };
 
   /** Sends an MDM command unless the MDM already has one with this key (checked first, then deduplicated). */
   const commandOnce = async (ctx: StepContext, command: MdmCommand, eventType: string): Promise<MdmJobRef> => {
     const deviceId = await requireMdmId(ctx.assetNumber);
     const known = (await mdm.listCommands(deviceId)).find((c) => c.idempotencyKey === ctx.idempotencyKey);
-    const sent: MdmCommandStatus = known ?? (await mdm.sendCommand({ ...command, deviceId, idempotencyKey: ctx.idempotencyKey }));
-    await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, {
-      mdmDeviceId: deviceId, jobId: sent.jobId ?? null, command: command.type, options: command.options ?? {},
-    }));
+    const sent: MdmCommandStatus =
+      known ?? (await mdm.sendCommand({ ...command, deviceId, idempotencyKey: ctx.idempotencyKey }));
+    await events.record(
+      db,
+      ctx.assetNumber,
+      eventOf(ctx, eventType, {
+        mdmDeviceId: deviceId,
+        jobId: sent.jobId ?? null,
+        command: command.type,
+        options: command.options ?? {},
+      }),
+    );
     return { deviceId, jobId: sent.jobId, idempotencyKey: ctx.idempotencyKey };
   };
 
@@ -89,16 +102,30 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async scheduleCollection(ctx, { plannedDate, reason }) {
-      const asset = await change(ctx, { plannedStatus: 'in_stock', plannedDate: plannedDate.slice(0, 10) }, 'collection-scheduled', { plannedDate, reason });
+      const asset = await change(
+        ctx,
+        { plannedStatus: 'in_stock', plannedDate: plannedDate.slice(0, 10) },
+        'collection-scheduled',
+        { plannedDate, reason },
+      );
       if (asset.userEmail) await notifyOnce(ctx, 'collection-notice', collectionNotice(asset, plannedDate, reason));
       return asset;
     },
 
     async returnToStock(ctx, { storageLocation, admin, report }) {
-      return change(ctx, {
-        status: 'in_stock', location: storageLocation, department: admin.department,
-        userName: admin.name, userEmail: admin.email, userPhone: null,
-      }, 'returned-to-stock', { storageLocation, report });
+      return change(
+        ctx,
+        {
+          status: 'in_stock',
+          location: storageLocation,
+          department: admin.department,
+          userName: admin.name,
+          userEmail: admin.email,
+          userPhone: null,
+        },
+        'returned-to-stock',
+        { storageLocation, report },
+      );
     },
 
     async requestWipe(ctx, { keepRecord }) {
@@ -108,7 +135,10 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     async getMdmJobState(ref) {
       const status = await mdm.getCommandStatus(ref);
       if (!status) return { state: 'unknown' as const };
-      return { state: status.status, detail: status.error ? `${status.error.code}: ${status.error.message}` : undefined };
+      return {
+        state: status.status,
+        detail: status.error ? `${status.error.code}: ${status.error.message}` : undefined,
+      };
     },
 
     async deleteFromMdm(ctx) {
@@ -116,7 +146,10 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       const result = asset.mdmDeviceId
         ? await mdm.deleteDevice(asset.mdmDeviceId, ctx.idempotencyKey)
         : { deviceId: null, alreadyGone: true };
-      await change(ctx, { mdmDeviceId: null }, 'mdm-record-deleted', { mdmDeviceId: asset.mdmDeviceId, alreadyGone: result.alreadyGone });
+      await change(ctx, { mdmDeviceId: null }, 'mdm-record-deleted', {
+        mdmDeviceId: asset.mdmDeviceId,
+        alreadyGone: result.alreadyGone,
+      });
       return { alreadyGone: result.alreadyGone };
     },
 
@@ -128,9 +161,15 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       const device = candidates.find((d) => d.serialNumber === asset.serialNumber && d.status === 'active');
       if (!device) {
         const seen = candidates.map((d) => `${d.id} (${d.status}, serial ${d.serialNumber})`).join(', ') || 'no record';
-        return { enrolled: false, reason: `the MDM shows no active enrolment for serial ${asset.serialNumber}: ${seen}` };
+        return {
+          enrolled: false,
+          reason: `the MDM shows no active enrolment for serial ${asset.serialNumber}: ${seen}`,
+        };
       }
-      await change(ctx, { mdmDeviceId: device.id }, 'reenrollment-verified', { mdmDeviceId: device.id, previousMdmDeviceId: asset.mdmDeviceId });
+      await change(ctx, { mdmDeviceId: device.id }, 'reenrollment-verified', {
+        mdmDeviceId: device.id,
+        previousMdmDeviceId: asset.mdmDeviceId,
+      });
       return { enrolled: true, mdmDeviceId: device.id };
     },
 
@@ -138,7 +177,9 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       const assignment = { assetNumber: ctx.assetNumber, workflowId: ctx.workflowId };
       let app: Application | null;
       try {
-        app = applicationId ? await applications.assign(db, applicationId, assignment) : await applications.claimNextPending(db, assignment);
+        app = applicationId
+          ? await applications.assign(db, applicationId, assignment)
+          : await applications.claimNextPending(db, assignment);
       } catch (err) {
         // Taken by someone else, cancelled, or unknown: the person assigning is told and may pick another.
         if (err instanceof ApplicationUnavailableError || err instanceof NotFoundError) return { reason: err.message };
@@ -150,10 +191,21 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async assignUser(ctx, { user, applicationId }) {
-      const asset = await change(ctx, {
-        status: 'in_use', plannedStatus: null, plannedDate: null, department: user.department, location: user.location,
-        userName: user.name, userEmail: user.email, userPhone: user.phone ?? null,
-      }, 'user-assigned', { user, applicationId: applicationId ?? null });
+      const asset = await change(
+        ctx,
+        {
+          status: 'in_use',
+          plannedStatus: null,
+          plannedDate: null,
+          department: user.department,
+          location: user.location,
+          userName: user.name,
+          userEmail: user.email,
+          userPhone: user.phone ?? null,
+        },
+        'user-assigned',
+        { user, applicationId: applicationId ?? null },
+      );
       await notifyOnce(ctx, 'delivery-notice', deliveryNotice(asset, user));
       return asset;
     },
@@ -164,7 +216,11 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async requestInactivation(ctx, { forced }) {
-      return commandOnce(ctx, { type: 'inactivate', options: { forced } }, forced ? 'forced-inactivation-requested' : 'inactivation-requested');
+      return commandOnce(
+        ctx,
+        { type: 'inactivate', options: { forced } },
+        forced ? 'forced-inactivation-requested' : 'inactivation-requested',
+      );
     },
 
     async getDeviceState(ctx) {
@@ -174,20 +230,40 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async finishInactivation(ctx, { finalStatus, forced }) {
-      return change(ctx, { status: finalStatus as Asset['status'], mdmDeviceId: null, plannedStatus: null, plannedDate: null },
-        'inactivation-completed', { finalStatus, forced, profileStaysOnDevice: forced });
+      return change(
+        ctx,
+        { status: finalStatus as Asset['status'], mdmDeviceId: null, plannedStatus: null, plannedDate: null },
+        'inactivation-completed',
+        { finalStatus, forced, profileStaysOnDevice: forced },
+      );
     },
   };
-  return withFailureMapping(activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>) as unknown as LifecycleActivities;
+  return withFailureMapping(
+    activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>,
+  ) as unknown as LifecycleActivities;
 }
 
 function userOf(app: Application): NewUser {
-  return { department: app.department, location: app.deliveryLocation, name: app.userName, email: app.userEmail, phone: app.userPhone ?? undefined };
+  return {
+    department: app.department,
+    location: app.deliveryLocation,
+    name: app.userName,
+    email: app.userEmail,
+    phone: app.userPhone ?? undefined,
+  };
 }
 
 export function snapshot(a: Asset): AssetSnapshot {
   return {
-    assetNumber: a.assetNumber, serialNumber: a.serialNumber, model: a.model, mdmDeviceId: a.mdmDeviceId, status: a.status,
-    department: a.department, location: a.location, userName: a.userName, userEmail: a.userEmail, userPhone: a.userPhone,
+    assetNumber: a.assetNumber,
+    serialNumber: a.serialNumber,
+    model: a.model,
+    mdmDeviceId: a.mdmDeviceId,
+    status: a.status,
+    department: a.department,
+    location: a.location,
+    userName: a.userName,
+    userEmail: a.userEmail,
+    userPhone: a.userPhone,
   };
 }

@@ -67,7 +67,12 @@ async function release(pool: pg.Pool, applicationId: string, workflowId: string)
 type SendResult = 'accepted' | 'refused' | 'unanswered';
 
 /** The same report key for every attempt at this application, so a re-sent Update is applied once. */
-async function sendAssignment(deps: HandoffDeps, workflowId: string, app: Application, actor: Actor): Promise<SendResult> {
+async function sendAssignment(
+  deps: HandoffDeps,
+  workflowId: string,
+  app: Application,
+  actor: Actor,
+): Promise<SendResult> {
   const idempotencyKey = `application-${app.id}`;
   try {
     await executeUpdate(deps.temporal, {
@@ -108,10 +113,15 @@ async function waitingWorkflows(deps: HandoffDeps): Promise<TaskItem[]> {
 
 export async function handOff(deps: HandoffDeps, app: Application, actor: Actor): Promise<HandoffResult> {
   const tried: HandoffResult['tried'] = [];
-  if (app.state === 'delivered' || app.state === 'cancelled') return { assignedTo: app.workflowId, handoff: 'closed', tried };
+  if (app.state === 'delivered' || app.state === 'cancelled')
+    return { assignedTo: app.workflowId, handoff: 'closed', tried };
   if (app.state === 'assigned' && app.workflowId) {
     const sent = await sendAssignment(deps, app.workflowId, app, actor);
-    return { assignedTo: app.workflowId, handoff: sent === 'accepted' ? 'accepted' : sent === 'unanswered' ? 'unconfirmed' : 'already-assigned', tried };
+    return {
+      assignedTo: app.workflowId,
+      handoff: sent === 'accepted' ? 'accepted' : sent === 'unanswered' ? 'unconfirmed' : 'already-assigned',
+      tried,
+    };
   }
   for (const task of await waitingWorkflows(deps)) {
     const reserved = await reserve(deps, app, task);

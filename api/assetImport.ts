@@ -22,7 +22,14 @@ import type { PoolClient } from 'pg';
 import type pg from 'pg';
 import * as assetsRepo from '../db/assetsRepo';
 import { withTransaction } from '../db/pool';
-import { assetNumberSchema, assetPatchSchema, ConstraintViolationError, InvalidInputError, type Asset, type AssetInput } from '../db/types';
+import {
+  assetNumberSchema,
+  assetPatchSchema,
+  ConstraintViolationError,
+  InvalidInputError,
+  type Asset,
+  type AssetInput,
+} from '../db/types';
 import type { Actor } from './auth';
 import { CsvSyntaxError, parseCsv, type CsvRecord } from './csv';
 import { restoreGuarded } from './formulaGuard';
@@ -50,8 +57,14 @@ const COLUMN_NAMES: Record<Field, string[]> = {
 const REQUIRED_FOR_NEW: Field[] = ['serialNumber', 'model', 'department', 'location'];
 const REQUIRED_WHEN_PRESENT = new Set<Field>(['assetNumber', ...REQUIRED_FOR_NEW]);
 
-const normaliseHeader = (h: string) => h.trim().toLowerCase().replace(/[\s_\-.]/g, '');
-const FIELD_BY_HEADER = new Map(Object.entries(COLUMN_NAMES).flatMap(([field, names]) => names.map((n) => [n, field as Field])));
+const normaliseHeader = (h: string) =>
+  h
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_\-.]/g, '');
+const FIELD_BY_HEADER = new Map(
+  Object.entries(COLUMN_NAMES).flatMap(([field, names]) => names.map((n) => [n, field as Field])),
+);
 
 export interface RowError {
   row: number;
@@ -60,7 +73,10 @@ export interface RowError {
 }
 
 export class ImportRejected extends Error {
-  constructor(readonly errors: RowError[], readonly truncated = false) {
+  constructor(
+    readonly errors: RowError[],
+    readonly truncated = false,
+  ) {
     super(`the file was not imported: ${errors.length}${truncated ? '+' : ''} problem(s)`);
     this.name = 'ImportRejected';
   }
@@ -73,21 +89,27 @@ interface Column {
 }
 
 function readHeader(record: CsvRecord | undefined): Column[] {
-  if (!record) throw new ImportRejected([{ row: 1, column: null, message: 'the file is empty; expected a header row' }]);
+  if (!record)
+    throw new ImportRejected([{ row: 1, column: null, message: 'the file is empty; expected a header row' }]);
   const errors: RowError[] = [];
   const columns: Column[] = [];
   record.fields.forEach((raw, index) => {
     const header = raw.trim();
     const field = FIELD_BY_HEADER.get(normaliseHeader(header));
     if (!field) {
-      errors.push({ row: 1, column: header || `(column ${index + 1})`, message: `unknown column; known: ${knownColumns()}` });
+      errors.push({
+        row: 1,
+        column: header || `(column ${index + 1})`,
+        message: `unknown column; known: ${knownColumns()}`,
+      });
     } else if (columns.some((c) => c.field === field)) {
       errors.push({ row: 1, column: header, message: `a second column for ${field}` });
     } else {
       columns.push({ index, header, field });
     }
   });
-  if (!columns.some((c) => c.field === 'assetNumber')) errors.push({ row: 1, column: 'Asset #', message: 'required column is missing' });
+  if (!columns.some((c) => c.field === 'assetNumber'))
+    errors.push({ row: 1, column: 'Asset #', message: 'required column is missing' });
   if (errors.length) throw new ImportRejected(errors);
   return columns;
 }
@@ -97,9 +119,19 @@ export function knownColumns(): string {
 }
 
 /** `In Stock`, `in-stock` and `in_stock` all mean in_stock. */
-const statusText = (s: string) => s.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const statusText = (s: string) =>
+  s
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 /** Japanese spreadsheets write dates as 2025/03/31. */
-const dateText = (s: string) => s.trim().replace(/^(\d{4})\/(\d{1,2})\/(\d{1,2})$/, (_m, y: string, mo: string, d: string) => `${y}-${mo.padStart(2, '0')}-${d.padStart(2, '0')}`);
+const dateText = (s: string) =>
+  s
+    .trim()
+    .replace(
+      /^(\d{4})\/(\d{1,2})\/(\d{1,2})$/,
+      (_m, y: string, mo: string, d: string) => `${y}-${mo.padStart(2, '0')}-${d.padStart(2, '0')}`,
+    );
 
 function cellValue(field: Field, cell: string): string | null {
   const text = restoreGuarded(cell).trim();
@@ -119,7 +151,11 @@ interface ParsedRow {
 /** One record's cells as typed fields, or its problems. Pure: no database. */
 function parseRow(record: CsvRecord, columns: Column[], width: number, errors: RowError[]): ParsedRow | undefined {
   if (record.fields.length !== width) {
-    errors.push({ row: record.row, column: null, message: `has ${record.fields.length} fields; the header has ${width}` });
+    errors.push({
+      row: record.row,
+      column: null,
+      message: `has ${record.fields.length} fields; the header has ${width}`,
+    });
     return undefined;
   }
   const raw: Record<string, string | null> = {};
@@ -137,8 +173,11 @@ function parseRow(record: CsvRecord, columns: Column[], width: number, errors: R
   if (!parsed.success) {
     // In the order of the file's columns, as a person reads the row.
     const columnOf = (path: PropertyKey[]) => columns.find((c) => c.field === String(path[0] ?? ''));
-    const issues = [...parsed.error.issues].sort((a, b) => (columnOf(a.path)?.index ?? 0) - (columnOf(b.path)?.index ?? 0));
-    for (const issue of issues) errors.push({ row: record.row, column: columnOf(issue.path)?.header ?? null, message: issue.message });
+    const issues = [...parsed.error.issues].sort(
+      (a, b) => (columnOf(a.path)?.index ?? 0) - (columnOf(b.path)?.index ?? 0),
+    );
+    for (const issue of issues)
+      errors.push({ row: record.row, column: columnOf(issue.path)?.header ?? null, message: issue.message });
     return undefined;
   }
   return { row: record.row, given: parsed.data as ParsedRow['given'] };
@@ -152,7 +191,8 @@ function duplicateCheck(rows: ParsedRow[], columns: Column[], errors: RowError[]
       const value = r.given[field];
       if (typeof value !== 'string') continue;
       const first = seen.get(value);
-      if (first !== undefined) errors.push({ row: r.row, column: header(field), message: `${value} is already in row ${first}` });
+      if (first !== undefined)
+        errors.push({ row: r.row, column: header(field), message: `${value} is already in row ${first}` });
       else seen.set(value, r.row);
     }
   }
@@ -164,14 +204,24 @@ export function parseImport(text: string): { columns: Column[]; rows: ParsedRow[
   try {
     records = parseCsv(text);
   } catch (err) {
-    if (err instanceof CsvSyntaxError) throw new ImportRejected([{ row: err.row, column: null, message: `not valid CSV (field ${err.field}): ${err.message.replace(/^row \d+, field \d+: /, '')}` }]);
+    if (err instanceof CsvSyntaxError)
+      throw new ImportRejected([
+        {
+          row: err.row,
+          column: null,
+          message: `not valid CSV (field ${err.field}): ${err.message.replace(/^row \d+, field \d+: /, '')}`,
+        },
+      ]);
     throw err;
   }
   const columns = readHeader(records[0]);
   const data = records.slice(1);
-  if (data.length === 0) throw new ImportRejected([{ row: 2, column: null, message: 'the file has a header but no rows' }]);
+  if (data.length === 0)
+    throw new ImportRejected([{ row: 2, column: null, message: 'the file has a header but no rows' }]);
   if (data.length > MAX_IMPORT_ROWS) {
-    throw new ImportRejected([{ row: data[MAX_IMPORT_ROWS]!.row, column: null, message: `more than ${MAX_IMPORT_ROWS} rows; split the file` }]);
+    throw new ImportRejected([
+      { row: data[MAX_IMPORT_ROWS]!.row, column: null, message: `more than ${MAX_IMPORT_ROWS} rows; split the file` },
+    ]);
   }
   const errors: RowError[] = [];
   const width = records[0]!.fields.length;
@@ -203,9 +253,15 @@ function changesAnything(current: Asset, given: Partial<AssetInput>): boolean {
 
 /** Which column a database refusal is about, so the error points at the cell. */
 function columnOfConstraint(err: unknown, columns: Column[]): string | null {
-  const constraint = err instanceof ConstraintViolationError ? err.constraint ?? '' : '';
-  const field: Field | undefined = constraint.includes('serial') ? 'serialNumber' : constraint.includes('mdm_device') ? 'mdmDeviceId' : constraint.includes('email') ? 'userEmail' : undefined;
-  return field ? columns.find((c) => c.field === field)?.header ?? null : null;
+  const constraint = err instanceof ConstraintViolationError ? (err.constraint ?? '') : '';
+  const field: Field | undefined = constraint.includes('serial')
+    ? 'serialNumber'
+    : constraint.includes('mdm_device')
+      ? 'mdmDeviceId'
+      : constraint.includes('email')
+        ? 'userEmail'
+        : undefined;
+  return field ? (columns.find((c) => c.field === field)?.header ?? null) : null;
 }
 
 async function importRow(
@@ -219,7 +275,11 @@ async function importRow(
   if (!current) {
     const missing = REQUIRED_FOR_NEW.filter((f) => r.given[f] === undefined);
     if (missing.length) {
-      errors.push({ row: r.row, column: null, message: `asset ${r.given.assetNumber} does not exist; a new asset needs ${missing.join(', ')}` });
+      errors.push({
+        row: r.row,
+        column: null,
+        message: `asset ${r.given.assetNumber} does not exist; a new asset needs ${missing.join(', ')}`,
+      });
       return undefined;
     }
   } else if (!changesAnything(current, r.given)) {
@@ -234,7 +294,12 @@ async function importRow(
       idempotencyKey: `import:${audit.importKey}:${input.assetNumber}`,
       details: { via: 'csv-import', importKey: audit.importKey, row: r.row },
     });
-    return { row: r.row, assetNumber: input.assetNumber, outcome: result.created ? 'created' : 'updated', version: result.asset.version };
+    return {
+      row: r.row,
+      assetNumber: input.assetNumber,
+      outcome: result.created ? 'created' : 'updated',
+      version: result.asset.version,
+    };
   } catch (err) {
     if (err instanceof ConstraintViolationError || err instanceof InvalidInputError) {
       errors.push({ row: r.row, column: columnOfConstraint(err, columns), message: err.message });
@@ -252,7 +317,11 @@ function pickRequired(a: Asset): Pick<AssetInput, 'serialNumber' | 'model' | 'de
  * Writes every row in one transaction, or nothing: rows the database refuses (a serial number another
  * asset has, say) are collected like the rest, then the transaction is rolled back.
  */
-export async function importAssets(pool: pg.Pool, text: string, audit: { actor: Actor; importKey: string }): Promise<ImportResult> {
+export async function importAssets(
+  pool: pg.Pool,
+  text: string,
+  audit: { actor: Actor; importKey: string },
+): Promise<ImportResult> {
   const { columns, rows } = parseImport(text);
   return withTransaction(pool, async (client) => {
     const errors: RowError[] = [];
@@ -264,6 +333,13 @@ export async function importAssets(pool: pg.Pool, text: string, audit: { actor: 
     }
     if (errors.length) throw rejected(errors);
     const count = (o: RowOutcome) => assets.filter((a) => a.outcome === o).length;
-    return { importKey: audit.importKey, rows: rows.length, created: count('created'), updated: count('updated'), unchanged: count('unchanged'), assets };
+    return {
+      importKey: audit.importKey,
+      rows: rows.length,
+      created: count('created'),
+      updated: count('updated'),
+      unchanged: count('unchanged'),
+      assets,
+    };
   });
 }

@@ -93,7 +93,11 @@ export function parseCsv(text: string): CsvRecord[] {
       throw new CsvSyntaxError(row, fields.length + 1, 'only a comma or a line break may follow a closing quote');
     } else if (c === '"') {
       if (field !== '') {
-        throw new CsvSyntaxError(row, fields.length + 1, 'a quote inside an unquoted field (quote the whole field and double the quote)');
+        throw new CsvSyntaxError(
+          row,
+          fields.length + 1,
+          'a quote inside an unquoted field (quote the whole field and double the quote)',
+        );
       }
       quoted = true;
     } else {
@@ -101,7 +105,8 @@ export function parseCsv(text: string): CsvRecord[] {
     }
     i += 1;
   }
-  if (quoted) throw new CsvSyntaxError(row, fields.length + 1, 'a quoted field is not closed before the end of the file');
+  if (quoted)
+    throw new CsvSyntaxError(row, fields.length + 1, 'a quoted field is not closed before the end of the file');
   if (field !== '' || wasQuoted || fields.length > 0) endRecord();
   return records;
 }

@@ -14,7 +14,11 @@ export const CSV_TYPES = ['text/csv', 'application/csv'];
 export function csvBody(limit: string): RequestHandler[] {
   const requireCsv: RequestHandler = (req, _res, next) => {
     if (!req.is(CSV_TYPES)) {
-      throw new ApiError(415, 'unsupported-media-type', 'request body must be CSV (Content-Type: text/csv; charset=utf-8)');
+      throw new ApiError(
+        415,
+        'unsupported-media-type',
+        'request body must be CSV (Content-Type: text/csv; charset=utf-8)',
+      );
     }
     next();
   };
@@ -44,7 +48,10 @@ export function csvText(req: Request): string {
     return decoder.decode(body);
   } catch {
     throw invalidInput('invalid CSV encoding', [
-      { field: '(body)', problem: `is not valid ${charset}; save the file as UTF-8, or send the charset it uses (e.g. text/csv; charset=shift_jis)` },
+      {
+        field: '(body)',
+        problem: `is not valid ${charset}; save the file as UTF-8, or send the charset it uses (e.g. text/csv; charset=shift_jis)`,
+      },
     ]);
   }
 }

@@ -5,6 +5,7 @@ import { ApiError } from './errors';
 
 export function poolOf(ctx: ApiContext): pg.Pool {
   // In-memory ports (validation tests) have no database: say so instead of failing with a TypeError.
-  if (!ctx.db.pool) throw new ApiError(503, 'database-unavailable', 'this API instance has no asset database configured');
+  if (!ctx.db.pool)
+    throw new ApiError(503, 'database-unavailable', 'this API instance has no asset database configured');
   return ctx.db.pool;
 }

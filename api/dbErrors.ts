@@ -23,7 +23,10 @@ const CONFLICT_CONSTRAINTS: Record<string, string> = {
 
 export function fromDbError(err: unknown): unknown {
   if (err instanceof InvalidInputError) {
-    return invalidInput('invalid input', err.issues.map((i) => ({ field: i.path || '(body)', problem: i.message })));
+    return invalidInput(
+      'invalid input',
+      err.issues.map((i) => ({ field: i.path || '(body)', problem: i.message })),
+    );
   }
   if (err instanceof InvalidCursorError) {
     return invalidInput('invalid query', [{ field: 'cursor', problem: 'not a cursor from this list' }]);
@@ -35,15 +38,26 @@ export function fromDbError(err: unknown): unknown {
     return invalidInput('refused by the database', [{ field: '(body)', problem: err.message }]);
   }
   if (err instanceof IdempotencyKeyConflictError) {
-    return new ApiError(409, 'idempotency-key-reused', `${err.message}; use a new Idempotency-Key for a different request`, {
-      idempotencyKey: err.idempotencyKey,
-    });
+    return new ApiError(
+      409,
+      'idempotency-key-reused',
+      `${err.message}; use a new Idempotency-Key for a different request`,
+      {
+        idempotencyKey: err.idempotencyKey,
+      },
+    );
   }
   if (err instanceof ConcurrentUpdateError) {
-    return new ApiError(409, 'concurrent-update', err.message, { expectedVersion: err.expectedVersion, actualVersion: err.actualVersion });
+    return new ApiError(409, 'concurrent-update', err.message, {
+      expectedVersion: err.expectedVersion,
+      actualVersion: err.actualVersion,
+    });
   }
   if (err instanceof ApplicationUnavailableError) {
-    return new ApiError(409, 'application-unavailable', err.message, { state: err.application.state, workflowId: err.application.workflowId });
+    return new ApiError(409, 'application-unavailable', err.message, {
+      state: err.application.state,
+      workflowId: err.application.workflowId,
+    });
   }
   return err;
 }

@@ -42,7 +42,8 @@ export function problemsFromZod(error: z.ZodError, prefix = ''): FieldProblem[] 
   });
 }
 
-export const notFound = (what: string, id: string) => new ApiError(404, 'not-found', `${what} ${id} not found`, { [what]: id });
+export const notFound = (what: string, id: string) =>
+  new ApiError(404, 'not-found', `${what} ${id} not found`, { [what]: id });
 
 /** Routes that do not exist answer in the same shape as every other error. */
 export const unknownRoute: RequestHandler = (req, _res, next) => {
@@ -91,7 +92,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const requestId = String(res.locals.requestId ?? 'unknown');
     logger.error(`[api] ${requestId} ${req.method} ${req.originalUrl} failed:`, err);
     res.status(500).json({
-      error: { code: 'internal', message: `unexpected error; quote request id ${requestId} when reporting it`, details: { requestId } },
+      error: {
+        code: 'internal',
+        message: `unexpected error; quote request id ${requestId} when reporting it`,
+        details: { requestId },
+      },
     });
   };
 }

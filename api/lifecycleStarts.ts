@@ -72,7 +72,10 @@ function oneLine(s: string, max = 200): string {
 }
 
 function markdownTable(rows: [string, unknown][]): string {
-  const cell = (v: unknown) => String(v ?? '').replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+  const cell = (v: unknown) =>
+    String(v ?? '')
+      .replace(/\|/g, '\\|')
+      .replace(/\s+/g, ' ');
   return ['| field | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${cell(v)} |`)].join('\n');
 }
 
@@ -92,7 +95,9 @@ export function changeUserPlan(assetNumber: string, body: ChangeUserBody, actor:
     },
     timings: timingsFrom(config),
   };
-  const newUser = body.newUser ? `${body.newUser.name} <${body.newUser.email}>, ${body.newUser.department}, ${body.newUser.location}` : 'to be assigned';
+  const newUser = body.newUser
+    ? `${body.newUser.name} <${body.newUser.email}>, ${body.newUser.department}, ${body.newUser.location}`
+    : 'to be assigned';
   return {
     process: 'change-user',
     workflowType: CHANGE_USER_WORKFLOW,

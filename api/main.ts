@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   });
 
   const server: Server = app.listen(config.PORT, config.API_HOST, () => {
-    console.info(`[api] listening on http://${config.API_HOST}:${config.PORT}/api/v1 (Temporal ${config.TEMPORAL_ADDRESS}, namespace ${config.TEMPORAL_NAMESPACE})`);
+    console.info(
+      `[api] listening on http://${config.API_HOST}:${config.PORT}/api/v1 (Temporal ${config.TEMPORAL_ADDRESS}, namespace ${config.TEMPORAL_NAMESPACE})`,
+    );
   });
   server.on('error', (err) => {
     console.error('[api] server error:', err);

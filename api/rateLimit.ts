@@ -44,9 +44,15 @@ export function rateLimitPerActor(options: RateLimitOptions): RequestHandler {
     buckets.set(key, bucket);
     if (bucket.tokens < 1) {
       const retryAfterS = Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
-      throw new ApiError(429, 'rate-limited', `too many requests; retry in ${retryAfterS} s`, { retryAfterSeconds: retryAfterS }, {
-        'Retry-After': String(retryAfterS),
-      });
+      throw new ApiError(
+        429,
+        'rate-limited',
+        `too many requests; retry in ${retryAfterS} s`,
+        { retryAfterSeconds: retryAfterS },
+        {
+          'Retry-After': String(retryAfterS),
+        },
+      );
     }
     bucket.tokens -= 1;
     next();

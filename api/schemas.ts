@@ -61,7 +61,9 @@ const assetList = z.array(z.string().max(64), 'must be a list of asset numbers')
 export const collectionsBody = z.strictObject({ ...changeUserFields, assetNumbers: assetList });
 export type CollectionsBody = z.infer<typeof collectionsBody>;
 
-export const inactivationsBody = z.strictObject({ ...inactivationFields, assetNumbers: assetList }).superRefine(requireAcknowledgement);
+export const inactivationsBody = z
+  .strictObject({ ...inactivationFields, assetNumbers: assetList })
+  .superRefine(requireAcknowledgement);
 export type InactivationsBody = z.infer<typeof inactivationsBody>;
 
 /** Event reports: the payload sits under `data`, so envelope fields never clash with payload fields. */
@@ -80,7 +82,13 @@ export const ALL_STEPS = [...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVAT
 
 /** Temporal execution statuses as the API spells them (lower case, hyphenated). */
 export const EXECUTION_STATUSES = [
-  'running', 'completed', 'failed', 'cancelled', 'terminated', 'timed-out', 'continued-as-new',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'terminated',
+  'timed-out',
+  'continued-as-new',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
@@ -90,7 +98,10 @@ const filterText = z
   .trim()
   .min(1)
   .max(200)
-  .refine((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f), 'must not contain control characters');
+  .refine(
+    (s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+    'must not contain control characters',
+  );
 
 export const listWorkflowsQuery = z.strictObject({
   type: z.enum(PROCESS_TYPES).optional(),
@@ -99,7 +110,10 @@ export const listWorkflowsQuery = z.strictObject({
   department: filterText.optional(),
   location: filterText.optional(),
   asset: z.string().regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123').optional(),
-  needsAttention: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  needsAttention: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(4096).optional(),
 });

@@ -20,7 +20,14 @@ import type { Client } from '@temporalio/client';
 import type { temporal as proto } from '@temporalio/proto';
 import { defaultPayloadConverter } from '@temporalio/client';
 import { z } from 'zod';
-import { CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW, stateQuery, type HumanTask, type LifecycleState, type ProcessKind } from '../workflows/definitions';
+import {
+  CHANGE_USER_WORKFLOW,
+  INACTIVATION_WORKFLOW,
+  stateQuery,
+  type HumanTask,
+  type LifecycleState,
+  type ProcessKind,
+} from '../workflows/definitions';
 import { mapBounded } from './concurrency';
 import { ApiError } from './errors';
 import { filterText } from './queryFilters';
@@ -36,7 +43,10 @@ const API_PREFIX_PATH = '/api/v1';
 export const ADMIN_DECISION = 'admin-decision';
 
 export const listTasksQuery = z.strictObject({
-  type: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a task type like collect-device').optional(),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a task type like collect-device')
+    .optional(),
   process: z.enum(['change-user', 'inactivation']).optional(),
   department: filterText.optional(),
   location: filterText.optional(),
@@ -82,7 +92,12 @@ export interface InboxDeps {
 }
 
 export function taskVisibilityQuery(f: TaskFilters, taskQueue: string): string {
-  const types = f.process === 'change-user' ? [CHANGE_USER_WORKFLOW] : f.process === 'inactivation' ? [INACTIVATION_WORKFLOW] : [CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW];
+  const types =
+    f.process === 'change-user'
+      ? [CHANGE_USER_WORKFLOW]
+      : f.process === 'inactivation'
+        ? [INACTIVATION_WORKFLOW]
+        : [CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW];
   const clauses = [
     `WorkflowType IN (${types.map(literal).join(', ')})`,
     `TaskQueue = ${literal(taskQueue)}`,
@@ -126,7 +141,9 @@ async function candidates(deps: InboxDeps, query: string): Promise<{ executions:
 }
 
 const urls = (workflowId: string, names: readonly string[], kind: 'events' | 'commands') =>
-  Object.fromEntries(names.map((n) => [n, `${API_PREFIX_PATH}/workflows/${workflowId}/${kind === 'events' ? `events/${n}` : n}`]));
+  Object.fromEntries(
+    names.map((n) => [n, `${API_PREFIX_PATH}/workflows/${workflowId}/${kind === 'events' ? `events/${n}` : n}`]),
+  );
 
 /** The task as the workflow itself describes it; undefined when it waits for nobody any more. */
 function fromState(e: Execution, s: LifecycleState, now: Date): TaskItem | undefined {
@@ -144,8 +161,16 @@ function fromState(e: Execution, s: LifecycleState, now: Date): TaskItem | undef
   const t = s.pendingTask;
   if (s.status === 'running' && t) {
     return {
-      ...base, type: t.type, step: t.step, expects: t.expects, contact: t.contact, dueAt: t.dueAt, createdAt: t.createdAt,
-      overdue: Date.parse(t.dueAt) < now.getTime(), remindersSent: t.remindersSent, escalated: t.escalated,
+      ...base,
+      type: t.type,
+      step: t.step,
+      expects: t.expects,
+      contact: t.contact,
+      dueAt: t.dueAt,
+      createdAt: t.createdAt,
+      overdue: Date.parse(t.dueAt) < now.getTime(),
+      remindersSent: t.remindersSent,
+      escalated: t.escalated,
       reportUrls: urls(workflowId, t.expects, 'events'),
     };
   }
@@ -153,8 +178,16 @@ function fromState(e: Execution, s: LifecycleState, now: Date): TaskItem | undef
     // Waiting for an admin since the step was parked: that is when the decision became due.
     const since = s.steps.at(-1)?.startedAt;
     return {
-      ...base, type: ADMIN_DECISION, step: s.step, expects: [], dueAt: since, createdAt: since, overdue: true,
-      failedStep: s.failedStep, lastError: s.lastError, reportUrls: urls(workflowId, ['retry', 'abort', 'cancel'], 'commands'),
+      ...base,
+      type: ADMIN_DECISION,
+      step: s.step,
+      expects: [],
+      dueAt: since,
+      createdAt: since,
+      overdue: true,
+      failedStep: s.failedStep,
+      lastError: s.lastError,
+      reportUrls: urls(workflowId, ['retry', 'abort', 'cancel'], 'commands'),
     };
   }
   return undefined;
@@ -194,7 +227,10 @@ async function taskOf(deps: InboxDeps, e: Execution, deadline: number): Promise<
 }
 
 /** Every open task matching the filters, sorted oldest due first (tasks without known due time last). */
-export async function collectTasks(deps: InboxDeps, filters: TaskFilters): Promise<{ tasks: TaskItem[]; truncated: boolean }> {
+export async function collectTasks(
+  deps: InboxDeps,
+  filters: TaskFilters,
+): Promise<{ tasks: TaskItem[]; truncated: boolean }> {
   const { executions, truncated } = await candidates(deps, taskVisibilityQuery(filters, deps.taskQueue));
   const deadline = Date.now() + deps.queryTimeoutMs;
   const found = await mapBounded(executions, QUERY_CONCURRENCY, (e) => taskOf(deps, e, deadline));
@@ -217,7 +253,11 @@ function compareKeys(a: SortKey, b: SortKey): number {
 export const compareTasks = (a: TaskItem, b: TaskItem) => compareKeys(keyOf(a), keyOf(b));
 
 // The cursor carries a fingerprint of its filters, so it cannot be replayed against another list.
-const fingerprint = (f: TaskFilters) => createHash('sha256').update(JSON.stringify([f.type, f.process, f.department, f.location])).digest('base64url').slice(0, 11);
+const fingerprint = (f: TaskFilters) =>
+  createHash('sha256')
+    .update(JSON.stringify([f.type, f.process, f.department, f.location]))
+    .digest('base64url')
+    .slice(0, 11);
 
 const invalidCursor = () =>
   new ApiError(400, 'invalid-input', 'cursor: not a cursor from this list with these filters', {
@@ -227,7 +267,12 @@ const invalidCursor = () =>
 function decodeCursor(cursor: string, f: TaskFilters): SortKey {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(parsed) && parsed.length === 4 && parsed[0] === fingerprint(f) && parsed.slice(1).every((x) => typeof x === 'string')) {
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 4 &&
+      parsed[0] === fingerprint(f) &&
+      parsed.slice(1).every((x) => typeof x === 'string')
+    ) {
       return parsed.slice(1) as SortKey;
     }
   } catch {
@@ -236,7 +281,8 @@ function decodeCursor(cursor: string, f: TaskFilters): SortKey {
   throw invalidCursor();
 }
 
-const encodeCursor = (t: TaskItem, f: TaskFilters) => Buffer.from(JSON.stringify([fingerprint(f), ...keyOf(t)])).toString('base64url');
+const encodeCursor = (t: TaskItem, f: TaskFilters) =>
+  Buffer.from(JSON.stringify([fingerprint(f), ...keyOf(t)])).toString('base64url');
 
 export async function listTasks(deps: InboxDeps, q: ListTasksQuery) {
   const { limit, cursor, ...filters } = q;

@@ -31,9 +31,15 @@ export function isNotFound(err: unknown): boolean {
 export function temporalUnavailable(err: unknown): ApiError | undefined {
   const code = grpcCode(err);
   if (code !== GRPC_UNAVAILABLE && code !== GRPC_DEADLINE_EXCEEDED) return undefined;
-  return new ApiError(503, 'temporal-unavailable', 'the workflow service is not reachable; try again shortly', undefined, {
-    'Retry-After': '5',
-  });
+  return new ApiError(
+    503,
+    'temporal-unavailable',
+    'the workflow service is not reachable; try again shortly',
+    undefined,
+    {
+      'Retry-After': '5',
+    },
+  );
 }
 
 export function workerUnavailable(retryAfterS: number): ApiError {
@@ -55,7 +61,11 @@ function firstDetail(failure: ApplicationFailure): Record<string, unknown> {
 export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: string): ApiError {
   const failure = err.cause;
   if (!(failure instanceof ApplicationFailure)) {
-    return new ApiError(409, 'update-rejected', `${workflowId} refused the request: ${failure?.message ?? err.message}`);
+    return new ApiError(
+      409,
+      'update-rejected',
+      `${workflowId} refused the request: ${failure?.message ?? err.message}`,
+    );
   }
   const detail = firstDetail(failure);
   switch (failure.type) {
@@ -63,12 +73,17 @@ export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: st
       const expects = Array.isArray(detail.expects) ? detail.expects.map(String) : [];
       const step = typeof detail.step === 'string' ? detail.step : 'unknown';
       const expected = expects.length ? `it expects ${expects.join(' or ')}` : 'it expects no report now';
-      return new ApiError(409, 'event-not-expected', `${workflowId} is at step ${step}; ${expected}. ${failure.message}`, {
-        workflowId,
-        step,
-        expects,
-        status: detail.status,
-      });
+      return new ApiError(
+        409,
+        'event-not-expected',
+        `${workflowId} is at step ${step}; ${expected}. ${failure.message}`,
+        {
+          workflowId,
+          step,
+          expects,
+          status: detail.status,
+        },
+      );
     }
     case 'InvalidReport': {
       const problems = Array.isArray(detail.problems) ? detail.problems.map(String) : [failure.message];

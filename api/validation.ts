@@ -21,7 +21,10 @@ export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infe
   const query = req.query as Record<string, unknown>;
   const repeated = Object.keys(query).filter((k) => Array.isArray(query[k]) || typeof query[k] === 'object');
   if (repeated.length) {
-    throw invalidInput('invalid query', repeated.map((field) => ({ field, problem: 'must be given once, as a plain value' })));
+    throw invalidInput(
+      'invalid query',
+      repeated.map((field) => ({ field, problem: 'must be given once, as a plain value' })),
+    );
   }
   const result = schema.safeParse(query);
   if (!result.success) throw invalidInput('invalid query', problemsFromZod(result.error));
@@ -66,9 +69,13 @@ const DAY_MS = 86_400_000;
 export function checkPlannedDate(value: string, now: Date): void {
   const at = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
   if (at < now.getTime() - 2 * DAY_MS) {
-    throw invalidInput('invalid request body', [{ field: 'plannedCollectionDate', problem: 'must not be in the past' }]);
+    throw invalidInput('invalid request body', [
+      { field: 'plannedCollectionDate', problem: 'must not be in the past' },
+    ]);
   }
   if (at > now.getTime() + 730 * DAY_MS) {
-    throw invalidInput('invalid request body', [{ field: 'plannedCollectionDate', problem: 'must be within two years' }]);
+    throw invalidInput('invalid request body', [
+      { field: 'plannedCollectionDate', problem: 'must be within two years' },
+    ]);
   }
 }

@@ -71,7 +71,14 @@ function isoTime(ts: Timestamp): string | undefined {
 }
 
 const STATUS_FROM_CODE: Record<number, string> = {
-  1: 'running', 2: 'completed', 3: 'failed', 4: 'cancelled', 5: 'terminated', 6: 'continued-as-new', 7: 'timed-out', 8: 'paused',
+  1: 'running',
+  2: 'completed',
+  3: 'failed',
+  4: 'cancelled',
+  5: 'terminated',
+  6: 'continued-as-new',
+  7: 'timed-out',
+  8: 'paused',
 };
 
 function attribute(fields: Record<string, proto.api.common.v1.IPayload> | null | undefined, name: string): unknown {

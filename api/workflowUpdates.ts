@@ -9,7 +9,13 @@ import type { UpdateDefinition } from '@temporalio/common';
 import type { Request } from 'express';
 import type { ReportAck } from '../workflows/definitions';
 import { ApiError, invalidInput } from './errors';
-import { fromUpdateFailure, isNotFound, isUpdateTimeout, temporalUnavailable, workerUnavailable } from './temporalErrors';
+import {
+  fromUpdateFailure,
+  isNotFound,
+  isUpdateTimeout,
+  temporalUnavailable,
+  workerUnavailable,
+} from './temporalErrors';
 import { idempotencyKeySchema } from './schemas';
 import { describeOrUndefined, executionStatus } from './workflowView';
 
@@ -23,7 +29,9 @@ export function idempotencyKeyFor(req: Request, bodyKey: string | undefined): st
   if (header !== undefined) {
     const parsed = idempotencyKeySchema.safeParse(header);
     if (!parsed.success) {
-      throw invalidInput('invalid header', [{ field: 'Idempotency-Key', problem: parsed.error.issues[0]?.message ?? 'invalid' }]);
+      throw invalidInput('invalid header', [
+        { field: 'Idempotency-Key', problem: parsed.error.issues[0]?.message ?? 'invalid' },
+      ]);
     }
     if (bodyKey !== undefined && bodyKey !== parsed.data) {
       throw invalidInput('conflicting idempotency keys', [
@@ -64,11 +72,16 @@ async function translate(temporal: Client, workflowId: string, err: unknown, tim
     const desc = await describeOrUndefined(temporal, workflowId);
     if (!desc) return new ApiError(404, 'not-found', `workflow ${workflowId} not found`, { workflow: workflowId });
     const status = executionStatus(desc.status.name);
-    return new ApiError(409, 'workflow-closed', `workflow ${workflowId} is ${status}; it accepts no more reports or commands`, {
-      workflowId,
-      runId: desc.runId,
-      executionStatus: status,
-    });
+    return new ApiError(
+      409,
+      'workflow-closed',
+      `workflow ${workflowId} is ${status}; it accepts no more reports or commands`,
+      {
+        workflowId,
+        runId: desc.runId,
+        executionStatus: status,
+      },
+    );
   }
   return temporalUnavailable(err) ?? err;
 }

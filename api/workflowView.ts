@@ -14,7 +14,13 @@ import {
   LocationKey,
   NeedsAttentionKey,
 } from '../temporal/searchAttributes';
-import { CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW, stateQuery, type LifecycleState, type ProcessKind } from '../workflows/definitions';
+import {
+  CHANGE_USER_WORKFLOW,
+  INACTIVATION_WORKFLOW,
+  stateQuery,
+  type LifecycleState,
+  type ProcessKind,
+} from '../workflows/definitions';
 import { notFound } from './errors';
 import { isNotFound } from './temporalErrors';
 
@@ -77,7 +83,10 @@ export async function describeRunning(temporal: Client, workflowId: string): Pro
 }
 
 /** describe(), or undefined when no run with this id exists. */
-export async function describeOrUndefined(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
+export async function describeOrUndefined(
+  temporal: Client,
+  workflowId: string,
+): Promise<WorkflowExecutionDescription | undefined> {
   try {
     return await temporal.workflow.getHandle(workflowId).describe();
   } catch (err) {
@@ -100,13 +109,23 @@ function pendingActivities(desc: WorkflowExecutionDescription): PendingActivityV
     state: a.state != null ? String(a.state) : undefined,
     attempt: a.attempt ?? 0,
     lastError: a.lastFailure?.message ?? undefined,
-    nextAttemptAt: a.nextAttemptScheduleTime?.seconds != null ? new Date(Number(a.nextAttemptScheduleTime.seconds) * 1000).toISOString() : undefined,
+    nextAttemptAt:
+      a.nextAttemptScheduleTime?.seconds != null
+        ? new Date(Number(a.nextAttemptScheduleTime.seconds) * 1000).toISOString()
+        : undefined,
   }));
 }
 
-async function queryState(temporal: Client, workflowId: string, runId: string, timeoutMs: number): Promise<LifecycleState | undefined> {
+async function queryState(
+  temporal: Client,
+  workflowId: string,
+  runId: string,
+  timeoutMs: number,
+): Promise<LifecycleState | undefined> {
   try {
-    return await temporal.withDeadline(Date.now() + timeoutMs, () => temporal.workflow.getHandle(workflowId, runId).query(stateQuery));
+    return await temporal.withDeadline(Date.now() + timeoutMs, () =>
+      temporal.workflow.getHandle(workflowId, runId).query(stateQuery),
+    );
   } catch {
     // No worker, a worker that does not know the query yet, or a timeout: the caller falls back.
     return undefined;

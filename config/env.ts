@@ -8,7 +8,13 @@ import { z } from 'zod';
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
 /** Durations people think of in days; fractions allowed so a test deployment can use minutes. */
-const days = (d: number) => z.coerce.number().positive().max(3650).default(d).transform((n) => Math.round(n * 86_400_000));
+const days = (d: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .max(3650)
+    .default(d)
+    .transform((n) => Math.round(n * 86_400_000));
 const millis = (ms: number) => z.coerce.number().int().min(100).max(86_400_000).default(ms);
 
 export const API_ROLES = ['admin', 'field-staff', 'viewer'] as const;
@@ -31,7 +37,10 @@ const apiTokens = z
     // `none`: no static tokens at all (production with API keys and/or OIDC only).
     if (s.trim() === 'none') return [];
     const entries: ApiTokenEntry[] = [];
-    for (const item of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    for (const item of s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       const eq = item.indexOf('=');
       const colon = item.lastIndexOf(':');
       const token = item.slice(0, eq);
@@ -47,14 +56,20 @@ const apiTokens = z
       entries.push({ token, actorId, role });
     }
     if (entries.length === 0) ctx.addIssue({ code: 'custom', message: 'defines no token' });
-    if (new Set(entries.map((e) => e.token)).size !== entries.length) ctx.addIssue({ code: 'custom', message: 'repeats a token' });
+    if (new Set(entries.map((e) => e.token)).size !== entries.length)
+      ctx.addIssue({ code: 'custom', message: 'repeats a token' });
     return entries;
   });
 
 /** OIDC: asymmetric algorithms only, so a token cannot be signed with a public key used as an HMAC secret. */
 export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'RS384', 'RS512', 'PS256', 'ES384', 'EdDSA'] as const;
 export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
-const commaList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const commaList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 
 // `claimValue=role,...`: which values of the role claim grant which role here (value may contain '=').
 const oidcRoleMap = z
@@ -63,11 +78,17 @@ const oidcRoleMap = z
   .transform((s, ctx) => {
     if (s === undefined) return undefined;
     const map: Record<string, ApiRole> = {};
-    for (const item of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    for (const item of s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)) {
       const eq = item.lastIndexOf('=');
       const role = item.slice(eq + 1).trim() as ApiRole;
       if (eq < 1 || !API_ROLES.includes(role)) {
-        ctx.addIssue({ code: 'custom', message: `entry "${item}" must be claimValue=role with role one of ${API_ROLES.join('|')}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry "${item}" must be claimValue=role with role one of ${API_ROLES.join('|')}`,
+        });
         return z.NEVER;
       }
       map[item.slice(0, eq).trim()] = role;
@@ -79,7 +100,10 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port.default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('device-lifecycle'),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -97,21 +121,35 @@ const schema = z.object({
   ADMIN_EMAILS: z
     .string()
     .default('it-admin@example.com')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().email()).min(1)),
   DATA_DIR: z.string().min(1).default('.data'),
   // HTTP API
   API_TOKENS: apiTokens,
-  API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 256kb').default('256kb'),
+  API_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'must be like 256kb')
+    .default('256kb'),
   // POST /assets/import (text/csv): a fleet's asset list, far larger than any JSON request.
-  API_IMPORT_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/, 'must be like 5mb').default('5mb'),
+  API_IMPORT_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/, 'must be like 5mb')
+    .default('5mb'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   // OIDC (optional; issuer, audience and JWKS URL together or not at all)
   OIDC_ISSUER: z.string().min(1).optional(),
   OIDC_AUDIENCE: commaList.pipe(z.array(z.string()).min(1)).optional(),
   OIDC_JWKS_URL: url.optional(),
-  OIDC_ROLE_CLAIM: z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a claim name, or a dotted path like realm_access.roles').default('roles'),
+  OIDC_ROLE_CLAIM: z
+    .string()
+    .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a claim name, or a dotted path like realm_access.roles')
+    .default('roles'),
   OIDC_ACTOR_CLAIM: z.string().min(1).default('email'),
   OIDC_ROLE_MAP: oidcRoleMap,
   OIDC_ALGORITHMS: commaList.pipe(z.array(z.enum(OIDC_ALGORITHMS)).min(1)).default(['RS256', 'ES256']),
@@ -150,7 +188,9 @@ function oidcProblems(c: Config): string[] {
   if (set.length === 0) return [];
   if (set.length < OIDC_REQUIRED.length) {
     const missing = OIDC_REQUIRED.filter((k) => c[k] === undefined);
-    return [`${missing.join(', ')}: must be set when ${set.join(', ')} is (OIDC needs issuer, audience and JWKS URL together, or none)`];
+    return [
+      `${missing.join(', ')}: must be set when ${set.join(', ')} is (OIDC needs issuer, audience and JWKS URL together, or none)`,
+    ];
   }
   if (c.NODE_ENV === 'production' && !c.OIDC_JWKS_URL!.startsWith('https:')) {
     return ['OIDC_JWKS_URL: must be https in production (the keys decide who is admin)'];

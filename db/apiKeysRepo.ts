@@ -43,7 +43,8 @@ interface ApiKeyRow {
   last_used_at: Date | null;
 }
 
-const COLUMNS = 'id, actor_id, role, name, key_prefix, created_by, created_at, expires_at, revoked_at, revoked_by, last_used_at';
+const COLUMNS =
+  'id, actor_id, role, name, key_prefix, created_by, created_at, expires_at, revoked_at, revoked_by, last_used_at';
 
 function toApiKey(row: ApiKeyRow): ApiKey {
   return {
@@ -187,9 +188,16 @@ export function isApiKeyRef(ref: string): boolean {
 async function resolveRef(db: Queryable, ref: string): Promise<ApiKey> {
   if (!isApiKeyRef(ref)) throw new ApiKeyNotFoundError(ref);
   const column = UUID.test(ref) ? 'id' : 'key_prefix';
-  const { rows } = await db.query<ApiKeyRow>(`SELECT ${COLUMNS} FROM api_keys WHERE ${column} = $1 ORDER BY created_at, id`, [ref]);
+  const { rows } = await db.query<ApiKeyRow>(
+    `SELECT ${COLUMNS} FROM api_keys WHERE ${column} = $1 ORDER BY created_at, id`,
+    [ref],
+  );
   if (rows.length === 0) throw new ApiKeyNotFoundError(ref);
-  if (rows.length > 1) throw new AmbiguousApiKeyError(ref, rows.map((r) => r.id));
+  if (rows.length > 1)
+    throw new AmbiguousApiKeyError(
+      ref,
+      rows.map((r) => r.id),
+    );
   return toApiKey(rows[0]!);
 }
 
@@ -197,7 +205,11 @@ async function resolveRef(db: Queryable, ref: string): Promise<ApiKey> {
  * Revokes the key named by id or prefix. Revoking twice is not an error (`alreadyRevoked`), so a
  * retried command or request gets the same answer; the first revocation's time and author are kept.
  */
-export async function revoke(db: Queryable, ref: string, revokedBy: string): Promise<{ apiKey: ApiKey; alreadyRevoked: boolean }> {
+export async function revoke(
+  db: Queryable,
+  ref: string,
+  revokedBy: string,
+): Promise<{ apiKey: ApiKey; alreadyRevoked: boolean }> {
   const target = await resolveRef(db, ref);
   const { rows } = await db.query<ApiKeyRow>(
     `UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`,

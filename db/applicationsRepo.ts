@@ -82,8 +82,16 @@ export async function create(
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING *`,
-      [a.department, a.deliveryLocation, a.userName, a.userEmail, a.userPhone ?? null, a.note ?? null,
-        a.createdBy, a.idempotencyKey ?? null],
+      [
+        a.department,
+        a.deliveryLocation,
+        a.userName,
+        a.userEmail,
+        a.userPhone ?? null,
+        a.note ?? null,
+        a.createdBy,
+        a.idempotencyKey ?? null,
+      ],
     );
     if (rows[0]) return { application: toApplication(rows[0]), created: true };
   } catch (err) {

@@ -103,16 +103,12 @@ export async function get(db: Queryable, assetNumber: string): Promise<Asset | n
 }
 
 export async function getBySerialNumber(db: Queryable, serialNumber: string): Promise<Asset | null> {
-  const { rows } = await db.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE serial_number = $1`, [
-    serialNumber,
-  ]);
+  const { rows } = await db.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE serial_number = $1`, [serialNumber]);
   return rows[0] ? toAsset(rows[0]) : null;
 }
 
 export async function getByMdmDeviceId(db: Queryable, mdmDeviceId: string): Promise<Asset | null> {
-  const { rows } = await db.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE mdm_device_id = $1`, [
-    mdmDeviceId,
-  ]);
+  const { rows } = await db.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE mdm_device_id = $1`, [mdmDeviceId]);
   return rows[0] ? toAsset(rows[0]) : null;
 }
 
@@ -238,10 +234,9 @@ export async function applyChange(
 }
 
 async function lockAsset(client: PoolClient, assetNumber: string): Promise<Asset> {
-  const { rows } = await client.query<AssetRow>(
-    `SELECT ${COLUMNS} FROM assets WHERE asset_number = $1 FOR UPDATE`,
-    [assetNumber],
-  );
+  const { rows } = await client.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE asset_number = $1 FOR UPDATE`, [
+    assetNumber,
+  ]);
   if (!rows[0]) throw new NotFoundError('asset', assetNumber);
   return toAsset(rows[0]);
 }
@@ -344,7 +339,11 @@ export async function upsert(db: Queryable, input: AssetInput, audit?: UpsertAud
  * A repeated audited upsert returns what the first call did, whether that was a creation or an update
  * (so the API can answer a retried request exactly as it answered the first).
  */
-async function findReplay(client: PoolClient, assetNumber: string, idempotencyKey: string): Promise<UpsertResult | null> {
+async function findReplay(
+  client: PoolClient,
+  assetNumber: string,
+  idempotencyKey: string,
+): Promise<UpsertResult | null> {
   const asset = await lockAsset(client, assetNumber);
   const existing = await getByIdempotencyKey(client, idempotencyKey);
   if (!existing) return null;

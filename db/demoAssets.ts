@@ -6,7 +6,14 @@
 import type { AssetInput, AssetStatus } from './types';
 
 export const DEMO_DEPARTMENTS = ['営業部', '開発部', '人事部', '経理部', 'Customer Support', 'IT Operations'] as const;
-export const DEMO_LOCATIONS = ['東京本社', '大阪支社', '名古屋営業所', '福岡支店', '札幌オフィス', 'Yokohama Lab'] as const;
+export const DEMO_LOCATIONS = [
+  '東京本社',
+  '大阪支社',
+  '名古屋営業所',
+  '福岡支店',
+  '札幌オフィス',
+  'Yokohama Lab',
+] as const;
 
 /** Where collected devices are stored, and who is "the administrator in charge" of stock. */
 export const DEMO_STORAGE = {
@@ -29,12 +36,29 @@ const MODELS = [
 
 // Family and given names with their romaji, for e-mail addresses people would really have.
 const FAMILY = [
-  ['佐藤', 'sato'], ['鈴木', 'suzuki'], ['高橋', 'takahashi'], ['田中', 'tanaka'], ['伊藤', 'ito'],
-  ['渡辺', 'watanabe'], ['山本', 'yamamoto'], ['中村', 'nakamura'], ['小林', 'kobayashi'], ['加藤', 'kato'],
+  ['佐藤', 'sato'],
+  ['鈴木', 'suzuki'],
+  ['高橋', 'takahashi'],
+  ['田中', 'tanaka'],
+  ['伊藤', 'ito'],
+  ['渡辺', 'watanabe'],
+  ['山本', 'yamamoto'],
+  ['中村', 'nakamura'],
+  ['小林', 'kobayashi'],
+  ['加藤', 'kato'],
 ] as const;
 const GIVEN = [
-  ['健', 'ken'], ['美咲', 'misaki'], ['翔太', 'shota'], ['陽菜', 'hina'], ['大輔', 'daisuke'],
-  ['さくら', 'sakura'], ['拓海', 'takumi'], ['結衣', 'yui'], ['直樹', 'naoki'], ['愛', 'ai'], ['Emily', 'emily'],
+  ['健', 'ken'],
+  ['美咲', 'misaki'],
+  ['翔太', 'shota'],
+  ['陽菜', 'hina'],
+  ['大輔', 'daisuke'],
+  ['さくら', 'sakura'],
+  ['拓海', 'takumi'],
+  ['結衣', 'yui'],
+  ['直樹', 'naoki'],
+  ['愛', 'ai'],
+  ['Emily', 'emily'],
 ] as const;
 
 /** Small seeded PRNG (mulberry32): deterministic across platforms and Node versions. */
@@ -89,8 +113,7 @@ export function generateDemoAssets(options: DemoOptions = {}): DemoAsset[] {
   return Array.from({ length: count }, (_, i) => {
     const n = firstNumber + i;
     const device = MODELS[i % MODELS.length]!;
-    const serial =
-      device.serialPrefix + Array.from({ length: 9 }, () => pick(SERIAL_ALPHABET.split(''))).join('');
+    const serial = device.serialPrefix + Array.from({ length: 9 }, () => pick(SERIAL_ALPHABET.split(''))).join('');
     const status = statusFor(i);
     const [family, familyRomaji] = pick(FAMILY);
     const [given, givenRomaji] = pick(GIVEN);

@@ -38,7 +38,9 @@ export class MigrationError extends Error {
 
 /** Reads and orders the migration files; refuses odd names and duplicate versions. */
 export function loadMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Map<number, string>();
   return files.map((file) => {
     const match = FILE_NAME.exec(file);

@@ -96,9 +96,7 @@ const phone = z
   .trim()
   .regex(/^\+?[0-9()\- ]{3,32}$/, 'must be a phone number: digits, spaces, +, -, ( and )');
 
-export const assetNumberSchema = z
-  .string()
-  .regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123');
+export const assetNumberSchema = z.string().regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123');
 export const assetStatusSchema = z.enum(ASSET_STATUSES);
 export const isoDateSchema = z.iso.date();
 

@@ -91,7 +91,9 @@ export function createSmtpMailer({ smtpUrl, from, timeoutMs = 15_000 }: SmtpMail
       } catch (err) {
         const code = (err as { responseCode?: number }).responseCode;
         const permanent = code !== undefined && code >= 500 && code < 600;
-        throw new MailDeliveryError(`sending "${msg.subject}" failed: ${(err as Error).message}`, permanent, code, { cause: err });
+        throw new MailDeliveryError(`sending "${msg.subject}" failed: ${(err as Error).message}`, permanent, code, {
+          cause: err,
+        });
       }
     },
     close() {
@@ -103,7 +105,10 @@ export function createSmtpMailer({ smtpUrl, from, timeoutMs = 15_000 }: SmtpMail
 export type MailLog = (line: string, fields: Record<string, unknown>) => void;
 
 /** Writes mail to a log instead of sending it: for local runs without an SMTP sink, and for tests. */
-export function createLogMailer(log: MailLog = (line, fields) => console.log(line, JSON.stringify(fields)), from = 'device-lifecycle@localhost'): Mailer {
+export function createLogMailer(
+  log: MailLog = (line, fields) => console.log(line, JSON.stringify(fields)),
+  from = 'device-lifecycle@localhost',
+): Mailer {
   let counter = 0;
   return {
     send(msg) {

@@ -58,7 +58,12 @@ function headerText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export async function startSmtpSink({ port = 0, host = '127.0.0.1', file, maxMessages = 10_000 }: SmtpSinkOptions = {}): Promise<SmtpSink> {
+export async function startSmtpSink({
+  port = 0,
+  host = '127.0.0.1',
+  file,
+  maxMessages = 10_000,
+}: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = [];
   const events = new EventEmitter();
   events.setMaxListeners(0);

@@ -41,12 +41,24 @@ export interface EmulatorControl {
   reset(): Promise<void>;
 }
 
-export function createEmulatorControl(options: { baseUrl: string; apiKey: string; timeoutMs?: number }): EmulatorControl {
+export function createEmulatorControl(options: {
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs?: number;
+}): EmulatorControl {
   const http = createMdmHttpClient({ ...options, timeoutMs: options.timeoutMs ?? 10_000, maxAttempts: 1 });
   const action = <T = ActionResult>(deviceId: string, name: string) =>
-    http.request<T>({ method: 'POST', path: `/devices/${encodeURIComponent(deviceId)}/actions/${name}`, resource: `device '${deviceId}'` });
-  const admin = <T = void>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, query?: Record<string, string | undefined>) =>
-    http.request<T>({ method, path: `/admin${path}`, body, query });
+    http.request<T>({
+      method: 'POST',
+      path: `/devices/${encodeURIComponent(deviceId)}/actions/${name}`,
+      resource: `device '${deviceId}'`,
+    });
+  const admin = <T = void>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | undefined>,
+  ) => http.request<T>({ method, path: `/admin${path}`, body, query });
 
   return {
     installRemovalProfile: (id) => action(id, 'install-removal-profile'),
@@ -58,7 +70,8 @@ export function createEmulatorControl(options: { baseUrl: string; apiKey: string
     jobs: async () => (await admin<{ jobs: EmulatorJob[] }>('GET', '/jobs')).jobs,
     addFault: (rule) => admin<FaultRule>('POST', '/faults', rule),
     clearFaults: () => admin('DELETE', '/faults'),
-    requests: async (filter = {}) => (await admin<{ requests: RecordedRequest[] }>('GET', '/requests', undefined, filter)).requests,
+    requests: async (filter = {}) =>
+      (await admin<{ requests: RecordedRequest[] }>('GET', '/requests', undefined, filter)).requests,
     clearRequests: () => admin('DELETE', '/requests'),
     advanceClock: (ms) => admin<{ now: string }>('POST', '/clock/advance', { ms }),
     setOmitJobIds: async (omitJobIds) => {

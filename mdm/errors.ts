@@ -3,7 +3,8 @@
  * non-retryable failures); `code` is stable for logs, UI and tests.
  */
 
-export type MdmErrorCode = 'rate_limited' | 'unavailable' | 'timeout' | 'network' | 'rejected' | 'not_found' | 'invalid_response';
+export type MdmErrorCode =
+  'rate_limited' | 'unavailable' | 'timeout' | 'network' | 'rejected' | 'not_found' | 'invalid_response';
 
 export class MdmError extends Error {
   constructor(

@@ -34,7 +34,8 @@ const deleteSchema = z.object({ id: z.string() });
 
 export function createHttpMdm(options: HttpMdmOptions): MdmPort {
   const http = createMdmHttpClient(options);
-  const call = async <S extends z.ZodType>(schema: S, req: MdmRequest): Promise<z.infer<S>> => parse(schema, await http.request(req), req);
+  const call = async <S extends z.ZodType>(schema: S, req: MdmRequest): Promise<z.infer<S>> =>
+    parse(schema, await http.request(req), req);
   const devicePath = (id: string) => `/devices/${encodeURIComponent(id)}`;
   const commandsOf = (deviceId: string) =>
     call(z.object({ commands: z.array(commandSchema) }), {
@@ -45,11 +46,19 @@ export function createHttpMdm(options: HttpMdmOptions): MdmPort {
 
   return {
     getDevice: (deviceId) =>
-      orNull(call(deviceSchema, { method: 'GET', path: devicePath(deviceId), resource: `device '${deviceId}'` }).then(toDevice)),
+      orNull(
+        call(deviceSchema, { method: 'GET', path: devicePath(deviceId), resource: `device '${deviceId}'` }).then(
+          toDevice,
+        ),
+      ),
 
     findDevices: async (filter) => {
       const query = { serialNumber: filter.serialNumber, assetNumber: filter.assetNumber };
-      const result = await call(z.object({ devices: z.array(deviceSchema) }), { method: 'GET', path: '/devices', query });
+      const result = await call(z.object({ devices: z.array(deviceSchema) }), {
+        method: 'GET',
+        path: '/devices',
+        query,
+      });
       return result.devices.map(toDevice);
     },
 
@@ -78,7 +87,12 @@ export function createHttpMdm(options: HttpMdmOptions): MdmPort {
     listCommands: (deviceId) => commandsOf(deviceId),
 
     deleteDevice: async (deviceId, idempotencyKey) => {
-      const req: MdmRequest = { method: 'DELETE', path: devicePath(deviceId), idempotencyKey, resource: `device '${deviceId}'` };
+      const req: MdmRequest = {
+        method: 'DELETE',
+        path: devicePath(deviceId),
+        idempotencyKey,
+        resource: `device '${deviceId}'`,
+      };
       const deleted = await orNull(call(deleteSchema, req));
       return { deviceId, alreadyGone: deleted === null };
     },

@@ -94,7 +94,8 @@ async function attemptOnce(options: MdmHttpOptions, req: MdmRequest): Promise<un
 
 function buildUrl(baseUrl: string, req: MdmRequest): string {
   const url = new URL(`${baseUrl.replace(/\/+$/, '')}${req.path}`);
-  for (const [name, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+  for (const [name, value] of Object.entries(req.query ?? {}))
+    if (value !== undefined) url.searchParams.set(name, value);
   return url.toString();
 }
 
@@ -110,8 +111,10 @@ function parseJson(text: string, status: number): unknown {
 function errorFromResponse(response: Response, text: string, req: MdmRequest): MdmError {
   const { code, message, details } = readErrorBody(text, response.statusText);
   const status = response.status;
-  if (status === 429) return new MdmRateLimitedError(`MDM rate limit: ${message}`, retryAfterMs(response.headers.get('Retry-After')));
-  if (status === 408 || status >= 500) return new MdmUnavailableError(`MDM unavailable (HTTP ${status}): ${message}`, 'unavailable', status);
+  if (status === 429)
+    return new MdmRateLimitedError(`MDM rate limit: ${message}`, retryAfterMs(response.headers.get('Retry-After')));
+  if (status === 408 || status >= 500)
+    return new MdmUnavailableError(`MDM unavailable (HTTP ${status}): ${message}`, 'unavailable', status);
   if (status === 404) return new MdmNotFoundError(req.resource ?? `${req.method} ${req.path}`, message);
   return new MdmRejectedError(status, code, message, details);
 }

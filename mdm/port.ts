@@ -61,7 +61,11 @@ export interface MdmPort {
   /** Sends a command; a repeat with the same idempotency key returns the first result and sends nothing. */
   sendCommand(input: SendCommandInput): Promise<MdmCommandStatus>;
   /** Current status of a command, by job id if known, else by idempotency key; null if the MDM has none. */
-  getCommandStatus(input: { deviceId: string; jobId?: string; idempotencyKey: string }): Promise<MdmCommandStatus | null>;
+  getCommandStatus(input: {
+    deviceId: string;
+    jobId?: string;
+    idempotencyKey: string;
+  }): Promise<MdmCommandStatus | null>;
   /** Every command the MDM knows for the device, oldest first (to check before acting). */
   listCommands(deviceId: string): Promise<MdmCommandStatus[]>;
   /** Deletes the device record; `alreadyGone` when there was nothing (left) to delete. */

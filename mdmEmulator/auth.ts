@@ -10,9 +10,14 @@ export function bearerAuth(apiKey: string): RequestHandler {
   return (req, _res, next) => {
     const header = req.get('Authorization');
     const match = /^Bearer (.+)$/.exec(header ?? '');
-    if (!match) throw new HttpError(401, 'unauthorized', 'Missing Authorization: Bearer <api key> header.', { field: 'Authorization' });
+    if (!match)
+      throw new HttpError(401, 'unauthorized', 'Missing Authorization: Bearer <api key> header.', {
+        field: 'Authorization',
+      });
     if (!timingSafeEqual(digest(match[1]), expected)) {
-      throw new HttpError(401, 'unauthorized', 'Invalid API key in the Authorization header.', { field: 'Authorization' });
+      throw new HttpError(401, 'unauthorized', 'Invalid API key in the Authorization header.', {
+        field: 'Authorization',
+      });
     }
     next();
   };

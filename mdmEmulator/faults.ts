@@ -18,7 +18,12 @@ const match = {
 };
 
 export const faultRuleBody = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('latency'), ms: z.number().int().min(0).max(120_000), count: z.number().int().min(1).optional(), ...match }),
+  z.strictObject({
+    kind: z.literal('latency'),
+    ms: z.number().int().min(0).max(120_000),
+    count: z.number().int().min(1).optional(),
+    ...match,
+  }),
   z.strictObject({
     kind: z.literal('error'),
     status: z.number().int().min(400).max(599),
@@ -64,7 +69,11 @@ export function createFaults(): Faults {
     rules: [],
     requests: [],
     add(input) {
-      const rule: FaultRule = { ...input, id: `fault-${randomUUID()}`, ...(input.count ? { remaining: input.count } : {}) };
+      const rule: FaultRule = {
+        ...input,
+        id: `fault-${randomUUID()}`,
+        ...(input.count ? { remaining: input.count } : {}),
+      };
       faults.rules.push(rule);
       return rule;
     },
@@ -80,7 +89,11 @@ export function createFaults(): Faults {
       if (error?.kind !== 'error') return next();
       if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(error.retryAfterSeconds));
       res.status(error.status).json({
-        error: { code: 'injected_fault', message: `Injected fault: HTTP ${error.status}.`, details: { faultId: error.id } },
+        error: {
+          code: 'injected_fault',
+          message: `Injected fault: HTTP ${error.status}.`,
+          details: { faultId: error.id },
+        },
       });
     },
     stallFor(deviceId) {
@@ -94,7 +107,13 @@ export function createFaults(): Faults {
 }
 
 function record(faults: Faults, method: string, path: string, idempotencyKey: string | undefined, res: Response): void {
-  const entry: RecordedRequest = { method, path, status: 0, at: new Date().toISOString(), ...(idempotencyKey ? { idempotencyKey } : {}) };
+  const entry: RecordedRequest = {
+    method,
+    path,
+    status: 0,
+    at: new Date().toISOString(),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
   faults.requests.push(entry);
   if (faults.requests.length > maxRecorded) faults.requests.shift();
   res.on('finish', () => {

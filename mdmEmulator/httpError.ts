@@ -23,11 +23,16 @@ export const conflict = (code: string, message: string, details: Record<string, 
   new HttpError(409, code, message, details);
 
 /** Turns zod issues into one message naming every bad field, plus a machine-readable list. */
-export function invalidRequest(where: 'body' | 'query' | 'header' | 'path', error: z.ZodError, prefix?: string): HttpError {
+export function invalidRequest(
+  where: 'body' | 'query' | 'header' | 'path',
+  error: z.ZodError,
+  prefix?: string,
+): HttpError {
   const issues = error.issues.flatMap((i) => {
     const path = prefix ? [prefix, ...i.path] : i.path;
     // Name each unknown key as the field, rather than its parent object.
-    if (i.code === 'unrecognized_keys') return i.keys.map((k) => ({ field: fieldName(where, [...path, k]), message: 'unknown field' }));
+    if (i.code === 'unrecognized_keys')
+      return i.keys.map((k) => ({ field: fieldName(where, [...path, k]), message: 'unknown field' }));
     return [{ field: fieldName(where, path), message: i.message }];
   });
   const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
@@ -50,8 +55,10 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   // body-parser errors carry a status and a type; map the common ones to stable codes.
   const e = err as { status?: number; type?: string; message?: string };
-  if (e.type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', `Body is not valid JSON: ${e.message}`);
+  if (e.type === 'entity.parse.failed')
+    return new HttpError(400, 'invalid_json', `Body is not valid JSON: ${e.message}`);
   if (e.type === 'entity.too.large') return new HttpError(413, 'body_too_large', 'Request body is too large.');
-  if (e.status && e.status >= 400 && e.status < 500) return new HttpError(e.status, 'bad_request', e.message ?? 'Bad request.');
+  if (e.status && e.status >= 400 && e.status < 500)
+    return new HttpError(e.status, 'bad_request', e.message ?? 'Bad request.');
   return new HttpError(500, 'internal_error', 'Internal emulator error.');
 }

@@ -21,11 +21,16 @@ export function replayOrRun(
 ): Outcome {
   const previous = key ? store.state.idempotency[key] : undefined;
   if (previous && previous.fingerprint !== fingerprint) {
-    throw new HttpError(422, 'idempotency_key_reused', `Idempotency-Key '${key}' was already used for a different request.`, {
-      field: 'Idempotency-Key',
-      key,
-      firstRequest: previous.fingerprint,
-    });
+    throw new HttpError(
+      422,
+      'idempotency_key_reused',
+      `Idempotency-Key '${key}' was already used for a different request.`,
+      {
+        field: 'Idempotency-Key',
+        key,
+        firstRequest: previous.fingerprint,
+      },
+    );
   }
   if (previous) return { status: 200, body: previous.body, replayed: true };
   const result = run();

@@ -105,7 +105,9 @@ export function createJobEngine(store: Store, clock: Clock, jobStepMs: number): 
       return changed;
     },
     unfinished: (deviceId, type) =>
-      jobs().find((j) => j.deviceId === deviceId && j.type === type && (j.status === 'queued' || j.status === 'acknowledged')),
+      jobs().find(
+        (j) => j.deviceId === deviceId && j.type === type && (j.status === 'queued' || j.status === 'acknowledged'),
+      ),
     awaitingDevice: (deviceId) =>
       jobs().find((j) => j.deviceId === deviceId && j.status === 'acknowledged' && waitsForDevice(j)),
     fail(job, error) {

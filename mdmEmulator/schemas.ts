@@ -7,7 +7,11 @@ import type { Request } from 'express';
 import { commandTypes, deviceStatuses } from './types';
 import { invalidRequest } from './httpError';
 
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'only letters, digits and . _ : -');
 const label = z.string().trim().min(1).max(128);
 
 export const registerDeviceBody = z.strictObject({
@@ -83,4 +87,3 @@ export function idempotencyKey(req: Request, required: boolean): string | undefi
   if (!result.success) throw invalidRequest('header', result.error, 'Idempotency-Key');
   return result.data;
 }
-

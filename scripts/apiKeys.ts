@@ -35,19 +35,31 @@ function operator(): string {
 
 function parseCreate(values: Record<string, string | boolean | undefined>): Command {
   const actorId = typeof values.actor === 'string' ? values.actor.trim() : '';
-  if (!actorId) throw new UsageError('create needs --actor <id> (the person or system the key acts as, e.g. alice@example.com)');
+  if (!actorId)
+    throw new UsageError('create needs --actor <id> (the person or system the key acts as, e.g. alice@example.com)');
   const role = values.role;
   if (typeof role !== 'string') throw new UsageError(`create needs --role (one of ${API_ROLES.join(', ')})`);
-  if (!(API_ROLES as readonly string[]).includes(role)) throw new UsageError(`unknown role "${role}" (expected one of ${API_ROLES.join(', ')})`);
+  if (!(API_ROLES as readonly string[]).includes(role))
+    throw new UsageError(`unknown role "${role}" (expected one of ${API_ROLES.join(', ')})`);
   let expiresDays: number | undefined;
   if (values['expires-days'] !== undefined) {
     expiresDays = Number(values['expires-days']);
     if (!Number.isFinite(expiresDays) || expiresDays <= 0 || expiresDays > 3650) {
-      throw new UsageError(`--expires-days must be a number of days between 0 and 3650, not "${String(values['expires-days'])}"`);
+      throw new UsageError(
+        `--expires-days must be a number of days between 0 and 3650, not "${String(values['expires-days'])}"`,
+      );
     }
   }
   const name = typeof values.name === 'string' && values.name.trim() ? values.name.trim() : undefined;
-  return { kind: 'create', actorId, role: role as ApiRole, name, expiresDays, by: byOf(values), json: values.json === true };
+  return {
+    kind: 'create',
+    actorId,
+    role: role as ApiRole,
+    name,
+    expiresDays,
+    by: byOf(values),
+    json: values.json === true,
+  };
 }
 
 function byOf(values: Record<string, string | boolean | undefined>): string {
@@ -73,12 +85,16 @@ function parseCommand(argv: string[]): Command {
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') return { kind: 'help' };
   if (command === 'create' || command === 'list') {
-    if (rest.length > 0) throw new UsageError(`${command} takes no arguments besides options (got "${rest.join(' ')}")`);
-    return command === 'create' ? parseCreate(values) : { kind: 'list', all: values.all === true, json: values.json === true };
+    if (rest.length > 0)
+      throw new UsageError(`${command} takes no arguments besides options (got "${rest.join(' ')}")`);
+    return command === 'create'
+      ? parseCreate(values)
+      : { kind: 'list', all: values.all === true, json: values.json === true };
   }
   if (command === 'revoke') {
     if (rest.length !== 1) throw new UsageError('revoke needs exactly one key id or prefix (see `list`)');
-    if (!apiKeysRepo.isApiKeyRef(rest[0]!)) throw new UsageError(`"${rest[0]}" is neither a key id (uuid) nor a prefix (dlk_ and 8 characters)`);
+    if (!apiKeysRepo.isApiKeyRef(rest[0]!))
+      throw new UsageError(`"${rest[0]}" is neither a key id (uuid) nor a prefix (dlk_ and 8 characters)`);
     return { kind: 'revoke', ref: rest[0]!, by: byOf(values), json: values.json === true };
   }
   throw new UsageError(`unknown command "${command}"`);
@@ -94,9 +110,26 @@ function status(key: apiKeysRepo.ApiKey, now = Date.now()): string {
 
 function table(keys: apiKeysRepo.ApiKey[]): string {
   const header = ['ID', 'PREFIX', 'ACTOR', 'ROLE', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'];
-  const rows = keys.map((k) => [k.id, k.keyPrefix, k.actorId, k.role, k.name ?? '-', status(k), k.createdAt, k.expiresAt ?? 'never', k.lastUsedAt ?? 'never']);
+  const rows = keys.map((k) => [
+    k.id,
+    k.keyPrefix,
+    k.actorId,
+    k.role,
+    k.name ?? '-',
+    status(k),
+    k.createdAt,
+    k.expiresAt ?? 'never',
+    k.lastUsedAt ?? 'never',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------- commands
@@ -107,9 +140,17 @@ const print = (line: string): void => {
 
 async function create(pool: pg.Pool, c: Extract<Command, { kind: 'create' }>): Promise<void> {
   const expiresAt = c.expiresDays ? new Date(Date.now() + c.expiresDays * 86_400_000) : null;
-  const { key, apiKey } = await apiKeysRepo.create(pool, { actorId: c.actorId, role: c.role, name: c.name, createdBy: c.by, expiresAt });
+  const { key, apiKey } = await apiKeysRepo.create(pool, {
+    actorId: c.actorId,
+    role: c.role,
+    name: c.name,
+    createdBy: c.by,
+    expiresAt,
+  });
   if (c.json) return print(JSON.stringify({ key, apiKey }));
-  print(`Created API key ${apiKey.id} (${apiKey.keyPrefix}) for ${apiKey.actorId}, role ${apiKey.role}, expires ${apiKey.expiresAt ?? 'never'}.`);
+  print(
+    `Created API key ${apiKey.id} (${apiKey.keyPrefix}) for ${apiKey.actorId}, role ${apiKey.role}, expires ${apiKey.expiresAt ?? 'never'}.`,
+  );
   print('The key is shown only now and cannot be recovered; store it safely:');
   print('');
   print(key);

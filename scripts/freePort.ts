@@ -26,5 +26,7 @@ export async function waitUntil(what: string, probe: () => Promise<unknown>, tim
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`${what} was not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'no answer'}`);
+  throw new Error(
+    `${what} was not ready after ${timeoutMs} ms: ${(last as Error | undefined)?.message ?? 'no answer'}`,
+  );
 }

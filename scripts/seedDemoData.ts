@@ -62,12 +62,18 @@ async function registerDevice(
   if (res.status === 201) return 'registered';
   // 200 + Idempotent-Replayed: this seed registered it before; 409: that id or serial is already enrolled.
   if (res.status === 200) return 'already-there';
-  if (res.status === 409 && ['device_id_taken', 'device_already_enrolled'].includes(body.error?.code ?? '')) return 'already-there';
-  throw new Error(`MDM emulator refused device ${device.id} (${device.serialNumber}): HTTP ${res.status} ${JSON.stringify(body)}`);
+  if (res.status === 409 && ['device_id_taken', 'device_already_enrolled'].includes(body.error?.code ?? ''))
+    return 'already-there';
+  throw new Error(
+    `MDM emulator refused device ${device.id} (${device.serialNumber}): HTTP ${res.status} ${JSON.stringify(body)}`,
+  );
 }
 
 /** Registers, in the MDM, every demo asset the database says is enrolled, with the database's MDM id. */
-export async function seedDemoDevices(db: pg.Pool, mdm: { baseUrl: string; apiKey: string }): Promise<SeedResult['devices']> {
+export async function seedDemoDevices(
+  db: pg.Pool,
+  mdm: { baseUrl: string; apiKey: string },
+): Promise<SeedResult['devices']> {
   const result = { total: 0, registered: 0, alreadyThere: 0 };
   for (const demo of DEMO_ASSETS) {
     const asset = await getAsset(db, demo.assetNumber);

@@ -8,20 +8,28 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ensureValidator, exampleEnvFile, repoRoot, validateComposeFiles, ValidatorBuildError } from './compose/validator';
+import {
+  ensureValidator,
+  exampleEnvFile,
+  repoRoot,
+  validateComposeFiles,
+  ValidatorBuildError,
+} from './compose/validator';
 
 const { values, positionals } = parseArgs({
   options: { 'env-file': { type: 'string', multiple: true } },
   allowPositionals: true,
 });
-const targets = positionals.length > 0 ? positionals.map((f) => path.resolve(f)) : [path.join(repoRoot, 'docker-compose.yml')];
+const targets =
+  positionals.length > 0 ? positionals.map((f) => path.resolve(f)) : [path.join(repoRoot, 'docker-compose.yml')];
 const envFiles = (values['env-file'] ?? [exampleEnvFile]).map((f) => path.resolve(f));
 
 try {
   const started = performance.now();
   await ensureValidator();
   const buildMs = performance.now() - started;
-  if (buildMs > 2000) console.log(`built the Compose validator in ${(buildMs / 1000).toFixed(1)} s (cached under .cache/)`);
+  if (buildMs > 2000)
+    console.log(`built the Compose validator in ${(buildMs / 1000).toFixed(1)} s (cached under .cache/)`);
 
   const result = await validateComposeFiles(targets, {
     projectDirectory: positionals.length > 0 ? undefined : repoRoot,

@@ -10,11 +10,26 @@ import type { LifecycleActivities } from '../activities/contracts';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportUpdates, workflowIdFor, type ChangeUserInput, type HumanReport, type LifecycleState,
+  CHANGE_USER_WORKFLOW,
+  DEFAULT_TIMINGS,
+  reportUpdates,
+  workflowIdFor,
+  type ChangeUserInput,
+  type HumanReport,
+  type LifecycleState,
 } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
-const FLAKY: (keyof LifecycleActivities)[] = ['scheduleCollection', 'returnToStock', 'requestWipe', 'deleteFromMdm', 'verifyEnrollment', 'assignUser', 'recordDelivery', 'recordEvent'];
+const FLAKY: (keyof LifecycleActivities)[] = [
+  'scheduleCollection',
+  'returnToStock',
+  'requestWipe',
+  'deleteFromMdm',
+  'verifyEnrollment',
+  'assignUser',
+  'recordDelivery',
+  'recordEvent',
+];
 const attempts = new Map<string, number>();
 
 /** Runs the real activity, then throws on its first attempt so Temporal retries a step that already wrote. */
@@ -42,21 +57,28 @@ afterAll(async () => {
 });
 
 const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
-const report = (data: Record<string, unknown>) => ({ actor: field, idempotencyKey: `k-${randomUUID()}`, data }) as HumanReport;
+const report = (data: Record<string, unknown>) =>
+  ({ actor: field, idempotencyKey: `k-${randomUUID()}`, data }) as HumanReport;
 
 describe('activities retried after their write', () => {
   it('leave one change, one audit event, one mail and one MDM command per step', async () => {
     const assetNumber = `A-${String(Math.floor(Math.random() * 900000) + 100000)}`;
     const { mdmDeviceId } = await h.seedDevice({ assetNumber, userEmail: 'holder@example.com' });
     const input: ChangeUserInput = {
-      assetNumber, reason: 'Refresh', plannedCollectionDate: new Date(Date.now() + 86_400_000).toISOString(), storageLocation: 'Store',
-      keepRecordAfterWipe: true, requestedBy: { id: 'admin@example.com', role: 'admin' },
+      assetNumber,
+      reason: 'Refresh',
+      plannedCollectionDate: new Date(Date.now() + 86_400_000).toISOString(),
+      storageLocation: 'Store',
+      keepRecordAfterWipe: true,
+      requestedBy: { id: 'admin@example.com', role: 'admin' },
       adminInCharge: { name: 'IT Admin', email: 'it@example.com', department: 'IT' },
       timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 300 },
       newUser: { department: 'HR', location: 'Kyoto', name: 'New User', email: 'new.user@example.com' },
     };
     const handle = await h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: h.taskQueue, workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`, args: [input],
+      taskQueue: h.taskQueue,
+      workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
+      args: [input],
     });
     await h.waitForStep(handle, 'awaiting-collection', 30_000);
     await handle.executeUpdate(reportUpdates['device-collected'], { args: [report({ collectedBy: 'Bob' })] });
@@ -64,16 +86,31 @@ describe('activities retried after their write', () => {
     await h.emulator.reEnroll(mdmDeviceId);
     await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report({})] });
     await h.waitForStep(handle, 'awaiting-delivery', 60_000);
-    await handle.executeUpdate(reportUpdates['device-delivered'], { args: [report({ receivedBy: 'New User', signature: 'typed: New User' })] });
+    await handle.executeUpdate(reportUpdates['device-delivered'], {
+      args: [report({ receivedBy: 'New User', signature: 'typed: New User' })],
+    });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
 
     for (const name of FLAKY) expect(attempts.get(name), `${name} was retried`).toBeGreaterThanOrEqual(2);
     const events = await eventsRepo.listForAsset(h.db.pool, assetNumber);
-    const counts = events.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.eventType]: (acc[e.eventType] ?? 0) + 1 }), {});
+    const counts = events.reduce<Record<string, number>>(
+      (acc, e) => ({ ...acc, [e.eventType]: (acc[e.eventType] ?? 0) + 1 }),
+      {},
+    );
     expect(counts).toEqual({
-      'collection-scheduled': 1, 'notice-sent': 2, 'device-collected': 1, 'returned-to-stock': 1, 'wipe-requested': 1, 'wipe-finished': 1,
-      'mdm-record-deleted': 1, 'device-reenrolled': 1, 'reenrollment-verified': 1, 'user-assigned': 1, 'device-delivered': 1, 'delivery-receipt': 1,
+      'collection-scheduled': 1,
+      'notice-sent': 2,
+      'device-collected': 1,
+      'returned-to-stock': 1,
+      'wipe-requested': 1,
+      'wipe-finished': 1,
+      'mdm-record-deleted': 1,
+      'device-reenrolled': 1,
+      'reenrollment-verified': 1,
+      'user-assigned': 1,
+      'device-delivered': 1,
+      'delivery-receipt': 1,
     });
     // Each asset change bumped the version once: 1 (created) + schedule, return to stock, MDM id cleared,
     // new MDM id, new user.

@@ -6,7 +6,12 @@
  * idempotent.
  */
 import { randomInt } from 'node:crypto';
-import { ApplicationFailure, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from '../api/applicationHandoff';
 import * as applicationsRepo from '../db/applicationsRepo';
@@ -82,7 +87,10 @@ describe('roles and validation', () => {
     expect((await api.call('GET', '/api/v1/applications', { token: TOKENS.field })).status).toBe(200);
     expect((await api.call('GET', '/api/v1/applications', { token: TOKENS.admin })).status).toBe(200);
     expect((await api.call('GET', '/api/v1/applications', { token: TOKENS.viewer })).status).toBe(403);
-    expect((await api.call('GET', '/api/v1/applications/00000000-0000-4000-8000-000000000000', { token: TOKENS.viewer })).status).toBe(403);
+    expect(
+      (await api.call('GET', '/api/v1/applications/00000000-0000-4000-8000-000000000000', { token: TOKENS.viewer }))
+        .status,
+    ).toBe(403);
   });
 
   it('refuses unknown fields, a bad e-mail and fields the server sets (400 naming them)', async () => {
@@ -95,9 +103,17 @@ describe('roles and validation', () => {
     expect(forged.status).toBe(400);
     expect(forged.body.error.details.problems[0].field).toBe('createdBy');
     const missing = await apply({});
-    expect(missing.body.error.details.problems.map((p: { field: string }) => p.field).sort()).toEqual(['deliveryLocation', 'department', 'userEmail', 'userName']);
+    expect(missing.body.error.details.problems.map((p: { field: string }) => p.field).sort()).toEqual([
+      'deliveryLocation',
+      'department',
+      'userEmail',
+      'userName',
+    ]);
     expect((await api.call('GET', '/api/v1/applications/nope', { token: TOKENS.field })).status).toBe(400);
-    expect((await api.call('GET', '/api/v1/applications/00000000-0000-4000-8000-000000000000', { token: TOKENS.field })).status).toBe(404);
+    expect(
+      (await api.call('GET', '/api/v1/applications/00000000-0000-4000-8000-000000000000', { token: TOKENS.field }))
+        .status,
+    ).toBe(404);
     expect((await api.call('GET', '/api/v1/applications', { token: TOKENS.field })).body.items).toEqual([]);
   });
 });
@@ -112,7 +128,13 @@ describe('pending, then taken by the next workflow that needs a user', () => {
       assignedTo: null,
       handoff: 'pending',
       replayed: false,
-      application: { state: 'pending', userName: 'Hanako Pending', department: '開発部', createdBy: 'admin@local', idempotencyKey: key },
+      application: {
+        state: 'pending',
+        userName: 'Hanako Pending',
+        department: '開発部',
+        createdBy: 'admin@local',
+        idempotencyKey: key,
+      },
     });
     const id = res.body.application.id as string;
 
@@ -125,7 +147,12 @@ describe('pending, then taken by the next workflow that needs a user', () => {
     await toAssignment(1, 'awaiting-delivery');
     const taken = await api.call('GET', `/api/v1/applications/${id}`, { token: TOKENS.field });
     expect(taken.body).toMatchObject({ state: 'assigned', workflowId: wf(1), assignedAssetNumber: no(1) });
-    expect(await assetsRepo.get(h.db.pool, no(1))).toMatchObject({ status: 'in_use', userName: 'Hanako Pending', department: '開発部', location: 'Osaka 5F' });
+    expect(await assetsRepo.get(h.db.pool, no(1))).toMatchObject({
+      status: 'in_use',
+      userName: 'Hanako Pending',
+      department: '開発部',
+      location: 'Osaka 5F',
+    });
     expect((await api.call('GET', '/api/v1/applications', { token: TOKENS.field })).body.items).toEqual([]);
   });
 });
@@ -140,7 +167,12 @@ describe('handoff to a workflow already waiting', () => {
     const key = `app-${base}-first`;
     const res = await apply(application('Jiro First'), key);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    expect(res.body).toMatchObject({ assignedTo: wf(2), handoff: 'accepted', tried: [], application: { state: 'assigned', workflowId: wf(2), assignedAssetNumber: no(2) } });
+    expect(res.body).toMatchObject({
+      assignedTo: wf(2),
+      handoff: 'accepted',
+      tried: [],
+      application: { state: 'assigned', workflowId: wf(2), assignedAssetNumber: no(2) },
+    });
     const state = await h.waitForStep(api.temporal.workflow.getHandle(wf(2)), 'awaiting-delivery', 30_000);
     expect(state.reports.filter((r) => r.event === 'user-assigned')).toEqual([
       expect.objectContaining({ outcome: 'accepted', actor: { id: 'admin@local', role: 'admin' } }),
@@ -148,7 +180,8 @@ describe('handoff to a workflow already waiting', () => {
     expect(await assetsRepo.get(h.db.pool, no(2))).toMatchObject({ userName: 'Jiro First', status: 'in_use' });
     const history = await eventsRepo.listForAsset(h.db.pool, no(2));
     expect(history.find((e) => e.eventType === 'user-assigned' && e.step === 'awaiting-assignment')).toMatchObject({
-      actor: 'admin@local', details: { applicationId: res.body.application.id },
+      actor: 'admin@local',
+      details: { applicationId: res.body.application.id },
     });
     expect(history.find((e) => e.eventType === 'application-claimed')).toMatchObject({ actor: 'admin@local' });
 
@@ -174,7 +207,10 @@ describe('handoff to a workflow already waiting', () => {
     expect([a.body.handoff, b.body.handoff]).toEqual(['accepted', 'accepted']);
     expect([a.body.assignedTo, b.body.assignedTo].sort()).toEqual([wf(4), wf(5)]);
     for (const n of [4, 5]) await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-delivery', 30_000);
-    const users = [(await assetsRepo.get(h.db.pool, no(4)))?.userName, (await assetsRepo.get(h.db.pool, no(5)))?.userName];
+    const users = [
+      (await assetsRepo.get(h.db.pool, no(4)))?.userName,
+      (await assetsRepo.get(h.db.pool, no(5)))?.userName,
+    ];
     expect(users.sort()).toEqual(['Goro Race', 'Shiro Race']);
   });
 });
@@ -185,21 +221,43 @@ describe('handoff to a workflow already waiting', () => {
  * refuses the report as if it had just moved on, or does not answer at all.
  */
 describe('races the real worker cannot be made to lose on cue', () => {
-  function scriptedTemporal(waiting: string[], answer: (workflowId: string) => Promise<unknown>, sent: string[]): Client {
+  function scriptedTemporal(
+    waiting: string[],
+    answer: (workflowId: string) => Promise<unknown>,
+    sent: string[],
+  ): Client {
     const state = (workflowId: string, i: number): LifecycleState => ({
-      process: 'change-user', assetNumber: workflowId.replace('device-', ''), status: 'running', step: 'awaiting-assignment', steps: [], reports: [], notes: [],
+      process: 'change-user',
+      assetNumber: workflowId.replace('device-', ''),
+      status: 'running',
+      step: 'awaiting-assignment',
+      steps: [],
+      reports: [],
+      notes: [],
       pendingTask: {
-        type: 'assign-user', step: 'awaiting-assignment', expects: ['user-assigned'], assetNumber: workflowId.replace('device-', ''),
-        dueAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(), createdAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(), remindersSent: 0, escalated: false,
+        type: 'assign-user',
+        step: 'awaiting-assignment',
+        expects: ['user-assigned'],
+        assetNumber: workflowId.replace('device-', ''),
+        dueAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(),
+        createdAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(),
+        remindersSent: 0,
+        escalated: false,
       },
     });
     const fake = {
       workflowService: {
-        listWorkflowExecutions: () => Promise.resolve({
-          // Newest first, as visibility lists them: the inbox must sort by due time itself.
-          executions: [...waiting].reverse().map((id) => ({ execution: { workflowId: id, runId: `run-${id}` }, type: { name: CHANGE_USER_WORKFLOW } })),
-          nextPageToken: new Uint8Array(),
-        }),
+        listWorkflowExecutions: () =>
+          Promise.resolve({
+            // Newest first, as visibility lists them: the inbox must sort by due time itself.
+            executions: [...waiting]
+              .reverse()
+              .map((id) => ({
+                execution: { workflowId: id, runId: `run-${id}` },
+                type: { name: CHANGE_USER_WORKFLOW },
+              })),
+            nextPageToken: new Uint8Array(),
+          }),
       },
       withDeadline: <R>(_deadline: number, fn: () => Promise<R>) => fn(),
       workflow: {
@@ -217,37 +275,91 @@ describe('races the real worker cannot be made to lose on cue', () => {
 
   async function freshApplication(name: string, assets: number[]) {
     for (const n of assets) {
-      await assetsRepo.upsert(h.db.pool, { assetNumber: no(n), serialNumber: `SN-race-${base + n}`, model: 'X', department: 'IT', location: 'IT store', status: 'in_stock' });
+      await assetsRepo.upsert(h.db.pool, {
+        assetNumber: no(n),
+        serialNumber: `SN-race-${base + n}`,
+        model: 'X',
+        department: 'IT',
+        location: 'IT store',
+        status: 'in_stock',
+      });
     }
     return (await applicationsRepo.create(h.db.pool, { ...application(name), createdBy: 'admin@local' })).application;
   }
 
-  const deps = (temporal: Client) => ({ pool: h.db.pool, temporal, namespace: 'default', taskQueue: 'scripted', queryTimeoutMs: 1000, updateTimeoutMs: 1000, now: new Date() });
+  const deps = (temporal: Client) => ({
+    pool: h.db.pool,
+    temporal,
+    namespace: 'default',
+    taskQueue: 'scripted',
+    queryTimeoutMs: 1000,
+    updateTimeoutMs: 1000,
+    now: new Date(),
+  });
   const admin = { id: 'admin@local', role: 'admin' as const };
 
   it('releases the reservation when the oldest waiting workflow moved on, and hands the application to the next', async () => {
     const app = await freshApplication('Moved On', [7, 8]);
     const sent: string[] = [];
-    const movedOn = new WorkflowUpdateFailedError('refused', ApplicationFailure.create({
-      type: 'EventNotExpected', message: 'user-assigned is not expected at step assigning', details: [{ step: 'assigning', expects: [], status: 'running' }],
-    }));
-    const temporal = scriptedTemporal([wf(7), wf(8)], (id) => (id === wf(7) ? Promise.reject(movedOn) : Promise.resolve({ accepted: true })), sent);
+    const movedOn = new WorkflowUpdateFailedError(
+      'refused',
+      ApplicationFailure.create({
+        type: 'EventNotExpected',
+        message: 'user-assigned is not expected at step assigning',
+        details: [{ step: 'assigning', expects: [], status: 'running' }],
+      }),
+    );
+    const temporal = scriptedTemporal(
+      [wf(7), wf(8)],
+      (id) => (id === wf(7) ? Promise.reject(movedOn) : Promise.resolve({ accepted: true })),
+      sent,
+    );
     const result = await handOff(deps(temporal), app, admin);
-    expect(result).toEqual({ assignedTo: wf(8), handoff: 'accepted', tried: [{ workflowId: wf(7), outcome: 'no longer waiting' }] });
+    expect(result).toEqual({
+      assignedTo: wf(8),
+      handoff: 'accepted',
+      tried: [{ workflowId: wf(7), outcome: 'no longer waiting' }],
+    });
     expect(sent).toEqual([wf(7), wf(8)]);
-    expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'assigned', workflowId: wf(8), assignedAssetNumber: no(8) });
+    expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({
+      state: 'assigned',
+      workflowId: wf(8),
+      assignedAssetNumber: no(8),
+    });
   });
 
   it('keeps the reservation when the workflow does not answer in time (unconfirmed), and stays pending when nobody takes it', async () => {
     const app = await freshApplication('No Answer', [9]);
-    const silent = scriptedTemporal([wf(9)], () => Promise.reject(new WorkflowUpdateRPCTimeoutOrCancelledError('deadline')), []);
+    const silent = scriptedTemporal(
+      [wf(9)],
+      () => Promise.reject(new WorkflowUpdateRPCTimeoutOrCancelledError('deadline')),
+      [],
+    );
     expect(await handOff(deps(silent), app, admin)).toMatchObject({ assignedTo: wf(9), handoff: 'unconfirmed' });
     expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'assigned', workflowId: wf(9) });
 
     const other = await freshApplication('Nobody Takes It', [10]);
-    const refusing = scriptedTemporal([wf(10)], () => Promise.reject(new WorkflowUpdateFailedError('refused', ApplicationFailure.create({ type: 'EventNotExpected', message: 'closed' }))), []);
-    expect(await handOff(deps(refusing), other, admin)).toEqual({ assignedTo: null, handoff: 'pending', tried: [{ workflowId: wf(10), outcome: 'no longer waiting' }] });
-    expect(await applicationsRepo.get(h.db.pool, other.id)).toMatchObject({ state: 'pending', workflowId: null, assignedAssetNumber: null });
+    const refusing = scriptedTemporal(
+      [wf(10)],
+      () =>
+        Promise.reject(
+          new WorkflowUpdateFailedError(
+            'refused',
+            ApplicationFailure.create({ type: 'EventNotExpected', message: 'closed' }),
+          ),
+        ),
+      [],
+    );
+    expect(await handOff(deps(refusing), other, admin)).toEqual({
+      assignedTo: null,
+      handoff: 'pending',
+      tried: [{ workflowId: wf(10), outcome: 'no longer waiting' }],
+    });
+    expect(await applicationsRepo.get(h.db.pool, other.id)).toMatchObject({
+      state: 'pending',
+      workflowId: null,
+      assignedAssetNumber: null,
+    });
     await applicationsRepo.cancel(h.db.pool, other.id);
   });
 });

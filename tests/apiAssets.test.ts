@@ -57,7 +57,9 @@ describe('roles', () => {
     }
     expect((await api.call('GET', '/api/v1/assets')).status).toBe(401);
     expect((await api.call('GET', `/api/v1/assets/${no(900)}`)).status).toBe(401);
-    expect((await api.call('POST', '/api/v1/assets/import', { body: 'Asset #\r\n', contentType: 'text/csv' })).status).toBe(401);
+    expect(
+      (await api.call('POST', '/api/v1/assets/import', { body: 'Asset #\r\n', contentType: 'text/csv' })).status,
+    ).toBe(401);
     expect((await api.call('GET', `/api/v1/assets/${no(900)}`, { token: TOKENS.viewer })).status).toBe(404);
   });
 });
@@ -65,13 +67,25 @@ describe('roles', () => {
 describe('create, update and read one asset', () => {
   it('creates an asset (201) with an audit event by the token actor, and replays the same key without a second event', async () => {
     const key = { 'idempotency-key': `create-${base}-1` };
-    const res = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: newAsset(1, { userName: '山田 太郎' }), headers: key });
+    const res = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: newAsset(1, { userName: '山田 太郎' }),
+      headers: key,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.headers.get('location')).toBe(`/api/v1/assets/${no(1)}`);
-    expect(res.body).toMatchObject({ created: true, applied: true, asset: { assetNumber: no(1), userName: '山田 太郎', version: 1 } });
+    expect(res.body).toMatchObject({
+      created: true,
+      applied: true,
+      asset: { assetNumber: no(1), userName: '山田 太郎', version: 1 },
+    });
     expect(res.body.event).toMatchObject({ type: 'asset-created', actor: 'admin@local', role: 'admin' });
 
-    const again = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: newAsset(1, { userName: '山田 太郎' }), headers: key });
+    const again = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: newAsset(1, { userName: '山田 太郎' }),
+      headers: key,
+    });
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ created: true, applied: false });
 
@@ -81,22 +95,41 @@ describe('create, update and read one asset', () => {
   });
 
   it('updates (200) only what changed, with before and after in the event', async () => {
-    const res = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: newAsset(1, { location: 'Osaka' }) });
+    const res = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: newAsset(1, { location: 'Osaka' }),
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({ created: false, applied: true, asset: { location: 'Osaka', userName: '山田 太郎', version: 2 } });
+    expect(res.body).toMatchObject({
+      created: false,
+      applied: true,
+      asset: { location: 'Osaka', userName: '山田 太郎', version: 2 },
+    });
     expect(res.body.event.changes).toEqual({ location: { from: 'Tokyo HQ', to: 'Osaka' } });
     const detail = await api.call('GET', `/api/v1/assets/${no(1)}`, { token: TOKENS.field });
     expect(detail.body.events.map((e: { type: string }) => e.type)).toEqual(['asset-created', 'asset-updated']);
   });
 
   it('refuses unknown fields, bad values and a serial number another asset has', async () => {
-    const unknown = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: { ...newAsset(2), colour: 'red' } });
+    const unknown = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: { ...newAsset(2), colour: 'red' },
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.details.problems[0]).toMatchObject({ field: 'colour' });
-    const bad = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: newAsset(2, { status: 'lost-ish', userEmail: 'nope' }) });
+    const bad = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: newAsset(2, { status: 'lost-ish', userEmail: 'nope' }),
+    });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.details.problems.map((p: { field: string }) => p.field).sort()).toEqual(['status', 'userEmail']);
-    const clash = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: newAsset(2, { serialNumber: `SN-${base + 1}` }) });
+    expect(bad.body.error.details.problems.map((p: { field: string }) => p.field).sort()).toEqual([
+      'status',
+      'userEmail',
+    ]);
+    const clash = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: newAsset(2, { serialNumber: `SN-${base + 1}` }),
+    });
     expect(clash.status).toBe(409);
     expect(clash.body.error.details).toMatchObject({ field: 'serialNumber' });
     expect((await api.call('GET', '/api/v1/assets/B-1', { token: TOKENS.admin })).status).toBe(400);
@@ -108,7 +141,11 @@ describe('list', () => {
     for (let n = 10; n < 15; n++) {
       const res = await api.call('POST', '/api/v1/assets', {
         token: TOKENS.admin,
-        body: newAsset(n, { department: `List ${base}`, location: n % 2 ? 'Kobe' : 'Nara', plannedStatus: n < 12 ? 'in_stock' : null }),
+        body: newAsset(n, {
+          department: `List ${base}`,
+          location: n % 2 ? 'Kobe' : 'Nara',
+          plannedStatus: n < 12 ? 'in_stock' : null,
+        }),
       });
       expect(res.status).toBe(201);
     }
@@ -119,14 +156,20 @@ describe('list', () => {
     const first = await api.call('GET', `/api/v1/assets?department=${dept}&limit=2`, { token: TOKENS.viewer });
     expect(first.status).toBe(200);
     expect(first.body.items.map((a: { assetNumber: string }) => a.assetNumber)).toEqual([no(10), no(11)]);
-    const second = await api.call('GET', `/api/v1/assets?department=${dept}&limit=2&cursor=${first.body.nextCursor}`, { token: TOKENS.viewer });
+    const second = await api.call('GET', `/api/v1/assets?department=${dept}&limit=2&cursor=${first.body.nextCursor}`, {
+      token: TOKENS.viewer,
+    });
     expect(second.body.items.map((a: { assetNumber: string }) => a.assetNumber)).toEqual([no(12), no(13)]);
-    const third = await api.call('GET', `/api/v1/assets?department=${dept}&limit=2&cursor=${second.body.nextCursor}`, { token: TOKENS.viewer });
+    const third = await api.call('GET', `/api/v1/assets?department=${dept}&limit=2&cursor=${second.body.nextCursor}`, {
+      token: TOKENS.viewer,
+    });
     expect(third.body).toMatchObject({ items: [{ assetNumber: no(14) }], nextCursor: null });
 
     const kobe = await api.call('GET', `/api/v1/assets?department=${dept}&location=Kobe`, { token: TOKENS.viewer });
     expect(kobe.body.items.map((a: { assetNumber: string }) => a.assetNumber)).toEqual([no(11), no(13)]);
-    const planned = await api.call('GET', `/api/v1/assets?department=${dept}&plannedStatus=in_stock&status=in_use`, { token: TOKENS.viewer });
+    const planned = await api.call('GET', `/api/v1/assets?department=${dept}&plannedStatus=in_stock&status=in_use`, {
+      token: TOKENS.viewer,
+    });
     expect(planned.body.items.map((a: { assetNumber: string }) => a.assetNumber)).toEqual([no(10), no(11)]);
   });
 
@@ -156,8 +199,19 @@ describe('CSV import', () => {
     expect(res.body).toMatchObject({ rows: 3, created: 2, updated: 0, unchanged: 1, importKey: `import-${base}-good` });
 
     const a = await api.call('GET', `/api/v1/assets/${no(20)}`, { token: TOKENS.viewer });
-    expect(a.body.asset).toMatchObject({ department: '営業部', location: '東京本社, 3F', userName: '山田 太郎', userPhone: '+81 3 1234 5678', plannedStatus: 'in_stock' });
-    expect(a.body.events[0]).toMatchObject({ type: 'asset-created', actor: 'admin@local', role: 'admin', details: { via: 'csv-import', row: 2 } });
+    expect(a.body.asset).toMatchObject({
+      department: '営業部',
+      location: '東京本社, 3F',
+      userName: '山田 太郎',
+      userPhone: '+81 3 1234 5678',
+      plannedStatus: 'in_stock',
+    });
+    expect(a.body.events[0]).toMatchObject({
+      type: 'asset-created',
+      actor: 'admin@local',
+      role: 'admin',
+      details: { via: 'csv-import', row: 2 },
+    });
     const b = await api.call('GET', `/api/v1/assets/${no(21)}`, { token: TOKENS.viewer });
     expect(b.body.asset).toMatchObject({ model: 'Pixel "8"', userName: null });
 
@@ -169,7 +223,9 @@ describe('CSV import', () => {
   });
 
   it('updates existing assets from the seed list columns only', async () => {
-    const res = await csv(`Asset #,Department,Location,User Name,E-mail,Phone\r\n${no(21)},営業部,大阪,佐藤 花子,hanako@example.com,06-1234-5678\r\n`);
+    const res = await csv(
+      `Asset #,Department,Location,User Name,E-mail,Phone\r\n${no(21)},営業部,大阪,佐藤 花子,hanako@example.com,06-1234-5678\r\n`,
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ updated: 1 });
     const b = await api.call('GET', `/api/v1/assets/${no(21)}`, { token: TOKENS.viewer });
@@ -206,11 +262,17 @@ describe('CSV import', () => {
       { row: 4, column: 'Serial Number', message: 'must not be empty' },
       { row: 4, column: 'Model', message: 'must not be empty' },
     ]);
-    const dbLevel = await csv(`${header}\r\n${no(40)},SN-${base + 40},iPhone 15,Sales,Tokyo,,,,\r\n${no(41)},SN-${base + 20},iPhone 15,Sales,Tokyo,,,,\r\n${no(44)},SN-${base + 44},X,Sales,Tokyo,,,,\r\n`);
+    const dbLevel = await csv(
+      `${header}\r\n${no(40)},SN-${base + 40},iPhone 15,Sales,Tokyo,,,,\r\n${no(41)},SN-${base + 20},iPhone 15,Sales,Tokyo,,,,\r\n${no(44)},SN-${base + 44},X,Sales,Tokyo,,,,\r\n`,
+    );
     expect(dbLevel.status).toBe(400);
-    expect(dbLevel.body.error.details.errors).toEqual([{ row: 3, column: 'Serial Number', message: expect.stringContaining('serial number') }]);
+    expect(dbLevel.body.error.details.errors).toEqual([
+      { row: 3, column: 'Serial Number', message: expect.stringContaining('serial number') },
+    ]);
     const missing = await csv(`Asset #,Department\r\n${no(45)},Sales\r\n`);
-    expect(missing.body.error.details.errors).toEqual([{ row: 2, column: null, message: expect.stringContaining('does not exist') }]);
+    expect(missing.body.error.details.errors).toEqual([
+      { row: 2, column: null, message: expect.stringContaining('does not exist') },
+    ]);
     expect(await tableCounts()).toEqual(before);
   });
 
@@ -221,7 +283,11 @@ describe('CSV import', () => {
       Buffer.from('\r\n'),
     ]);
     const send = (contentType: string) =>
-      fetch(`${api.baseUrl}/api/v1/assets/import`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': contentType }, body: sjis });
+      fetch(`${api.baseUrl}/api/v1/assets/import`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': contentType },
+        body: sjis,
+      });
     const asUtf8 = await send('text/csv');
     expect(asUtf8.status).toBe(400);
     expect(((await asUtf8.json()) as { error: { message: string } }).error.message).toContain('shift_jis');
@@ -239,14 +305,22 @@ describe('CSV import', () => {
     expect((await csv('')).status).toBe(400);
     const small = await startApi({ db: h.db.pool, env: { API_IMPORT_LIMIT: '1kb' } });
     try {
-      const res = await small.call('POST', '/api/v1/assets/import', { token: TOKENS.admin, body: `Asset #\r\n${'A-000001\r\n'.repeat(200)}`, contentType: 'text/csv' });
+      const res = await small.call('POST', '/api/v1/assets/import', {
+        token: TOKENS.admin,
+        body: `Asset #\r\n${'A-000001\r\n'.repeat(200)}`,
+        contentType: 'text/csv',
+      });
       expect(res.status).toBe(413);
       expect(res.body.error.code).toBe('body-too-large');
     } finally {
       await small.close();
     }
     // JSON routes keep their own limit and still refuse CSV.
-    const other = await api.call('POST', '/api/v1/assets', { token: TOKENS.admin, body: 'a,b', contentType: 'text/csv' });
+    const other = await api.call('POST', '/api/v1/assets', {
+      token: TOKENS.admin,
+      body: 'a,b',
+      contentType: 'text/csv',
+    });
     expect(other.status).toBe(415);
   });
 });
@@ -274,12 +348,30 @@ describe('history after a workflow ran', () => {
     const res = await api.call('GET', `/api/v1/assets/${assetNumber}`, { token: TOKENS.viewer });
     expect(res.status).toBe(200);
     expect(res.body.asset).toMatchObject({ status: 'in_stock', location: 'Shelf 9' });
-    const events = res.body.events as { type: string; actor: string; role: string; workflowId: string; step: string; at: string }[];
+    const events = res.body.events as {
+      type: string;
+      actor: string;
+      role: string;
+      workflowId: string;
+      step: string;
+      at: string;
+    }[];
     const times = events.map((e) => e.at);
     expect(times).toEqual([...times].sort());
     const of = (type: string) => events.find((e) => e.type === type);
-    expect(of('collection-scheduled')).toMatchObject({ actor: 'admin@local', role: 'admin', workflowId, step: 'scheduled' });
-    expect(of('device-collected')).toMatchObject({ actor: 'field@local', role: 'field-staff', workflowId, step: 'awaiting-collection', details: { collectedBy: 'Bob Field' } });
+    expect(of('collection-scheduled')).toMatchObject({
+      actor: 'admin@local',
+      role: 'admin',
+      workflowId,
+      step: 'scheduled',
+    });
+    expect(of('device-collected')).toMatchObject({
+      actor: 'field@local',
+      role: 'field-staff',
+      workflowId,
+      step: 'awaiting-collection',
+      details: { collectedBy: 'Bob Field' },
+    });
     expect(of('returned-to-stock')).toMatchObject({ actor: 'field@local', step: 'returning-to-stock' });
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['wipe-requested', 'mdm-record-deleted']));
     await handle.terminate('test done');

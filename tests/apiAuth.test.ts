@@ -15,7 +15,15 @@ import { createAuthenticator, OidcAuthenticator } from '../api/auth';
 import { loadConfig } from '../config/env';
 import * as apiKeysRepo from '../db/apiKeysRepo';
 import { startApi, TOKENS, type ApiHarness, type CallResult } from './support/apiHarness';
-import { serveJwks, signHmacToken, signToken, testSigningKey, unsignedToken, type JwksServer, type TestSigningKey } from './support/jwks';
+import {
+  serveJwks,
+  signHmacToken,
+  signToken,
+  testSigningKey,
+  unsignedToken,
+  type JwksServer,
+  type TestSigningKey,
+} from './support/jwks';
 import { createTestDatabase, type TestDatabase } from './support/postgres';
 
 const ISSUER = 'https://idp.test.example/realms/devices';
@@ -41,7 +49,12 @@ beforeAll(async () => {
     testSigningKey('ES256', 'other'),
   ]);
   jwks = await serveJwks([rsa, ec]);
-  const env = { OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: AUDIENCE, OIDC_JWKS_URL: jwks.url, API_RATE_LIMIT_PER_MINUTE: '100000' };
+  const env = {
+    OIDC_ISSUER: ISSUER,
+    OIDC_AUDIENCE: AUDIENCE,
+    OIDC_JWKS_URL: jwks.url,
+    API_RATE_LIMIT_PER_MINUTE: '100000',
+  };
   const config = loadConfig({ NODE_ENV: 'test', ...env });
   api = await startApi({
     temporalAddress: inject('temporalAddress'),
@@ -98,10 +111,13 @@ describe('OIDC tokens', () => {
     ['viewer', 'RS256', { read: 200, report: 403, admin: 403 }],
     ['field-staff', 'ES256', { read: 200, report: 404, admin: 403 }],
     ['admin', 'RS256', { read: 200, report: 404, admin: 200 }],
-  ] as const)('a %s token (%s) is allowed on its routes and refused (403) above its role', async (role, alg, expected) => {
-    const token = await jwt(alg === 'RS256' ? rsa : ec, { email: `${role}@example.com`, roles: [role] });
-    expect(await levels(token)).toEqual(expected);
-  });
+  ] as const)(
+    'a %s token (%s) is allowed on its routes and refused (403) above its role',
+    async (role, alg, expected) => {
+      const token = await jwt(alg === 'RS256' ? rsa : ec, { email: `${role}@example.com`, roles: [role] });
+      expect(await levels(token)).toEqual(expected);
+    },
+  );
 
   it('names the 403: the role held and the roles allowed', async () => {
     const token = await jwt(rsa, { email: 'v@example.com', roles: 'viewer' });
@@ -113,8 +129,14 @@ describe('OIDC tokens', () => {
   it('records the token actor as the author of a change (email, else sub)', async () => {
     const withEmail = await jwt(rsa, { sub: 'u-1', email: 'Alice.Admin@example.com', roles: ['admin'] });
     const withoutEmail = await jwt(ec, { sub: 'u-2', roles: ['admin'] });
-    for (const [token, author] of [[withEmail, 'Alice.Admin@example.com'], [withoutEmail, 'u-2']] as const) {
-      const res = await api.call('POST', '/api/v1/api-keys', { token, body: { actorId: 'robot@example.com', role: 'viewer' } });
+    for (const [token, author] of [
+      [withEmail, 'Alice.Admin@example.com'],
+      [withoutEmail, 'u-2'],
+    ] as const) {
+      const res = await api.call('POST', '/api/v1/api-keys', {
+        token,
+        body: { actorId: 'robot@example.com', role: 'viewer' },
+      });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       expect(res.body.apiKey.createdBy).toBe(author);
     }
@@ -141,7 +163,10 @@ describe('OIDC tokens', () => {
       [await jwt(impostor, claims), /^invalid token signature$/],
       [await jwt(stranger, claims), /^invalid token signature$/],
       [await jwt(ec, claims, { kid: 'rsa-1' }), /^(invalid token signature|token algorithm not allowed)$/],
-      [await signHmacToken(claims, { kid: 'rsa-1', issuer: ISSUER, audience: AUDIENCE }), /^token algorithm not allowed$/],
+      [
+        await signHmacToken(claims, { kid: 'rsa-1', issuer: ISSUER, audience: AUDIENCE }),
+        /^token algorithm not allowed$/,
+      ],
       [unsignedToken({ ...claims, iss: ISSUER, aud: AUDIENCE }), /^(invalid token|token algorithm not allowed)$/],
       ['bm90LWpzb24.bm90LWpzb24.c2ln', /^invalid token$/],
     ];
@@ -150,19 +175,32 @@ describe('OIDC tokens', () => {
 
   it('refuses a wrong audience or issuer without saying which were expected', async () => {
     const claims = { email: 'a@example.com', roles: ['admin'] };
-    expectUnauthorized(await api.call(...READ, { token: await jwt(rsa, claims, { audience: 'some-other-api' }) }), /^token audience not accepted$/);
-    expectUnauthorized(await api.call(...READ, { token: await jwt(rsa, claims, { issuer: 'https://evil.example' }) }), /^token issuer not accepted$/);
+    expectUnauthorized(
+      await api.call(...READ, { token: await jwt(rsa, claims, { audience: 'some-other-api' }) }),
+      /^token audience not accepted$/,
+    );
+    expectUnauthorized(
+      await api.call(...READ, { token: await jwt(rsa, claims, { issuer: 'https://evil.example' }) }),
+      /^token issuer not accepted$/,
+    );
   });
 
   it('answers 403 (authenticated, but no role here) for a missing role claim or unknown roles', async () => {
-    for (const claims of [{ email: 'nobody@example.com' }, { email: 'nobody@example.com', roles: ['superuser', 'Admin'] }, { email: 'nobody@example.com', roles: 42 }]) {
+    for (const claims of [
+      { email: 'nobody@example.com' },
+      { email: 'nobody@example.com', roles: ['superuser', 'Admin'] },
+      { email: 'nobody@example.com', roles: 42 },
+    ]) {
       const res = await api.call(...READ, { token: await jwt(rsa, claims) });
       expectForbidden(res, /^nobody@example\.com has no role in this service \(token claim "roles"\)$/);
     }
   });
 
   it('refuses (401) a token that names nobody', async () => {
-    expectUnauthorized(await api.call(...READ, { token: await jwt(rsa, { roles: ['admin'] }) }), /^token names no subject$/);
+    expectUnauthorized(
+      await api.call(...READ, { token: await jwt(rsa, { roles: ['admin'] }) }),
+      /^token names no subject$/,
+    );
   });
 
   it('fetches the key set once and caches it', () => {
@@ -187,7 +225,10 @@ describe('OIDC claim rules', () => {
     });
 
   it('maps provider groups to roles, only those listed, the widest role winning', async () => {
-    const auth = verifier({ roleClaim: 'groups', roleMap: { 'it-admins': 'admin', field: 'field-staff', staff: 'viewer' } });
+    const auth = verifier({
+      roleClaim: 'groups',
+      roleMap: { 'it-admins': 'admin', field: 'field-staff', staff: 'viewer' },
+    });
     const as = async (groups: unknown) => auth.authenticate(await jwt(rsa, { email: 'p@example.com', groups }));
     expect(await as(['staff', 'field'])).toEqual({ id: 'p@example.com', role: 'field-staff' });
     expect(await as(['staff', 'it-admins', 'field'])).toEqual({ id: 'p@example.com', role: 'admin' });
@@ -199,23 +240,34 @@ describe('OIDC claim rules', () => {
 
   it('reads a nested role claim, a space-separated string, a custom actor claim, any listed audience', async () => {
     const auth = verifier({ roleClaim: 'realm_access.roles', actorClaim: 'preferred_username' });
-    const token = await jwt(ec, { preferred_username: 'fieldy', realm_access: { roles: ['offline_access', 'field-staff'] } }, { audience: 'second-audience' });
+    const token = await jwt(
+      ec,
+      { preferred_username: 'fieldy', realm_access: { roles: ['offline_access', 'field-staff'] } },
+      { audience: 'second-audience' },
+    );
     expect(await auth.authenticate(token)).toEqual({ id: 'fieldy', role: 'field-staff' });
     const scopeStyle = verifier({ roleClaim: 'scope' });
-    expect(await scopeStyle.authenticate(await jwt(rsa, { email: 's@example.com', scope: 'openid viewer' }))).toEqual({ id: 's@example.com', role: 'viewer' });
+    expect(await scopeStyle.authenticate(await jwt(rsa, { email: 's@example.com', scope: 'openid viewer' }))).toEqual({
+      id: 's@example.com',
+      role: 'viewer',
+    });
   });
 
   it('honours the allowed algorithms', async () => {
     const rsOnly = verifier({ algorithms: ['RS256'] });
-    await expect(rsOnly.authenticate(await jwt(ec, { email: 'e@example.com', roles: ['viewer'] }))).rejects.toThrow(/^token algorithm not allowed$/);
+    await expect(rsOnly.authenticate(await jwt(ec, { email: 'e@example.com', roles: ['viewer'] }))).rejects.toThrow(
+      /^token algorithm not allowed$/,
+    );
   });
 
-  it('is a 503 (not the caller\'s fault) when the key set cannot be fetched, and a 401 is not faked', async () => {
+  it("is a 503 (not the caller's fault) when the key set cannot be fetched, and a 401 is not faked", async () => {
     const down = await serveJwks([]);
     const url = down.url;
     await down.close();
     const auth = verifier({ jwksUrl: url });
-    await expect(auth.authenticate(await jwt(rsa, { email: 'a@example.com', roles: ['admin'] }))).rejects.toMatchObject({ status: 503, code: 'auth-unavailable' });
+    await expect(auth.authenticate(await jwt(rsa, { email: 'a@example.com', roles: ['admin'] }))).rejects.toMatchObject(
+      { status: 503, code: 'auth-unavailable' },
+    );
   });
 
   it('picks up a rotated key (unknown kid triggers a refetch)', async () => {
@@ -225,7 +277,10 @@ describe('OIDC claim rules', () => {
       expect(await auth.authenticate(await jwt(rsa, { email: 'a@example.com', roles: ['viewer'] }))).toBeDefined();
       const next = await testSigningKey('ES256', 'rotated');
       server.publish([rsa, next]);
-      expect(await auth.authenticate(await jwt(next, { email: 'a@example.com', roles: ['viewer'] }))).toEqual({ id: 'a@example.com', role: 'viewer' });
+      expect(await auth.authenticate(await jwt(next, { email: 'a@example.com', roles: ['viewer'] }))).toEqual({
+        id: 'a@example.com',
+        role: 'viewer',
+      });
     } finally {
       await server.close();
     }
@@ -268,7 +323,9 @@ describe('API keys', () => {
 
   it('records the last use at most once a minute', async () => {
     const { key, apiKey } = await create('viewer');
-    const lastUsed = async () => (await db.pool.query('SELECT last_used_at FROM api_keys WHERE id = $1', [apiKey.id])).rows[0].last_used_at as Date | null;
+    const lastUsed = async () =>
+      (await db.pool.query('SELECT last_used_at FROM api_keys WHERE id = $1', [apiKey.id])).rows[0]
+        .last_used_at as Date | null;
     expect(await lastUsed()).toBeNull();
     await api.call(...READ, { token: key });
     const first = await lastUsed();
@@ -290,7 +347,13 @@ describe('API keys', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.headers.get('cache-control')).toBe('no-store');
     const { key, apiKey } = created.body as { key: string; apiKey: apiKeysRepo.ApiKey };
-    expect(apiKey).toMatchObject({ actorId: 'scanner@example.com', role: 'field-staff', name: 'scanner', createdBy: 'admin@local', revokedAt: null });
+    expect(apiKey).toMatchObject({
+      actorId: 'scanner@example.com',
+      role: 'field-staff',
+      name: 'scanner',
+      createdBy: 'admin@local',
+      revokedAt: null,
+    });
     expect(Date.parse(apiKey.expiresAt!) - Date.now()).toBeGreaterThan(29 * 86_400_000);
     expect((await api.call(...READ, { token: key })).status).toBe(200);
 
@@ -310,14 +373,22 @@ describe('API keys', () => {
   });
 
   it('checks admin route input: unknown fields, roles, ids, cursors', async () => {
-    const bad = await api.call('POST', '/api/v1/api-keys', { token: TOKENS.admin, body: { actorId: 'x', role: 'root', key: 'mine' } });
+    const bad = await api.call('POST', '/api/v1/api-keys', {
+      token: TOKENS.admin,
+      body: { actorId: 'x', role: 'root', key: 'mine' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/role/);
     expect(bad.body.error.message).toMatch(/key: unknown field/);
     expect((await api.call('DELETE', '/api/v1/api-keys/nope', { token: TOKENS.admin })).status).toBe(400);
-    expect((await api.call('DELETE', '/api/v1/api-keys/00000000-0000-4000-8000-000000000000', { token: TOKENS.admin })).status).toBe(404);
+    expect(
+      (await api.call('DELETE', '/api/v1/api-keys/00000000-0000-4000-8000-000000000000', { token: TOKENS.admin }))
+        .status,
+    ).toBe(404);
     expect((await api.call('GET', '/api/v1/api-keys?cursor=zzz', { token: TOKENS.admin })).status).toBe(400);
-    expectForbidden(await api.call('DELETE', '/api/v1/api-keys/00000000-0000-4000-8000-000000000000', { token: TOKENS.field }));
+    expectForbidden(
+      await api.call('DELETE', '/api/v1/api-keys/00000000-0000-4000-8000-000000000000', { token: TOKENS.field }),
+    );
   });
 
   it('pages the list in a stable order', async () => {
@@ -357,7 +428,17 @@ describe('npm run api-key', () => {
   };
 
   it('creates, lists and revokes a key against the database', async () => {
-    const created = await cli('create', '--actor', 'carol@example.com', '--role', 'admin', '--name', 'laptop', '--expires-days', '90');
+    const created = await cli(
+      'create',
+      '--actor',
+      'carol@example.com',
+      '--role',
+      'admin',
+      '--name',
+      'laptop',
+      '--expires-days',
+      '90',
+    );
     expect(created.code, created.stderr).toBe(0);
     const key = created.stdout.trim().split('\n').at(-1)!;
     expect(key).toMatch(/^dlk_[A-Za-z0-9_-]{43}$/);
@@ -377,7 +458,11 @@ describe('npm run api-key', () => {
 
     const json = JSON.parse((await cli('list', '--all', '--json')).stdout) as apiKeysRepo.ApiKey[];
     const row = json.find((k) => k.keyPrefix === key.slice(0, 12))!;
-    expect(row).toMatchObject({ actorId: 'carol@example.com', name: 'laptop', revokedBy: expect.stringMatching(/^cli:/) });
+    expect(row).toMatchObject({
+      actorId: 'carol@example.com',
+      name: 'laptop',
+      revokedBy: expect.stringMatching(/^cli:/),
+    });
     expect((await cli('list')).stdout).not.toContain(key.slice(0, 12));
     expect((await cli('revoke', row.id)).stdout).toMatch(/already revoked/);
   }, 60_000);
@@ -385,9 +470,17 @@ describe('npm run api-key', () => {
   it('explains bad command lines (exit 2) and unknown keys (exit 1)', async () => {
     const cases: [string[], number, RegExp][] = [
       [['create', '--role', 'admin'], 2, /create needs --actor/],
-      [['create', '--actor', 'a@example.com', '--role', 'root'], 2, /unknown role "root" \(expected one of admin, field-staff, viewer\)/],
+      [
+        ['create', '--actor', 'a@example.com', '--role', 'root'],
+        2,
+        /unknown role "root" \(expected one of admin, field-staff, viewer\)/,
+      ],
       [['create', '--actor', 'a@example.com'], 2, /create needs --role/],
-      [['create', '--actor', 'a@example.com', '--role', 'viewer', '--expires-days', 'soon'], 2, /--expires-days must be a number/],
+      [
+        ['create', '--actor', 'a@example.com', '--role', 'viewer', '--expires-days', 'soon'],
+        2,
+        /--expires-days must be a number/,
+      ],
       [['rotate'], 2, /unknown command "rotate"/],
       [['revoke'], 2, /revoke needs exactly one key id or prefix/],
       [['revoke', 'dlk_NoSuchKy'], 1, /no API key with id or prefix dlk_NoSuchKy/],
@@ -403,13 +496,20 @@ describe('npm run api-key', () => {
 
 describe('OIDC configuration', () => {
   it('needs issuer, audience and JWKS URL together', () => {
-    expect(() => loadConfig({ OIDC_ISSUER: ISSUER })).toThrow(/OIDC_AUDIENCE, OIDC_JWKS_URL: must be set when OIDC_ISSUER is/);
+    expect(() => loadConfig({ OIDC_ISSUER: ISSUER })).toThrow(
+      /OIDC_AUDIENCE, OIDC_JWKS_URL: must be set when OIDC_ISSUER is/,
+    );
     expect(() => loadConfig({ OIDC_JWKS_URL: 'https://idp/jwks' })).toThrow(/OIDC_ISSUER, OIDC_AUDIENCE: must be set/);
     expect(loadConfig({}).OIDC_ISSUER).toBeUndefined();
   });
 
   it('parses the role map, algorithms and audiences, and refuses bad ones', () => {
-    const c = loadConfig({ OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: 'a, b', OIDC_JWKS_URL: 'https://idp/jwks', OIDC_ROLE_MAP: 'it-admins=admin,field=field-staff' });
+    const c = loadConfig({
+      OIDC_ISSUER: ISSUER,
+      OIDC_AUDIENCE: 'a, b',
+      OIDC_JWKS_URL: 'https://idp/jwks',
+      OIDC_ROLE_MAP: 'it-admins=admin,field=field-staff',
+    });
     expect(c.OIDC_AUDIENCE).toEqual(['a', 'b']);
     expect(c.OIDC_ROLE_MAP).toEqual({ 'it-admins': 'admin', field: 'field-staff' });
     expect(c.OIDC_ALGORITHMS).toEqual(['RS256', 'ES256']);

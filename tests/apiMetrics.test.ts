@@ -49,7 +49,10 @@ describe('GET /metrics', () => {
       const res = await api.call('GET', `/api/v1/workflows/${id}`, { token: TOKENS.viewer });
       expect(res.status).toBe(400);
     }
-    const forbidden = await api.call('POST', '/api/v1/devices/A-000001/change-user', { token: TOKENS.viewer, body: {} });
+    const forbidden = await api.call('POST', '/api/v1/devices/A-000001/change-user', {
+      token: TOKENS.viewer,
+      body: {},
+    });
     expect(forbidden.status).toBe(403);
     for (const path of ['/wp-login.php', '/api/v1/nothing/here', '/random-1', '/random-2']) {
       expect((await api.call('GET', path, { token: TOKENS.viewer })).status).toBe(404);
@@ -60,7 +63,8 @@ describe('GET /metrics', () => {
     expect((await fetch(`${api.baseUrl}/field/js/app.js`)).status).toBe(200);
 
     const text = await scrape();
-    const count = (method: string, route: string, status: string) => sample(text, 'http_requests_total', { method, route, status });
+    const count = (method: string, route: string, status: string) =>
+      sample(text, 'http_requests_total', { method, route, status });
     expect(count('GET', '/api/v1/workflows/:workflowId', '400')).toBe(3);
     expect(count('POST', '/api/v1/devices/:assetNumber/change-user', '403')).toBe(1);
     expect(count('GET', '(unmatched)', '404')).toBe(4);
@@ -70,23 +74,54 @@ describe('GET /metrics', () => {
     expect(count('GET', '/metrics', '200')).toBeGreaterThanOrEqual(1); // the earlier scrape
 
     // The histogram saw the same requests, with the same labels.
-    expect(sample(text, 'http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/workflows/:workflowId', status: '400' })).toBe(3);
-    expect(sample(text, 'http_request_duration_seconds_bucket', { method: 'GET', route: '/api/v1/workflows/:workflowId', status: '400', le: '+Inf' })).toBe(3);
-    expect(sample(text, 'http_request_duration_seconds_sum', { method: 'GET', route: '/api/v1/workflows/:workflowId', status: '400' })).toBeGreaterThan(0);
+    expect(
+      sample(text, 'http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/api/v1/workflows/:workflowId',
+        status: '400',
+      }),
+    ).toBe(3);
+    expect(
+      sample(text, 'http_request_duration_seconds_bucket', {
+        method: 'GET',
+        route: '/api/v1/workflows/:workflowId',
+        status: '400',
+        le: '+Inf',
+      }),
+    ).toBe(3);
+    expect(
+      sample(text, 'http_request_duration_seconds_sum', {
+        method: 'GET',
+        route: '/api/v1/workflows/:workflowId',
+        status: '400',
+      }),
+    ).toBeGreaterThan(0);
 
     // Bounded labels: no raw URL, id or probe path made it into a label value.
     const routes = new Set([...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
     for (const leaked of ['device-x1', 'not-a-workflow', 'wp-login', 'random-1', 'A-000001', 'app.js']) {
-      expect([...routes].some((r) => r!.includes(leaked)), leaked).toBe(false);
+      expect(
+        [...routes].some((r) => r!.includes(leaked)),
+        leaked,
+      ).toBe(false);
     }
     for (const route of routes) expect(route).toMatch(/^(\(unmatched\)|\/[A-Za-z0-9/:.*_-]*)$/);
   });
 
   it('counts a request that fails in an async handler under its route, not as unmatched', async () => {
     // A bad body is refused by a throw inside the async handler, after the router has moved on.
-    const res = await api.call('POST', '/api/v1/workflows/device-A-000001/events/device-collected', { token: TOKENS.field, body: { data: {} } });
+    const res = await api.call('POST', '/api/v1/workflows/device-A-000001/events/device-collected', {
+      token: TOKENS.field,
+      body: { data: {} },
+    });
     expect(res.status).toBe(400);
     const text = await scrape();
-    expect(sample(text, 'http_requests_total', { method: 'POST', route: '/api/v1/workflows/:workflowId/events/:event', status: '400' })).toBe(1);
+    expect(
+      sample(text, 'http_requests_total', {
+        method: 'POST',
+        route: '/api/v1/workflows/:workflowId/events/:event',
+        status: '400',
+      }),
+    ).toBe(1);
   });
 });

@@ -96,7 +96,10 @@ describe('GET /openapi.json', () => {
     const refs = [...JSON.stringify(spec).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) {
-      const target = ref.split('/').slice(1).reduce((node: Json, key) => node?.[key], spec);
+      const target = ref
+        .split('/')
+        .slice(1)
+        .reduce((node: Json, key) => node?.[key], spec);
       expect(target, ref).toBeTypeOf('object');
     }
   });
@@ -107,7 +110,9 @@ describe('GET /openapi.json', () => {
       for (const [method, op] of Object.entries<Json>(ops)) {
         const schemas = [
           ...Object.values<Json>(op.requestBody?.content ?? {}).map((c) => c.schema),
-          ...Object.values<Json>(op.responses).flatMap((r) => Object.values<Json>(r.content ?? {}).map((c) => c.schema)),
+          ...Object.values<Json>(op.responses).flatMap((r) =>
+            Object.values<Json>(r.content ?? {}).map((c) => c.schema),
+          ),
           ...(op.parameters ?? []).map((p: Json) => p.schema),
         ];
         for (const schema of schemas) {
@@ -142,7 +147,10 @@ describe('GET /openapi.json', () => {
       const declared = (op.parameters ?? []).filter((p: Json) => p.in === 'path').map((p: Json) => p.name);
       expect(declared, `${r.method} ${path}`).toEqual([...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]));
       for (const p of (op.parameters ?? []).filter((x: Json) => x.in === 'path')) {
-        expect(p.schema.pattern ?? p.schema.enum ?? p.schema.format, `${path} {${p.name}} says what it accepts`).toBeDefined();
+        expect(
+          p.schema.pattern ?? p.schema.enum ?? p.schema.format,
+          `${path} {${p.name}} says what it accepts`,
+        ).toBeDefined();
       }
       if (op.security.length) {
         expect(op.description, `${path} names its roles`).toMatch(/Roles: /);
@@ -152,7 +160,9 @@ describe('GET /openapi.json', () => {
     }
     // Nothing in the spec that the app does not serve.
     const served = new Set(routes.map((r) => `${r.method} ${r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`));
-    const documented = Object.entries<Json>(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+    const documented = Object.entries<Json>(spec.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    );
     expect(documented.filter((d) => !served.has(d))).toEqual([]);
     expect(spec.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
@@ -186,11 +196,17 @@ describe('GET /openapi.json', () => {
       if (accepted) expect(res.status, JSON.stringify(res.body)).toBe(404);
       else expect(res.status, JSON.stringify(res.body)).toBe(400);
     }
-    const unknown = await api.call('POST', '/api/v1/devices/A-000999/change-user', { token: TOKENS.admin, body: { ...good, forcd: true } });
-    expect(unknown.body.error.details.problems).toContainEqual({ field: 'forcd', problem: expect.stringContaining('unknown field') });
+    const unknown = await api.call('POST', '/api/v1/devices/A-000999/change-user', {
+      token: TOKENS.admin,
+      body: { ...good, forcd: true },
+    });
+    expect(unknown.body.error.details.problems).toContainEqual({
+      field: 'forcd',
+      problem: expect.stringContaining('unknown field'),
+    });
   });
 
-  it('refuses what the API refuses: event payloads, from the workflows\' own report schemas', async () => {
+  it("refuses what the API refuses: event payloads, from the workflows' own report schemas", async () => {
     const op = spec.paths['/api/v1/workflows/{workflowId}/events/{event}'].post;
     expect(Object.keys(op['x-event-payloads'])).toEqual(HUMAN_EVENTS);
     const payload = (event: string) => validatorFor(op['x-event-payloads'][event]);
@@ -206,7 +222,10 @@ describe('GET /openapi.json', () => {
     for (const [event, data, accepted] of cases) {
       expect(payload(event)(data), `${event} ${JSON.stringify(data)}`).toBe(accepted);
       // Validation happens before Temporal is asked: a refused payload is a 400 without a server.
-      const res = await api.call('POST', `/api/v1/workflows/device-A-000123/events/${event}`, { token: TOKENS.field, body: { data } });
+      const res = await api.call('POST', `/api/v1/workflows/device-A-000123/events/${event}`, {
+        token: TOKENS.field,
+        body: { data },
+      });
       // Past validation the lazy Temporal client has no server: 503, never 400.
       if (accepted) expect(res.status, JSON.stringify(res.body)).toBe(503);
       else expect(res.status, JSON.stringify(res.body)).toBe(400);
@@ -224,7 +243,11 @@ describe('GET /openapi.json', () => {
   it('documents query parameters from the list schemas (patterns, enums, limits)', () => {
     const list = spec.paths['/api/v1/workflows'].get.parameters;
     expect(list.find((p: Json) => p.name === 'asset').schema.pattern).toBe('^A-[0-9]{6}$');
-    expect(list.find((p: Json) => p.name === 'limit').schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 200 });
+    expect(list.find((p: Json) => p.name === 'limit').schema).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 200,
+    });
     const tasks = spec.paths['/api/v1/tasks'].get.parameters.map((p: Json) => p.name);
     expect(tasks).toEqual(expect.arrayContaining(['type', 'department', 'location', 'limit', 'cursor']));
   });

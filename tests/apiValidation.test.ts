@@ -14,13 +14,21 @@ const changeUser = { reason: 'Leaver', plannedCollectionDate: '2025-06-10', stor
 
 let api: ApiHarness;
 beforeAll(async () => {
-  api = await startApi({ db: memoryDb([asset('A-000001')]), clock: () => NOW, env: { API_RATE_LIMIT_PER_MINUTE: '100000' } });
+  api = await startApi({
+    db: memoryDb([asset('A-000001')]),
+    clock: () => NOW,
+    env: { API_RATE_LIMIT_PER_MINUTE: '100000' },
+  });
 });
 afterAll(async () => {
   await api?.close();
 });
 
-function expectError(res: { status: number; body: { error?: { code?: string; message?: string } } }, status: number, code?: string) {
+function expectError(
+  res: { status: number; body: { error?: { code?: string; message?: string } } },
+  status: number,
+  code?: string,
+) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(typeof res.body.error?.message).toBe('string');
   if (code) expect(res.body.error?.code).toBe(code);
@@ -88,7 +96,9 @@ describe('configuration of tokens', () => {
     expect(() => loadConfig({ API_TOKENS: 'short=alice:admin' })).toThrow(/API_TOKENS=\(redacted\)/);
     expect(() => loadConfig({ API_TOKENS: 'aaaaaaaaaaaa=alice:root' })).toThrow(/role one of/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKENS: must be set in production/);
-    expect(loadConfig({ NODE_ENV: 'production', API_TOKENS: 'aaaaaaaaaaaaaaaa=alice:admin' }).API_TOKENS).toHaveLength(1);
+    expect(loadConfig({ NODE_ENV: 'production', API_TOKENS: 'aaaaaaaaaaaaaaaa=alice:admin' }).API_TOKENS).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -121,17 +131,26 @@ describe('roles', () => {
   });
 
   it('checks the role before the body (no validation detail leaks to the wrong role)', async () => {
-    const res = await api.call('POST', '/api/v1/devices/A-000001/change-user', { token: TOKENS.viewer, body: { nonsense: true } });
+    const res = await api.call('POST', '/api/v1/devices/A-000001/change-user', {
+      token: TOKENS.viewer,
+      body: { nonsense: true },
+    });
     expectError(res, 403);
   });
 });
 
 describe('path identifiers', () => {
-  it.each(['A-00001', 'a-000001', 'A-0000012', 'A-000001%20', '%27%20OR%201%3D1'])('refuses asset number %s', async (bad) => {
-    const res = await api.call('POST', `/api/v1/devices/${bad}/change-user`, { token: TOKENS.admin, body: changeUser });
-    expectError(res, 400, 'invalid-input');
-    expect(fields(res)).toEqual(['assetNumber']);
-  });
+  it.each(['A-00001', 'a-000001', 'A-0000012', 'A-000001%20', '%27%20OR%201%3D1'])(
+    'refuses asset number %s',
+    async (bad) => {
+      const res = await api.call('POST', `/api/v1/devices/${bad}/change-user`, {
+        token: TOKENS.admin,
+        body: changeUser,
+      });
+      expectError(res, 400, 'invalid-input');
+      expect(fields(res)).toEqual(['assetNumber']);
+    },
+  );
 
   it.each(['A-000001', 'device-A-1', 'device-A-000001x', 'other-A-000001'])('refuses workflow id %s', async (bad) => {
     const res = await api.call('GET', `/api/v1/workflows/${bad}`, { token: TOKENS.viewer });
@@ -141,7 +160,10 @@ describe('path identifiers', () => {
 
   it('refuses an event name that is not a human event', async () => {
     for (const bad of ['cancel', 'state', 'device_collected', 'x']) {
-      const res = await api.call('POST', `/api/v1/workflows/device-A-000001/events/${bad}`, { token: TOKENS.field, body: { data: {} } });
+      const res = await api.call('POST', `/api/v1/workflows/device-A-000001/events/${bad}`, {
+        token: TOKENS.field,
+        body: { data: {} },
+      });
       expectError(res, 400);
       expect(fields(res)).toEqual(['event']);
       expect(res.body.error.message).toContain('device-collected');
@@ -149,14 +171,18 @@ describe('path identifiers', () => {
   });
 
   it('answers 404 for an asset that is not in the database, before starting anything', async () => {
-    const res = await api.call('POST', '/api/v1/devices/A-999999/change-user', { token: TOKENS.admin, body: changeUser });
+    const res = await api.call('POST', '/api/v1/devices/A-999999/change-user', {
+      token: TOKENS.admin,
+      body: changeUser,
+    });
     expectError(res, 404, 'not-found');
     expect(res.body.error.message).toContain('A-999999');
   });
 });
 
 describe('change-user body', () => {
-  const post = (body: unknown) => api.call('POST', '/api/v1/devices/A-000001/change-user', { token: TOKENS.admin, body });
+  const post = (body: unknown) =>
+    api.call('POST', '/api/v1/devices/A-000001/change-user', { token: TOKENS.admin, body });
 
   it('names every missing field', async () => {
     const res = await post({});
@@ -174,11 +200,14 @@ describe('change-user body', () => {
     expect(fields(res).sort()).toEqual(['forcd', 'newUser.mobile']);
   });
 
-  it.each(['2025-13-01', '2025-06-31', '10/06/2025', '2025-06-10T09:00', 'tomorrow', ''])('refuses the date %j', async (d) => {
-    const res = await post({ ...changeUser, plannedCollectionDate: d });
-    expectError(res, 400);
-    expect(fields(res)).toEqual(['plannedCollectionDate']);
-  });
+  it.each(['2025-13-01', '2025-06-31', '10/06/2025', '2025-06-10T09:00', 'tomorrow', ''])(
+    'refuses the date %j',
+    async (d) => {
+      const res = await post({ ...changeUser, plannedCollectionDate: d });
+      expectError(res, 400);
+      expect(fields(res)).toEqual(['plannedCollectionDate']);
+    },
+  );
 
   it('refuses a planned date in the past or years ahead', async () => {
     for (const d of ['2025-05-01', '2028-01-01T00:00:00Z']) {
@@ -208,10 +237,14 @@ describe('change-user body', () => {
 });
 
 describe('inactivation body', () => {
-  const post = (body: unknown) => api.call('POST', '/api/v1/devices/A-000001/inactivation', { token: TOKENS.admin, body });
+  const post = (body: unknown) =>
+    api.call('POST', '/api/v1/devices/A-000001/inactivation', { token: TOKENS.admin, body });
 
   it('refuses forced without acknowledgeProfileStays: true, naming that field', async () => {
-    for (const body of [{ reason: 'Lost', forced: true }, { reason: 'Lost', forced: true, acknowledgeProfileStays: false }]) {
+    for (const body of [
+      { reason: 'Lost', forced: true },
+      { reason: 'Lost', forced: true, acknowledgeProfileStays: false },
+    ]) {
       const res = await post(body);
       expectError(res, 400, 'invalid-input');
       expect(fields(res)).toEqual(['acknowledgeProfileStays']);
@@ -228,8 +261,15 @@ describe('inactivation body', () => {
 
 describe('bulk bodies', () => {
   it('requires 1..500 asset numbers', async () => {
-    for (const assetNumbers of [[], Array.from({ length: 501 }, (_, i) => `A-${String(i).padStart(6, '0')}`), 'A-000001']) {
-      const res = await api.call('POST', '/api/v1/collections', { token: TOKENS.admin, body: { ...changeUser, assetNumbers } });
+    for (const assetNumbers of [
+      [],
+      Array.from({ length: 501 }, (_, i) => `A-${String(i).padStart(6, '0')}`),
+      'A-000001',
+    ]) {
+      const res = await api.call('POST', '/api/v1/collections', {
+        token: TOKENS.admin,
+        body: { ...changeUser, assetNumbers },
+      });
       expectError(res, 400);
       expect(fields(res)).toEqual(['assetNumbers']);
     }
@@ -270,17 +310,28 @@ describe('event and command bodies', () => {
   });
 
   it('refuses payload fields outside data and an actor in the body', async () => {
-    const res = await api.call('POST', path, { token: TOKENS.field, body: { collectedBy: 'x', actor: { id: 'boss', role: 'admin' } } });
+    const res = await api.call('POST', path, {
+      token: TOKENS.field,
+      body: { collectedBy: 'x', actor: { id: 'boss', role: 'admin' } },
+    });
     expectError(res, 400);
     expect(fields(res)).toEqual(['collectedBy, actor']);
   });
 
   it('validates the idempotency key from the body and the header, and refuses two different keys', async () => {
     const data = { collectedBy: 'Field Tech' };
-    expect(fields(await api.call('POST', path, { token: TOKENS.field, body: { idempotencyKey: 'short', data } }))).toEqual(['idempotencyKey']);
-    expect(fields(await api.call('POST', path, { token: TOKENS.field, body: { data }, headers: { 'idempotency-key': 'bad key with spaces' } }))).toEqual([
-      'Idempotency-Key',
-    ]);
+    expect(
+      fields(await api.call('POST', path, { token: TOKENS.field, body: { idempotencyKey: 'short', data } })),
+    ).toEqual(['idempotencyKey']);
+    expect(
+      fields(
+        await api.call('POST', path, {
+          token: TOKENS.field,
+          body: { data },
+          headers: { 'idempotency-key': 'bad key with spaces' },
+        }),
+      ),
+    ).toEqual(['Idempotency-Key']);
     const both = await api.call('POST', path, {
       token: TOKENS.field,
       body: { idempotencyKey: 'key-aaaaaaaa', data },
@@ -291,7 +342,10 @@ describe('event and command bodies', () => {
   });
 
   it('refuses unknown fields in admin commands', async () => {
-    const res = await api.call('POST', '/api/v1/workflows/device-A-000001/cancel', { token: TOKENS.admin, body: { reason: 'x', force: 1 } });
+    const res = await api.call('POST', '/api/v1/workflows/device-A-000001/cancel', {
+      token: TOKENS.admin,
+      body: { reason: 'x', force: 1 },
+    });
     expectError(res, 400);
     expect(fields(res)).toEqual(['force']);
   });
@@ -346,7 +400,11 @@ describe('body transport', () => {
   });
 
   it('answers a non-JSON body with 415', async () => {
-    const res = await api.call('POST', path, { token: TOKENS.admin, body: 'reason=x', contentType: 'application/x-www-form-urlencoded' });
+    const res = await api.call('POST', path, {
+      token: TOKENS.admin,
+      body: 'reason=x',
+      contentType: 'application/x-www-form-urlencoded',
+    });
     expectError(res, 415, 'unsupported-media-type');
   });
 
@@ -363,7 +421,8 @@ describe('rate limiting', () => {
     const limited = await startApi({ env: { API_RATE_LIMIT_PER_MINUTE: '60' } });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 12; i++) statuses.push((await limited.call('GET', '/api/v1/workflows?limit=0', { token: TOKENS.viewer })).status);
+      for (let i = 0; i < 12; i++)
+        statuses.push((await limited.call('GET', '/api/v1/workflows?limit=0', { token: TOKENS.viewer })).status);
       expect(statuses.slice(0, 10).every((s) => s === 400)).toBe(true);
       const res = await limited.call('GET', '/api/v1/workflows?limit=0', { token: TOKENS.viewer });
       expectError(res, 429, 'rate-limited');

@@ -83,12 +83,25 @@ describe('change user through the API with a worker', () => {
 
   it('accepts the expected report with the actor from the token, once per idempotency key', async () => {
     const key = { 'idempotency-key': `collect-${assetNumber}` };
-    const res = await report('device-collected', { data: { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' } }, key);
+    const res = await report(
+      'device-collected',
+      { data: { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' } },
+      key,
+    );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({ accepted: true, event: 'device-collected', workflowId, idempotencyKey: `collect-${assetNumber}` });
+    expect(res.body).toMatchObject({
+      accepted: true,
+      event: 'device-collected',
+      workflowId,
+      idempotencyKey: `collect-${assetNumber}`,
+    });
     expect(res.body.step).not.toBe('awaiting-collection');
 
-    const again = await report('device-collected', { data: { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' } }, key);
+    const again = await report(
+      'device-collected',
+      { data: { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' } },
+      key,
+    );
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body.accepted).toBe(true);
 
@@ -99,7 +112,10 @@ describe('change user through the API with a worker', () => {
   });
 
   it('cancels on an admin command, then answers reports with 409 and still shows the final state', async () => {
-    const res = await api.call('POST', `/api/v1/workflows/${workflowId}/cancel`, { token: TOKENS.admin, body: { reason: 'Campaign stopped' } });
+    const res = await api.call('POST', `/api/v1/workflows/${workflowId}/cancel`, {
+      token: TOKENS.admin,
+      body: { reason: 'Campaign stopped' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ accepted: true, event: 'cancel', status: 'cancelled' });
     await api.temporal.workflow.getHandle(workflowId).result();

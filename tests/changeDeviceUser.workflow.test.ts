@@ -9,8 +9,17 @@ import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  adminUpdates, CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, reportUpdates, stateQuery, workflowIdFor,
-  type ChangeUserInput, type LifecycleState, type HumanEventName, type HumanReport,
+  adminUpdates,
+  CHANGE_USER_WORKFLOW,
+  DEFAULT_TIMINGS,
+  reportSignals,
+  reportUpdates,
+  stateQuery,
+  workflowIdFor,
+  type ChangeUserInput,
+  type LifecycleState,
+  type HumanEventName,
+  type HumanReport,
 } from '../workflows/definitions';
 import { NeedsAttentionKey } from '../temporal/searchAttributes';
 import { recordHistoryIfAsked } from './support/histories';
@@ -43,7 +52,13 @@ function input(assetNumber: string, extra: Partial<ChangeUserInput> = {}): Chang
     requestedBy: admin,
     adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
     timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400 },
-    newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com', phone: '+81 6 0000 0000' },
+    newUser: {
+      department: 'Engineering',
+      location: 'Osaka',
+      name: 'Yuki New',
+      email: 'y.new@example.com',
+      phone: '+81 6 0000 0000',
+    },
     ...extra,
   };
 }
@@ -80,25 +95,42 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     expect(ack.step).not.toBe('awaiting-collection');
 
     const reenrol = await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
-    expect(reenrol.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['returning-to-stock', 'wiping', 'removing-from-mdm']));
+    expect(reenrol.steps.map((s) => s.step)).toEqual(
+      expect.arrayContaining(['returning-to-stock', 'wiping', 'removing-from-mdm']),
+    );
     const commands = await h.mdm.listCommands(mdmDeviceId);
     const wipe = commands.filter((c) => c.type === 'wipe');
     expect(wipe).toHaveLength(1);
     expect(wipe[0].status).toBe('succeeded');
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull(); // the record was deleted
     const inStock = await assetsRepo.get(h.db.pool, assetNumber);
-    expect(inStock).toMatchObject({ status: 'in_stock', location: 'Shelf 3', department: 'IT', userName: 'IT Admin', mdmDeviceId: null });
+    expect(inStock).toMatchObject({
+      status: 'in_stock',
+      location: 'Shelf 3',
+      department: 'IT',
+      userName: 'IT Admin',
+      mdmDeviceId: null,
+    });
 
     // Reported too early: the MDM shows no enrolment yet, so the task opens again and the reporter is told why.
     const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
-    expect(early).toMatchObject({ step: 'awaiting-reenrollment', message: expect.stringMatching(/not confirmed by the MDM/) });
+    expect(early).toMatchObject({
+      step: 'awaiting-reenrollment',
+      message: expect.stringMatching(/not confirmed by the MDM/),
+    });
 
     // Field staff re-enrol the device; the emulator gives it a new MDM id which the workflow must find.
     const enrolled = await h.emulator.reEnroll(mdmDeviceId);
     await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
     await h.waitForStep(handle, 'awaiting-delivery');
     const assigned = await assetsRepo.get(h.db.pool, assetNumber);
-    expect(assigned).toMatchObject({ status: 'in_use', plannedStatus: null, userName: 'Yuki New', department: 'Engineering', mdmDeviceId: enrolled.newDeviceId });
+    expect(assigned).toMatchObject({
+      status: 'in_use',
+      plannedStatus: null,
+      userName: 'Yuki New',
+      department: 'Engineering',
+      mdmDeviceId: enrolled.newDeviceId,
+    });
     await h.mail.waitFor((m) => m.to.includes('y.new@example.com'), 10_000);
 
     await handle.executeUpdate(reportUpdates['device-delivered'], {
@@ -111,12 +143,26 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const history = await eventsRepo.listForAsset(h.db.pool, assetNumber);
     const types = history.map((e) => e.eventType);
     expect(types).toEqual([
-      'collection-scheduled', 'notice-sent', 'device-collected', 'returned-to-stock', 'wipe-requested', 'wipe-finished',
-      'mdm-record-deleted', 'device-reenrolled', 'device-reenrolled', 'reenrollment-verified', 'user-assigned', 'notice-sent', 'device-delivered', 'delivery-receipt',
+      'collection-scheduled',
+      'notice-sent',
+      'device-collected',
+      'returned-to-stock',
+      'wipe-requested',
+      'wipe-finished',
+      'mdm-record-deleted',
+      'device-reenrolled',
+      'device-reenrolled',
+      'reenrollment-verified',
+      'user-assigned',
+      'notice-sent',
+      'device-delivered',
+      'delivery-receipt',
     ]);
     expect(history.find((e) => e.eventType === 'device-collected')?.actor).toBe(field.id);
     expect(history.find((e) => e.eventType === 'collection-scheduled')?.actor).toBe(admin.id);
-    expect(history.find((e) => e.eventType === 'delivery-receipt')?.details).toMatchObject({ receipt: { receivedBy: 'Yuki New' } });
+    expect(history.find((e) => e.eventType === 'delivery-receipt')?.details).toMatchObject({
+      receipt: { receivedBy: 'Yuki New' },
+    });
   });
 
   it('refuses an out-of-order update atomically and records an out-of-order signal as rejected', async () => {
@@ -126,21 +172,29 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await h.waitForStep(handle, 'awaiting-collection');
 
     // What an admin filters on in the Web UI, through the Temporal client's visibility API.
-    const query = `LifecycleStep = 'awaiting-collection' AND AwaitingTask = 'collect-device' AND AssetNumber = '${assetNumber}' ` +
+    const query =
+      `LifecycleStep = 'awaiting-collection' AND AwaitingTask = 'collect-device' AND AssetNumber = '${assetNumber}' ` +
       `AND LifecycleProcess = 'change-user' AND Department = 'Sales'`;
-    await expect.poll(async () => {
-      const ids: string[] = [];
-      for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
-      return ids;
-    }, { timeout: 10_000 }).toEqual([handle.workflowId]);
+    await expect
+      .poll(
+        async () => {
+          const ids: string[] = [];
+          for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
+          return ids;
+        },
+        { timeout: 10_000 },
+      )
+      .toEqual([handle.workflowId]);
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(NeedsAttentionKey)).toBe(false);
 
     const before = await eventsRepo.listForAsset(h.db.pool, assetNumber);
 
-    const err = await handle.executeUpdate(reportUpdates['device-delivered'], {
-      args: [report(field, { receivedBy: 'Someone', signature: 'x' })],
-    }).catch((e: unknown) => e);
+    const err = await handle
+      .executeUpdate(reportUpdates['device-delivered'], {
+        args: [report(field, { receivedBy: 'Someone', signature: 'x' })],
+      })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
     const cause = (err as WorkflowUpdateFailedError).cause as { type?: string; details?: unknown[] };
     expect(cause.type).toBe('EventNotExpected');
@@ -150,8 +204,13 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await handle.signal(reportSignals['device-delivered'], report(field, { receivedBy: 'Someone', signature: 'x' }));
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-collection');
-    expect(state.reports.find((r) => r.outcome === 'rejected')).toMatchObject({ event: 'device-delivered', actor: field });
-    await expect.poll(async () => (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType)).toContain('report-rejected');
+    expect(state.reports.find((r) => r.outcome === 'rejected')).toMatchObject({
+      event: 'device-delivered',
+      actor: field,
+    });
+    await expect
+      .poll(async () => (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType))
+      .toContain('report-rejected');
 
     // A repeated report (same idempotency key) is acknowledged, not applied twice.
     const collected = report(field, { collectedBy: 'Bob' });
@@ -170,22 +229,34 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const handle = await start(assetNumber);
     await h.waitForStep(handle, 'awaiting-collection');
     // The MDM refuses the wipe (4xx, not retryable): the workflow must wait for an admin, not fail.
-    await h.emulator.addFault({ kind: 'error', status: 403, count: 1, method: 'POST', pathPrefix: `/devices/${mdmDeviceId}/commands` });
+    await h.emulator.addFault({
+      kind: 'error',
+      status: 403,
+      count: 1,
+      method: 'POST',
+      pathPrefix: `/devices/${mdmDeviceId}/commands`,
+    });
     await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] });
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked).toMatchObject({ status: 'needs-attention', failedStep: 'wiping' });
     expect(parked.lastError).toMatch(/requestWipe/);
 
-    const ack = await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] }).catch((e: unknown) => e);
+    const ack = await handle
+      .executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] })
+      .catch((e: unknown) => e);
     expect(ack).toBeInstanceOf(WorkflowUpdateFailedError);
 
-    await handle.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
+    await handle.executeUpdate(adminUpdates.retry, {
+      args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }],
+    });
     await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
     const state = await handle.query(stateQuery);
     expect(state.status).toBe('running');
     const wipes = (await h.mdm.listCommands(mdmDeviceId)).filter((c) => c.type === 'wipe');
     expect(wipes).toHaveLength(1);
-    await handle.executeUpdate(adminUpdates.cancel, { args: [{ actor: admin, idempotencyKey: `cancel-${randomUUID()}`, reason: 'user stays' }] });
+    await handle.executeUpdate(adminUpdates.cancel, {
+      args: [{ actor: admin, idempotencyKey: `cancel-${randomUUID()}`, reason: 'user stays' }],
+    });
     const cancelled: LifecycleState = await handle.result();
     expect(cancelled.status).toBe('cancelled');
     const last = (await eventsRepo.listForAsset(h.db.pool, assetNumber)).at(-1);
@@ -211,13 +282,26 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     expect(missing).toMatchObject({ step: 'awaiting-assignment', message: expect.stringMatching(/could not be used/) });
 
     const { application } = await applicationsRepo.create(h.db.pool, {
-      department: 'Legal', deliveryLocation: 'Sapporo', userName: 'Aki Applicant', userEmail: 'aki@example.com', createdBy: admin.id,
+      department: 'Legal',
+      deliveryLocation: 'Sapporo',
+      userName: 'Aki Applicant',
+      userEmail: 'aki@example.com',
+      createdBy: admin.id,
     });
-    const ack = await handle.executeUpdate(reportUpdates['user-assigned'], { args: [report(admin, { applicationId: application.id })] });
+    const ack = await handle.executeUpdate(reportUpdates['user-assigned'], {
+      args: [report(admin, { applicationId: application.id })],
+    });
     expect(ack.step).toBe('assigning');
     await h.waitForStep(handle, 'awaiting-delivery');
-    expect(await assetsRepo.get(h.db.pool, assetNumber)).toMatchObject({ userName: 'Aki Applicant', location: 'Sapporo', status: 'in_use' });
-    expect(await applicationsRepo.get(h.db.pool, application.id)).toMatchObject({ state: 'assigned', assignedAssetNumber: assetNumber });
+    expect(await assetsRepo.get(h.db.pool, assetNumber)).toMatchObject({
+      userName: 'Aki Applicant',
+      location: 'Sapporo',
+      status: 'in_use',
+    });
+    expect(await applicationsRepo.get(h.db.pool, application.id)).toMatchObject({
+      state: 'assigned',
+      assignedAssetNumber: assetNumber,
+    });
     await handle.terminate('test done');
   });
 });

@@ -62,7 +62,9 @@ describe('docker-compose.yml validation', () => {
   });
 
   it('rejects an unknown key and names it', async () => {
-    const result = await validateVariant('typo-key', (t) => replaceOnce(t, '    image: temporalio/ui:', '    imagee: temporalio/ui:'));
+    const result = await validateVariant('typo-key', (t) =>
+      replaceOnce(t, '    image: temporalio/ui:', '    imagee: temporalio/ui:'),
+    );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/services\.temporal-ui: unknown key "imagee"/);
   });
@@ -76,13 +78,17 @@ describe('docker-compose.yml validation', () => {
   });
 
   it('rejects a non-number where a number is expected', async () => {
-    const result = await validateVariant('wrong-number', (t) => replaceOnce(t, '      retries: 20', '      retries: many'));
+    const result = await validateVariant('wrong-number', (t) =>
+      replaceOnce(t, '      retries: 20', '      retries: many'),
+    );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/services\.postgres\.healthcheck\.retries.*"many"/);
   });
 
   it('rejects depends_on naming a service that does not exist', async () => {
-    const result = await validateVariant('missing-dependency', (t) => replaceOnce(t, /^ {6}mailpit:$/m, '      mail-sink:'));
+    const result = await validateVariant('missing-dependency', (t) =>
+      replaceOnce(t, /^ {6}mailpit:$/m, '      mail-sink:'),
+    );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/service "worker" depends on undefined service "mail-sink"/);
   });
@@ -96,7 +102,9 @@ describe('docker-compose.yml validation', () => {
   });
 
   it('rejects a variable with no default that is not set (a typo would silently become empty)', async () => {
-    const result = await validateVariant('unset-variable', (t) => replaceOnce(t, '${MAIL_FROM:-device-lifecycle@localhost.localdomain}', '${MAIL_FORM}'));
+    const result = await validateVariant('unset-variable', (t) =>
+      replaceOnce(t, '${MAIL_FROM:-device-lifecycle@localhost.localdomain}', '${MAIL_FORM}'),
+    );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/variable "MAIL_FORM" is not set and has no default/);
   });
@@ -106,7 +114,9 @@ describe('docker-compose.yml validation', () => {
       replaceOnce(t, / {4}healthcheck:\n {6}test: \["CMD", "\/mailpit", "readyz"\]\n( {6}.*\n){3}/, ''),
     );
     expect(result.ok).toBe(false);
-    expect(result.errors.join('\n')).toMatch(/service "worker" waits for "mailpit" to be healthy, but "mailpit" has no healthcheck/);
+    expect(result.errors.join('\n')).toMatch(
+      /service "worker" waits for "mailpit" to be healthy, but "mailpit" has no healthcheck/,
+    );
   });
 
   it('requires API_TOKENS: the stack runs with NODE_ENV=production, where the development tokens are refused', async () => {
@@ -118,7 +128,9 @@ describe('docker-compose.yml validation', () => {
   });
 
   it('rejects a YAML syntax error', async () => {
-    const result = await validateVariant('yaml-syntax', (t) => replaceOnce(t, '  mailpit:\n', '  mailpit:\n   bad indent: [\n'));
+    const result = await validateVariant('yaml-syntax', (t) =>
+      replaceOnce(t, '  mailpit:\n', '  mailpit:\n   bad indent: [\n'),
+    );
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/yaml/i);
   });
@@ -126,7 +138,17 @@ describe('docker-compose.yml validation', () => {
 
 describe('docker-compose.yml content', () => {
   it('has every part of the design, each pinned to an image tag or built from the Dockerfile', () => {
-    const expected = ['postgres', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'migrate', 'worker', 'api', 'mdm-emulator', 'mailpit'];
+    const expected = [
+      'postgres',
+      'temporal',
+      'temporal-search-attributes',
+      'temporal-ui',
+      'migrate',
+      'worker',
+      'api',
+      'mdm-emulator',
+      'mailpit',
+    ];
     expect(Object.keys(project.services).sort()).toEqual([...expected].sort());
     for (const [name, service] of Object.entries(project.services)) {
       if (service.build) {
@@ -142,7 +164,9 @@ describe('docker-compose.yml content', () => {
   });
 
   it('app services run the entrypoints of this repository', async () => {
-    const commands = Object.fromEntries(Object.entries(project.services).map(([n, s]) => [n, s.command?.join(' ') ?? '']));
+    const commands = Object.fromEntries(
+      Object.entries(project.services).map(([n, s]) => [n, s.command?.join(' ') ?? '']),
+    );
     expect(commands.api).toMatch(/api\/main\.ts$/);
     expect(commands.worker).toMatch(/worker\/main\.ts$/);
     expect(commands.migrate).toMatch(/db\/migrateCli\.ts$/);
@@ -185,13 +209,17 @@ describe('docker-compose.yml content', () => {
     expect(portOf(worker.MDM_BASE_URL)).toBe(mdmPort);
     expect(new URL(worker.MDM_BASE_URL).hostname).toBe('mdm-emulator');
     expect(project.services['mdm-emulator'].environment?.MDM_EMULATOR_PORT).toBe(String(mdmPort));
-    expect(project.services['mdm-emulator'].ports?.map((p) => [p.target, p.published])).toEqual([[mdmPort, String(mdmPort)]]);
+    expect(project.services['mdm-emulator'].ports?.map((p) => [p.target, p.published])).toEqual([
+      [mdmPort, String(mdmPort)],
+    ]);
     expect(project.services['mdm-emulator'].environment?.MDM_API_KEY).toBe(worker.MDM_API_KEY);
 
     // PostgreSQL: the app reaches it by service name; the host port is the one in the default DATABASE_URL.
     const db = new URL(worker.DATABASE_URL);
     expect([db.hostname, db.port, db.pathname]).toEqual(['postgres', '5432', new URL(defaults.DATABASE_URL).pathname]);
-    expect(project.services.postgres.ports?.map((p) => [p.target, p.published])).toEqual([[5432, new URL(defaults.DATABASE_URL).port]]);
+    expect(project.services.postgres.ports?.map((p) => [p.target, p.published])).toEqual([
+      [5432, new URL(defaults.DATABASE_URL).port],
+    ]);
 
     // Mail goes to the sink's SMTP port; its web UI is on 8025.
     const smtp = new URL(worker.SMTP_URL);
@@ -217,7 +245,8 @@ describe('docker-compose.yml content', () => {
   });
 
   it('keeps state in volumes: PostgreSQL data and the MDM emulator data', () => {
-    const mounts = (name: string) => (project.services[name].volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.target);
+    const mounts = (name: string) =>
+      (project.services[name].volumes ?? []).filter((v) => v.type === 'volume').map((v) => v.target);
     expect(mounts('postgres')).toEqual(['/var/lib/postgresql/data']);
     expect(mounts('mdm-emulator')).toEqual([project.services['mdm-emulator'].environment?.MDM_EMULATOR_DATA_DIR]);
   });
@@ -229,13 +258,15 @@ describe('docker-compose.yml content', () => {
 
     const script = await readFile(path.join(repoRoot, 'deploy/temporal/register-search-attributes.sh'), 'utf8');
     const registered = [...script.matchAll(/^register (\w+) (\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`);
-    const expected = customSearchAttributes.map((k) => `${k.name}=${k.type === SearchAttributeType.BOOL ? 'Bool' : 'Keyword'}`);
+    const expected = customSearchAttributes.map(
+      (k) => `${k.name}=${k.type === SearchAttributeType.BOOL ? 'Bool' : 'Keyword'}`,
+    );
     expect(registered.sort()).toEqual(expected.sort());
 
     const dynamicConfig = project.services.temporal.environment?.DYNAMIC_CONFIG_FILE_PATH ?? '';
-    await expect(readFile(path.join(repoRoot, 'deploy/temporal/dynamicconfig', path.basename(dynamicConfig)), 'utf8')).resolves.toContain(
-      'frontend.enableUpdateWorkflowExecution',
-    );
+    await expect(
+      readFile(path.join(repoRoot, 'deploy/temporal/dynamicconfig', path.basename(dynamicConfig)), 'utf8'),
+    ).resolves.toContain('frontend.enableUpdateWorkflowExecution');
   });
 
   it('the Postgres init script creates the databases the app and Temporal use', async () => {
@@ -272,7 +303,12 @@ async function runtimePackages(roots: string[]): Promise<Map<string, string>> {
       if (spec.startsWith('node:')) continue;
       if (spec.startsWith('.')) {
         for (const candidate of candidates(spec, file)) {
-          if (await stat(candidate).then((s) => s.isFile(), () => false)) {
+          if (
+            await stat(candidate).then(
+              (s) => s.isFile(),
+              () => false,
+            )
+          ) {
             queue.push(candidate);
             break;
           }
@@ -288,7 +324,9 @@ async function runtimePackages(roots: string[]): Promise<Map<string, string>> {
 
 describe('application image', () => {
   it('production dependencies cover every package the containers import (the image installs --omit=dev)', async () => {
-    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     const { builtinModules } = await import('node:module');
     // the files the compose commands run, plus the workflow bundle the worker builds at start-up
     const entrypoints = Object.values(project.services)
@@ -296,7 +334,13 @@ describe('application image', () => {
       .map((s) => path.join(repoRoot, (s.command ?? []).at(-1)!));
     const roots = [];
     for (const file of [...entrypoints, path.join(repoRoot, 'workflows/index.ts')]) {
-      if (await stat(file).then(() => true, () => false)) roots.push(file);
+      if (
+        await stat(file).then(
+          () => true,
+          () => false,
+        )
+      )
+        roots.push(file);
     }
     const missing = [...(await runtimePackages(roots))]
       .filter(([name]) => !builtinModules.includes(name) && !(name in pkg.dependencies))
@@ -306,10 +350,15 @@ describe('application image', () => {
 
   it('Dockerfile: Node 20 slim, locked production install, tsx at run time, non-root, API by default', async () => {
     const dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
-    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
-    expect(pkg.dependencies.tsx, 'tsx runs the TypeScript in production, so it must be a runtime dependency').toBeDefined();
+    expect(
+      pkg.dependencies.tsx,
+      'tsx runs the TypeScript in production, so it must be a runtime dependency',
+    ).toBeDefined();
     expect(dockerfile).toMatch(/^ENV NODE_ENV=production/m);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^CMD \["node", "--import", "tsx", "api\/main\.ts"\]$/m);

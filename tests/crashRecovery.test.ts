@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportSignals, workflowIdFor, type ChangeUserInput, type HumanReport,
+  CHANGE_USER_WORKFLOW,
+  DEFAULT_TIMINGS,
+  reportSignals,
+  workflowIdFor,
+  type ChangeUserInput,
+  type HumanReport,
 } from '../workflows/definitions';
 import { startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -20,21 +25,28 @@ afterAll(async () => {
 });
 
 const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
-const report = (data: Record<string, unknown>) => ({ actor: field, idempotencyKey: `k-${randomUUID()}`, data }) as HumanReport;
+const report = (data: Record<string, unknown>) =>
+  ({ actor: field, idempotencyKey: `k-${randomUUID()}`, data }) as HumanReport;
 
 describe('worker crash and restart', () => {
   it('keeps reports sent while no worker runs, and resumes the wipe and its fallback timer without a second command', async () => {
     const assetNumber = `A-${String(Math.floor(Math.random() * 900000) + 100000)}`;
     const { mdmDeviceId } = await h.seedDevice({ assetNumber });
     const input: ChangeUserInput = {
-      assetNumber, reason: 'Refresh', plannedCollectionDate: new Date(Date.now() + 86_400_000).toISOString(), storageLocation: 'Store',
-      keepRecordAfterWipe: false, requestedBy: { id: 'admin@example.com', role: 'admin' },
+      assetNumber,
+      reason: 'Refresh',
+      plannedCollectionDate: new Date(Date.now() + 86_400_000).toISOString(),
+      storageLocation: 'Store',
+      keepRecordAfterWipe: false,
+      requestedBy: { id: 'admin@example.com', role: 'admin' },
       adminInCharge: { name: 'IT Admin', email: 'it@example.com', department: 'IT' },
       timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 300, wipeAckTimeoutMs: 4_000 },
       newUser: { department: 'HR', location: 'Kyoto', name: 'New User', email: 'new.user@example.com' },
     };
     const handle = await h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: h.taskQueue, workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`, args: [input],
+      taskQueue: h.taskQueue,
+      workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
+      args: [input],
     });
     await h.waitForStep(handle, 'awaiting-collection');
 
@@ -57,7 +69,15 @@ describe('worker crash and restart', () => {
     expect(wipes).toHaveLength(1);
     expect(wipes[0]).toMatchObject({ options: { keepEnrollmentData: false } });
     const types = (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType);
-    expect(types).toEqual(['collection-scheduled', 'notice-sent', 'device-collected', 'returned-to-stock', 'wipe-requested', 'wipe-confirmed', 'mdm-record-deleted']);
+    expect(types).toEqual([
+      'collection-scheduled',
+      'notice-sent',
+      'device-collected',
+      'returned-to-stock',
+      'wipe-requested',
+      'wipe-confirmed',
+      'mdm-record-deleted',
+    ]);
     await handle.terminate('test done');
   });
 });

@@ -21,7 +21,10 @@ describe('writing CSV', () => {
   });
 
   it('starts with a UTF-8 BOM and ends every record with CRLF', () => {
-    const text = formatCsv([['a', 'b'], ['1', '2']]);
+    const text = formatCsv([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
     expect(text).toBe('\uFEFFa,b\r\n1,2\r\n');
     expect(formatCsv([['a']], { bom: false })).toBe('a\r\n');
     // The BOM is the three bytes EF BB BF once encoded, which is what Excel looks for.
@@ -41,9 +44,17 @@ describe('reading CSV', () => {
   });
 
   it('accepts CRLF, LF and lone CR line ends, a missing final line end, and skips blank lines', () => {
-    expect(parseCsv('a,b\r\n1,2\n3,4\r5,6').map((r) => r.fields)).toEqual([['a', 'b'], ['1', '2'], ['3', '4'], ['5', '6']]);
+    expect(parseCsv('a,b\r\n1,2\n3,4\r5,6').map((r) => r.fields)).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+      ['3', '4'],
+      ['5', '6'],
+    ]);
     const withBlank = parseCsv('a\r\n\r\nb\r\n');
-    expect(withBlank).toEqual([{ row: 1, fields: ['a'] }, { row: 3, fields: ['b'] }]);
+    expect(withBlank).toEqual([
+      { row: 1, fields: ['a'] },
+      { row: 3, fields: ['b'] },
+    ]);
   });
 
   it('numbers records as a spreadsheet numbers rows, even when a field spans lines', () => {
@@ -77,7 +88,17 @@ describe('reading CSV', () => {
 
 describe('formula guard', () => {
   it('prefixes cells a spreadsheet would run as a formula', () => {
-    for (const cell of ['=1+1', '+SUM(A1)', '-2+3', '@SUM(A1)', '\t=1', '\r=1', '  =1', '＝1+1', '=HYPERLINK("http://x")']) {
+    for (const cell of [
+      '=1+1',
+      '+SUM(A1)',
+      '-2+3',
+      '@SUM(A1)',
+      '\t=1',
+      '\r=1',
+      '  =1',
+      '＝1+1',
+      '=HYPERLINK("http://x")',
+    ]) {
       expect(neutraliseFormula(cell), JSON.stringify(cell)).toBe(`'${cell}`);
     }
   });
@@ -98,12 +119,23 @@ describe('formula guard', () => {
 
   it('guards every cell of an exported list but not its header', () => {
     const asset = {
-      assetNumber: 'A-000001', department: '=cmd|"/c calc"!A1', location: '東京本社', userName: '@admin',
-      userEmail: 'u@example.com', userPhone: '+81 3 1234 5678',
+      assetNumber: 'A-000001',
+      department: '=cmd|"/c calc"!A1',
+      location: '東京本社',
+      userName: '@admin',
+      userEmail: 'u@example.com',
+      userPhone: '+81 3 1234 5678',
     } as Asset;
     const [header, row] = listRows([asset]);
     expect(header).toEqual(['Asset #', 'Department', 'Location', 'User Name', 'E-mail', 'Phone']);
-    expect(row).toEqual(['A-000001', '\'=cmd|"/c calc"!A1', '東京本社', "'@admin", 'u@example.com', "'+81 3 1234 5678"]);
+    expect(row).toEqual([
+      'A-000001',
+      '\'=cmd|"/c calc"!A1',
+      '東京本社',
+      "'@admin",
+      'u@example.com',
+      "'+81 3 1234 5678",
+    ]);
   });
 });
 
@@ -118,15 +150,30 @@ describe('import file check (no database)', () => {
   };
 
   it('accepts the seed columns in any order and spelling, with a BOM and CRLF', () => {
-    const { rows } = parseImport('\uFEFFe-mail,ASSET #,Department,location,User_Name,Phone\r\nu@example.com,A-000001,営業部,東京,山田,\'+81 3 1234\r\n');
+    const { rows } = parseImport(
+      "\uFEFFe-mail,ASSET #,Department,location,User_Name,Phone\r\nu@example.com,A-000001,営業部,東京,山田,'+81 3 1234\r\n",
+    );
     expect(rows[0]!.given).toEqual({
-      assetNumber: 'A-000001', department: '営業部', location: '東京', userName: '山田', userEmail: 'u@example.com', userPhone: '+81 3 1234',
+      assetNumber: 'A-000001',
+      department: '営業部',
+      location: '東京',
+      userName: '山田',
+      userEmail: 'u@example.com',
+      userPhone: '+81 3 1234',
     });
   });
 
   it('normalises statuses and Japanese-style dates, and empty optional cells clear the field', () => {
-    const { rows } = parseImport('Asset #,Asset Status,Planned Asset Status,Planned Date,User Name\r\nA-000001,In Use,In Stock,2030/4/1,\r\n');
-    expect(rows[0]!.given).toEqual({ assetNumber: 'A-000001', status: 'in_use', plannedStatus: 'in_stock', plannedDate: '2030-04-01', userName: null });
+    const { rows } = parseImport(
+      'Asset #,Asset Status,Planned Asset Status,Planned Date,User Name\r\nA-000001,In Use,In Stock,2030/4/1,\r\n',
+    );
+    expect(rows[0]!.given).toEqual({
+      assetNumber: 'A-000001',
+      status: 'in_use',
+      plannedStatus: 'in_stock',
+      plannedDate: '2030-04-01',
+      userName: null,
+    });
   });
 
   it('lists every problem with its row and column', () => {
@@ -158,14 +205,23 @@ describe('import file check (no database)', () => {
   });
 
   it('refuses unknown, repeated and missing columns in the header', () => {
-    expect(rejected('Asset #,Colour\r\nA-000001,red\r\n')).toEqual([{ row: 1, column: 'Colour', message: expect.stringContaining('unknown column') }]);
-    expect(rejected('Asset #,Email,E-mail\r\nA-000001,a@b.c,a@b.c\r\n')).toEqual([{ row: 1, column: 'E-mail', message: expect.stringContaining('second column') }]);
-    expect(rejected('Department\r\nSales\r\n')).toEqual([{ row: 1, column: 'Asset #', message: 'required column is missing' }]);
+    expect(rejected('Asset #,Colour\r\nA-000001,red\r\n')).toEqual([
+      { row: 1, column: 'Colour', message: expect.stringContaining('unknown column') },
+    ]);
+    expect(rejected('Asset #,Email,E-mail\r\nA-000001,a@b.c,a@b.c\r\n')).toEqual([
+      { row: 1, column: 'E-mail', message: expect.stringContaining('second column') },
+    ]);
+    expect(rejected('Department\r\nSales\r\n')).toEqual([
+      { row: 1, column: 'Asset #', message: 'required column is missing' },
+    ]);
   });
 
   it('refuses an empty file, a header without rows, and broken quoting', () => {
     expect(rejected('')[0]).toMatchObject({ row: 1 });
     expect(rejected('Asset #\r\n')[0]).toMatchObject({ row: 2, message: expect.stringContaining('no rows') });
-    expect(rejected('Asset #,Department\r\nA-000001,"Sales\r\n')[0]).toMatchObject({ row: 2, message: expect.stringContaining('not closed') });
+    expect(rejected('Asset #,Department\r\nA-000001,"Sales\r\n')[0]).toMatchObject({
+      row: 2,
+      message: expect.stringContaining('not closed'),
+    });
   });
 });

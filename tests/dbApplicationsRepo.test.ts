@@ -95,7 +95,11 @@ describe('applicationsRepo', () => {
       for (let i = 0; i < 8; i++) {
         const assetNumber = `A-${String(300_000 + i).padStart(6, '0')}`;
         await assetsRepo.upsert(fresh.pool, {
-          assetNumber, serialNumber: `CLAIM-${i}`, model: 'Pixel 8', department: 'IT Operations', location: '倉庫',
+          assetNumber,
+          serialNumber: `CLAIM-${i}`,
+          model: 'Pixel 8',
+          department: 'IT Operations',
+          location: '倉庫',
         });
         assets.push(assetNumber);
       }
@@ -124,14 +128,24 @@ describe('applicationsRepo', () => {
     const fresh = await createTestDatabase();
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 7; i++) ids.push((await applicationsRepo.create(fresh.pool, application({ userName: `u${i}` }))).application.id);
+      for (let i = 0; i < 7; i++)
+        ids.push((await applicationsRepo.create(fresh.pool, application({ userName: `u${i}` }))).application.id);
       const assetNumber = `A-${String(400_000).padStart(6, '0')}`;
-      await assetsRepo.upsert(fresh.pool, { assetNumber, serialNumber: 'P-1', model: 'Pixel 8', department: 'd', location: 'l' });
+      await assetsRepo.upsert(fresh.pool, {
+        assetNumber,
+        serialNumber: 'P-1',
+        model: 'Pixel 8',
+        department: 'd',
+        location: 'l',
+      });
       await applicationsRepo.assign(fresh.pool, ids[2]!, { assetNumber, workflowId: 'device-x' });
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page: Awaited<ReturnType<typeof applicationsRepo.listPending>> = await applicationsRepo.listPending(fresh.pool, { cursor, limit: 2 });
+        const page: Awaited<ReturnType<typeof applicationsRepo.listPending>> = await applicationsRepo.listPending(
+          fresh.pool,
+          { cursor, limit: 2 },
+        );
         seen.push(...page.items.map((a) => a.id));
         cursor = page.nextCursor;
       } while (cursor);
@@ -147,9 +161,9 @@ describe('applicationsRepo', () => {
     const { application: a } = await applicationsRepo.create(db.pool, application());
     const { application: b } = await applicationsRepo.create(db.pool, application());
     await applicationsRepo.assign(db.pool, a.id, { assetNumber, workflowId });
-    await expect(
-      applicationsRepo.assign(db.pool, b.id, { assetNumber, workflowId: 'device-other' }),
-    ).rejects.toThrow(ConstraintViolationError);
+    await expect(applicationsRepo.assign(db.pool, b.id, { assetNumber, workflowId: 'device-other' })).rejects.toThrow(
+      ConstraintViolationError,
+    );
     expect((await applicationsRepo.get(db.pool, b.id))?.state).toBe('pending');
 
     const delivered = await applicationsRepo.markDelivered(db.pool, a.id, workflowId);

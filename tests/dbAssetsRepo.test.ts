@@ -81,8 +81,16 @@ describe('assetsRepo.upsert and get', () => {
     expect(first.event?.eventType).toBe('asset-created');
     expect(first.event?.changes?.location).toEqual({ from: null, to: '東京本社' });
     expect(again).toMatchObject({ created: true, applied: false, event: { id: first.event?.id } });
-    const updated = await assetsRepo.upsert(db.pool, { ...input, userName: '新しい 利用者' }, { ...audit, idempotencyKey: `upd-${input.assetNumber}` });
-    expect(updated).toMatchObject({ created: false, applied: true, event: { eventType: 'asset-updated', assetVersion: 2 } });
+    const updated = await assetsRepo.upsert(
+      db.pool,
+      { ...input, userName: '新しい 利用者' },
+      { ...audit, idempotencyKey: `upd-${input.assetNumber}` },
+    );
+    expect(updated).toMatchObject({
+      created: false,
+      applied: true,
+      event: { eventType: 'asset-updated', assetVersion: 2 },
+    });
     expect(await assetEventsRepo.listForAsset(db.pool, input.assetNumber)).toHaveLength(2);
   });
 
@@ -95,9 +103,7 @@ describe('assetsRepo.upsert and get', () => {
   it('refuses a malformed asset number or unknown status before writing anything', async () => {
     const before = await count('SELECT 1 FROM assets');
     await expect(assetsRepo.upsert(db.pool, newAsset({ assetNumber: 'A-12' }))).rejects.toThrow(InvalidInputError);
-    await expect(
-      assetsRepo.upsert(db.pool, newAsset({ status: 'broken' as never })),
-    ).rejects.toThrow(/status/);
+    await expect(assetsRepo.upsert(db.pool, newAsset({ status: 'broken' as never }))).rejects.toThrow(/status/);
     await expect(assetsRepo.get(db.pool, "A-000001' OR 1=1 --")).rejects.toThrow(InvalidInputError);
     expect(await count('SELECT 1 FROM assets')).toBe(before);
   });
@@ -127,7 +133,9 @@ describe('assetsRepo.upsert and get', () => {
 describe('assetsRepo.applyChange', () => {
   let assetNumber: string;
   beforeEach(async () => {
-    ({ asset: { assetNumber } } = await assetsRepo.upsert(db.pool, newAsset()));
+    ({
+      asset: { assetNumber },
+    } = await assetsRepo.upsert(db.pool, newAsset()));
   });
 
   it('changes the asset and writes its event exactly once for one idempotency key', async () => {
@@ -150,15 +158,25 @@ describe('assetsRepo.applyChange', () => {
   });
 
   it('treats a replay as success even when the asset has moved on and the version is stale', async () => {
-    const first = await assetsRepo.applyChange(db.pool, assetNumber, { location: 'A' }, {
-      event: event(`a-${assetNumber}`),
-      expectedVersion: 1,
-    });
+    const first = await assetsRepo.applyChange(
+      db.pool,
+      assetNumber,
+      { location: 'A' },
+      {
+        event: event(`a-${assetNumber}`),
+        expectedVersion: 1,
+      },
+    );
     await assetsRepo.applyChange(db.pool, assetNumber, { location: 'B' }, { event: event(`b-${assetNumber}`) });
-    const replay = await assetsRepo.applyChange(db.pool, assetNumber, { location: 'A' }, {
-      event: event(`a-${assetNumber}`),
-      expectedVersion: 1,
-    });
+    const replay = await assetsRepo.applyChange(
+      db.pool,
+      assetNumber,
+      { location: 'A' },
+      {
+        event: event(`a-${assetNumber}`),
+        expectedVersion: 1,
+      },
+    );
     expect(replay).toMatchObject({ applied: false, asset: { location: 'B', version: 3 } });
     expect(replay.event?.id).toBe(first.event?.id);
   });
@@ -166,7 +184,12 @@ describe('assetsRepo.applyChange', () => {
   it('applies 20 concurrent changes with distinct keys without losing one', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        assetsRepo.applyChange(db.pool, assetNumber, { location: `棚 ${i}` }, { event: event(`c-${assetNumber}-${i}`) }),
+        assetsRepo.applyChange(
+          db.pool,
+          assetNumber,
+          { location: `棚 ${i}` },
+          { event: event(`c-${assetNumber}-${i}`) },
+        ),
       ),
     );
     expect(results.every((r) => r.applied)).toBe(true);
@@ -188,10 +211,15 @@ describe('assetsRepo.applyChange', () => {
   it('lets exactly one of several writers holding the same version win', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>
-        assetsRepo.applyChange(db.pool, assetNumber, { userName: `user ${i}` }, {
-          event: event(`v-${assetNumber}-${i}`),
-          expectedVersion: 1,
-        }),
+        assetsRepo.applyChange(
+          db.pool,
+          assetNumber,
+          { userName: `user ${i}` },
+          {
+            event: event(`v-${assetNumber}-${i}`),
+            expectedVersion: 1,
+          },
+        ),
       ),
     );
     const won = results.filter((r) => r.status === 'fulfilled');
@@ -231,7 +259,12 @@ describe('assetsRepo.applyChange', () => {
       assetsRepo.applyChange(db.pool, assetNumber, { status: 'retired' }, { event: event('') }),
     ).rejects.toThrow(InvalidInputError);
     await expect(
-      assetsRepo.applyChange(db.pool, assetNumber, { status: 'scrapped' as never }, { event: event(`bad-${assetNumber}`) }),
+      assetsRepo.applyChange(
+        db.pool,
+        assetNumber,
+        { status: 'scrapped' as never },
+        { event: event(`bad-${assetNumber}`) },
+      ),
     ).rejects.toThrow(/status/);
     await expect(
       assetsRepo.applyChange(db.pool, assetNumber, { colour: 'red' } as never, { event: event(`bad2-${assetNumber}`) }),
@@ -240,9 +273,14 @@ describe('assetsRepo.applyChange', () => {
     const other = newAsset();
     await assetsRepo.upsert(db.pool, other);
     await expect(
-      assetsRepo.applyChange(db.pool, assetNumber, { serialNumber: other.serialNumber, location: 'Z' }, {
-        event: event(`clash-${assetNumber}`),
-      }),
+      assetsRepo.applyChange(
+        db.pool,
+        assetNumber,
+        { serialNumber: other.serialNumber, location: 'Z' },
+        {
+          event: event(`clash-${assetNumber}`),
+        },
+      ),
     ).rejects.toThrow(ConstraintViolationError);
     const asset = await assetsRepo.get(db.pool, assetNumber);
     expect(asset).toMatchObject({ version: 1, status: 'in_use', location: '東京本社' });
@@ -259,7 +297,12 @@ describe('assetsRepo.applyChange', () => {
     const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
-      await assetsRepo.applyChange(client, assetNumber, { location: 'rolled back' }, { event: event(`tx-${assetNumber}`) });
+      await assetsRepo.applyChange(
+        client,
+        assetNumber,
+        { location: 'rolled back' },
+        { event: event(`tx-${assetNumber}`) },
+      );
       await client.query('ROLLBACK');
     } finally {
       client.release();
@@ -276,10 +319,14 @@ describe('asset_events', () => {
     await expect(db.pool.query("UPDATE asset_events SET actor = 'mallory' WHERE id = $1", [e.id])).rejects.toThrow(
       /append-only: UPDATE/,
     );
-    await expect(db.pool.query('DELETE FROM asset_events WHERE id = $1', [e.id])).rejects.toThrow(/append-only: DELETE/);
+    await expect(db.pool.query('DELETE FROM asset_events WHERE id = $1', [e.id])).rejects.toThrow(
+      /append-only: DELETE/,
+    );
     await expect(db.pool.query('TRUNCATE asset_events')).rejects.toThrow(/append-only/);
     // ON DELETE RESTRICT: an asset with history cannot be deleted (it is retired instead).
-    await expect(db.pool.query('DELETE FROM assets WHERE asset_number = $1', [asset.assetNumber])).rejects.toMatchObject({
+    await expect(
+      db.pool.query('DELETE FROM assets WHERE asset_number = $1', [asset.assetNumber]),
+    ).rejects.toMatchObject({
       code: '23001',
     });
     expect((await assetEventsRepo.listForAsset(db.pool, asset.assetNumber))[0]).toEqual(e);
@@ -296,9 +343,14 @@ describe('asset_events', () => {
     });
     expect(a.inserted).toBe(true);
     expect(again).toEqual({ inserted: false, event: a.event });
-    expect((await assetEventsRepo.listForAsset(db.pool, asset.assetNumber)).map((x) => x.id)).toEqual([a.event.id, b.event.id]);
+    expect((await assetEventsRepo.listForAsset(db.pool, asset.assetNumber)).map((x) => x.id)).toEqual([
+      a.event.id,
+      b.event.id,
+    ]);
     expect((await assetEventsRepo.listForWorkflow(db.pool, wf)).map((x) => x.id)).toEqual([a.event.id, b.event.id]);
-    expect((await assetEventsRepo.listForWorkflow(db.pool, wf, { runId: 'run-2' })).map((x) => x.id)).toEqual([b.event.id]);
+    expect((await assetEventsRepo.listForWorkflow(db.pool, wf, { runId: 'run-2' })).map((x) => x.id)).toEqual([
+      b.event.id,
+    ]);
   });
 
   it('refuses an event for an unknown asset', async () => {
@@ -327,7 +379,11 @@ describe('assetsRepo.list and reports', () => {
       cursor = page.nextCursor;
       if (pages++ === 2) await assetsRepo.upsert(fresh.pool, newAsset({ assetNumber: 'A-000000' })); // before the cursor
     } while (cursor);
-    const all = (await fresh.pool.query<{ n: string }>("SELECT asset_number AS n FROM assets WHERE asset_number <> 'A-000000' ORDER BY asset_number")).rows.map((r) => r.n);
+    const all = (
+      await fresh.pool.query<{ n: string }>(
+        "SELECT asset_number AS n FROM assets WHERE asset_number <> 'A-000000' ORDER BY asset_number",
+      )
+    ).rows.map((r) => r.n);
     expect(seen).toEqual(all);
     expect(seen.length).toBeGreaterThanOrEqual(60);
   });

@@ -84,7 +84,9 @@ describe('migrations', () => {
       cpSync(MIGRATIONS_DIR, dir, { recursive: true });
       writeFileSync(path.join(dir, '9999_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT nonsense FROM;');
       await expect(migrate(fresh.pool, { dir })).rejects.toThrow(/9999_broken\.sql failed/);
-      const { rows } = await fresh.pool.query("SELECT to_regclass('half_done') AS t, max(version) AS v FROM schema_migrations");
+      const { rows } = await fresh.pool.query(
+        "SELECT to_regclass('half_done') AS t, max(version) AS v FROM schema_migrations",
+      );
       expect(rows[0]).toEqual({ t: null, v: loadMigrations().at(-1)!.version });
     } finally {
       rmSync(dir, { recursive: true, force: true });

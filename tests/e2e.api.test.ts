@@ -28,12 +28,25 @@ const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString().slice(
 /** Creates the asset through the API; the device is enrolled in the MDM (as it would be in real life). */
 async function createDevice(assetNumber: string, user = { name: 'Xavier Old', email: 'x.old@example.com' }) {
   const serialNumber = `SN${randomInt(1e9, 9e9)}`;
-  const device = await h.mdm.registerDevice({ serialNumber, model: 'iPhone 15', assetNumber, idempotencyKey: `enrol-${serialNumber}` });
+  const device = await h.mdm.registerDevice({
+    serialNumber,
+    model: 'iPhone 15',
+    assetNumber,
+    idempotencyKey: `enrol-${serialNumber}`,
+  });
   const res = await api.call('POST', '/api/v1/assets', {
     token: TOKENS.admin,
     body: {
-      assetNumber, serialNumber, model: 'iPhone 15', mdmDeviceId: device.id, status: 'in_use', department: 'Sales', location: 'Tokyo HQ',
-      userName: user.name, userEmail: user.email, userPhone: '+81 3 1111 2222',
+      assetNumber,
+      serialNumber,
+      model: 'iPhone 15',
+      mdmDeviceId: device.id,
+      status: 'in_use',
+      department: 'Sales',
+      location: 'Tokyo HQ',
+      userName: user.name,
+      userEmail: user.email,
+      userPhone: '+81 3 1111 2222',
     },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -47,11 +60,16 @@ async function workflow(id: string) {
 }
 
 async function waitForStep(id: string, step: string, timeout = 30_000) {
-  await expect.poll(async () => (await workflow(id)).step ?? (await workflow(id)).currentStep, { timeout, interval: 200 }).toBe(step);
+  await expect
+    .poll(async () => (await workflow(id)).step ?? (await workflow(id)).currentStep, { timeout, interval: 200 })
+    .toBe(step);
 }
 
 async function report(id: string, event: string, data: Record<string, unknown> = {}) {
-  const res = await api.call('POST', `/api/v1/workflows/${id}/events/${event}`, { token: TOKENS.field, body: { data } });
+  const res = await api.call('POST', `/api/v1/workflows/${id}/events/${event}`, {
+    token: TOKENS.field,
+    body: { data },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;
 }
@@ -69,8 +87,16 @@ describe('change device user, through the API only', () => {
     const start = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
       token: TOKENS.admin,
       body: {
-        reason: 'Leaving the Sales team', plannedCollectionDate: inAWeek(), storageLocation: 'Tokyo HQ IT store',
-        newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com', phone: '+81 6 3333 4444' },
+        reason: 'Leaving the Sales team',
+        plannedCollectionDate: inAWeek(),
+        storageLocation: 'Tokyo HQ IT store',
+        newUser: {
+          department: 'Engineering',
+          location: 'Osaka',
+          name: 'Yuki New',
+          email: 'y.new@example.com',
+          phone: '+81 6 3333 4444',
+        },
       },
     });
     expect(start.status, JSON.stringify(start.body)).toBe(201);
@@ -80,7 +106,9 @@ describe('change device user, through the API only', () => {
 
     const tasks = await api.call('GET', '/api/v1/tasks?type=collect-device', { token: TOKENS.field });
     expect(tasks.body.items.map((t: { workflowId: string }) => t.workflowId)).toContain(id);
-    expect((await report(id, 'device-collected', { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })).step).not.toBe('awaiting-collection');
+    expect(
+      (await report(id, 'device-collected', { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })).step,
+    ).not.toBe('awaiting-collection');
 
     await waitForStep(id, 'awaiting-reenrollment');
     const jobs = (await h.emulator.jobs()).filter((j) => j.deviceId === oldMdmId);
@@ -95,12 +123,29 @@ describe('change device user, through the API only', () => {
     await expect.poll(async () => (await workflow(id)).status, { timeout: 20_000 }).toBe('completed');
 
     const { asset, events } = await history(assetNumber);
-    expect(asset).toMatchObject({ status: 'in_use', userName: 'Yuki New', department: 'Engineering', mdmDeviceId: newDeviceId, plannedStatus: null });
+    expect(asset).toMatchObject({
+      status: 'in_use',
+      userName: 'Yuki New',
+      department: 'Engineering',
+      mdmDeviceId: newDeviceId,
+      plannedStatus: null,
+    });
     const steps = events.map((e) => [e.type, e.actor]);
     expect(steps).toEqual([
-      ['asset-created', ADMIN], ['collection-scheduled', ADMIN], ['notice-sent', ADMIN], ['device-collected', FIELD], ['returned-to-stock', FIELD],
-      ['wipe-requested', ADMIN], ['wipe-finished', ADMIN], ['mdm-record-deleted', ADMIN], ['device-reenrolled', FIELD], ['reenrollment-verified', FIELD],
-      ['user-assigned', ADMIN], ['notice-sent', ADMIN], ['device-delivered', FIELD], ['delivery-receipt', FIELD],
+      ['asset-created', ADMIN],
+      ['collection-scheduled', ADMIN],
+      ['notice-sent', ADMIN],
+      ['device-collected', FIELD],
+      ['returned-to-stock', FIELD],
+      ['wipe-requested', ADMIN],
+      ['wipe-finished', ADMIN],
+      ['mdm-record-deleted', ADMIN],
+      ['device-reenrolled', FIELD],
+      ['reenrollment-verified', FIELD],
+      ['user-assigned', ADMIN],
+      ['notice-sent', ADMIN],
+      ['device-delivered', FIELD],
+      ['delivery-receipt', FIELD],
     ]);
     await h.mail.waitFor((m) => m.to.includes('x.old@example.com') && m.text.includes('Leaving the Sales team'));
     await h.mail.waitFor((m) => m.to.includes('y.new@example.com'));
@@ -111,14 +156,22 @@ describe('inactivate device, through the API only', () => {
   it('follows the safe order with the emulator playing the device; the unsafe order is refused with the reason', async () => {
     const assetNumber = newAssetNumber();
     const mdmId = await createDevice(assetNumber);
-    const start = await api.call('POST', `/api/v1/devices/${assetNumber}/inactivation`, { token: TOKENS.admin, body: { reason: 'Contract ended' } });
+    const start = await api.call('POST', `/api/v1/devices/${assetNumber}/inactivation`, {
+      token: TOKENS.admin,
+      body: { reason: 'Contract ended' },
+    });
     expect(start.status, JSON.stringify(start.body)).toBe(201);
     const id: string = start.body.workflowId;
     await waitForStep(id, 'awaiting-removal-profile');
     await h.inactivationDelivered(mdmId);
-    expect((await h.emulator.jobs()).filter((j) => j.deviceId === mdmId).map((j) => [j.type, j.status])).toEqual([['inactivate', 'acknowledged']]);
+    expect((await h.emulator.jobs()).filter((j) => j.deviceId === mdmId).map((j) => [j.type, j.status])).toEqual([
+      ['inactivate', 'acknowledged'],
+    ]);
 
-    const early = await api.call('POST', `/api/v1/workflows/${id}/events/app-removed`, { token: TOKENS.field, body: { data: {} } });
+    const early = await api.call('POST', `/api/v1/workflows/${id}/events/app-removed`, {
+      token: TOKENS.field,
+      body: { data: {} },
+    });
     expect(early.status).toBe(409);
     expect(JSON.stringify(early.body)).toMatch(/factory reset/);
 
@@ -134,8 +187,16 @@ describe('inactivate device, through the API only', () => {
     expect((await h.emulator.device(mdmId)).status).toBe('deleted');
     const { asset, events } = await history(assetNumber);
     expect(asset).toMatchObject({ status: 'retired', mdmDeviceId: null });
-    expect(events.map((e) => e.type)).toEqual(['asset-created', 'inactivation-requested', 'removal-profile-installed', 'profiles-removed',
-      'app-removed', 'inactivation-verified', 'mdm-record-deleted', 'inactivation-completed']);
+    expect(events.map((e) => e.type)).toEqual([
+      'asset-created',
+      'inactivation-requested',
+      'removal-profile-installed',
+      'profiles-removed',
+      'app-removed',
+      'inactivation-verified',
+      'mdm-record-deleted',
+      'inactivation-completed',
+    ]);
   });
 
   it('starts 20 in one bulk request and answers per asset: started, unknown, busy, invalid', async () => {
@@ -143,10 +204,20 @@ describe('inactivate device, through the API only', () => {
     for (let i = 0; i < 17; i++) known.push(newAssetNumber());
     for (const n of known) await createDevice(n);
     const busy = known[0];
-    expect((await api.call('POST', `/api/v1/devices/${busy}/inactivation`, { token: TOKENS.admin, body: { reason: 'first' } })).status).toBe(201);
+    expect(
+      (
+        await api.call('POST', `/api/v1/devices/${busy}/inactivation`, {
+          token: TOKENS.admin,
+          body: { reason: 'first' },
+        })
+      ).status,
+    ).toBe(201);
     const unknown = ['A-000001', 'A-000002'];
     const assetNumbers = [...known, ...unknown, 'B-12'];
-    const res = await api.call('POST', '/api/v1/inactivations', { token: TOKENS.admin, body: { reason: 'Office closing', assetNumbers } });
+    const res = await api.call('POST', '/api/v1/inactivations', {
+      token: TOKENS.admin,
+      body: { reason: 'Office closing', assetNumbers },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const results = res.body.results as { assetNumber: string; result: string; workflowId?: string }[];
     expect(results.map((r) => r.assetNumber)).toEqual(assetNumbers);
@@ -154,9 +225,20 @@ describe('inactivate device, through the API only', () => {
     expect(results.find((r) => r.assetNumber === busy)).toMatchObject({ result: 'busy' });
     expect(results.filter((r) => r.result === 'unknown-asset').map((r) => r.assetNumber)).toEqual(unknown);
     expect(results.at(-1)).toMatchObject({ assetNumber: 'B-12', result: 'invalid' });
-    await expect.poll(async () => {
-      const list = await api.call('GET', '/api/v1/workflows?type=inactivation&step=awaiting-removal-profile&limit=200', { token: TOKENS.viewer });
-      return known.filter((n) => list.body.items.some((w: { workflowId: string }) => w.workflowId === `device-${n}`)).length;
-    }, { timeout: 30_000 }).toBe(17);
+    await expect
+      .poll(
+        async () => {
+          const list = await api.call(
+            'GET',
+            '/api/v1/workflows?type=inactivation&step=awaiting-removal-profile&limit=200',
+            { token: TOKENS.viewer },
+          );
+          return known.filter((n) =>
+            list.body.items.some((w: { workflowId: string }) => w.workflowId === `device-${n}`),
+          ).length;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(17);
   });
 });

@@ -43,7 +43,8 @@ async function startChangeUser(assetNumber: string): Promise<void> {
   await h.waitForStep(api.temporal.workflow.getHandle(`device-${assetNumber}`), 'awaiting-collection');
 }
 
-const state = (assetNumber: string): Promise<LifecycleState> => api.temporal.workflow.getHandle(`device-${assetNumber}`).query(stateQuery);
+const state = (assetNumber: string): Promise<LifecycleState> =>
+  api.temporal.workflow.getHandle(`device-${assetNumber}`).query(stateQuery);
 
 /** The task list answers from Temporal visibility, which lags a moment behind a new workflow. */
 /** Full-page screenshot from the top (a sticky header would otherwise be drawn mid-page). */
@@ -72,7 +73,12 @@ beforeAll(async () => {
   h = await startHarness();
   api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
   ({ mdmDeviceId: firstMdmId } = await h.seedDevice({
-    assetNumber: first, department: 'Sales', location: 'Tokyo HQ', userName: '山田 花子', userEmail: 'h.yamada@example.com', userPhone: '+81 3 5555 0101',
+    assetNumber: first,
+    department: 'Sales',
+    location: 'Tokyo HQ',
+    userName: '山田 花子',
+    userEmail: 'h.yamada@example.com',
+    userPhone: '+81 3 5555 0101',
   }));
   await h.seedDevice({ assetNumber: second, department: 'Sales', location: 'Tokyo HQ' });
   await startChangeUser(first);
@@ -133,7 +139,15 @@ describe('field-staff page on a phone', () => {
     await page.locator(`a[data-workflow-id="device-${first}"]`).click();
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Collect device: ${first}`);
     const facts = await page.locator('#task-facts').innerText();
-    for (const expected of [first, 'Sales', 'Tokyo HQ', '山田 花子', '+81 3 5555 0101', 'h.yamada@example.com', 'awaiting-collection']) {
+    for (const expected of [
+      first,
+      'Sales',
+      'Tokyo HQ',
+      '山田 花子',
+      '+81 3 5555 0101',
+      'h.yamada@example.com',
+      'awaiting-collection',
+    ]) {
       expect(facts).toContain(expected);
     }
     expect(await page.locator('#task-facts a[href^="tel:"]').getAttribute('href')).toBe('tel:+81355550101');
@@ -158,8 +172,12 @@ describe('field-staff page on a phone', () => {
     await page.getByLabel(/Note/).fill('Charger included');
     // A double tap: two submits of the same opened form carry the same Idempotency-Key.
     // (Page code as a string: the tests compile without the DOM library.)
-    await page.evaluate("const form = document.getElementById('report-form'); form.requestSubmit(); form.requestSubmit();");
-    await expect.poll(() => page.locator('#banner').innerText(), { timeout: 20_000 }).toContain(`Reported: Device collected for ${first}`);
+    await page.evaluate(
+      "const form = document.getElementById('report-form'); form.requestSubmit(); form.requestSubmit();",
+    );
+    await expect
+      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
+      .toContain(`Reported: Device collected for ${first}`);
     await expect.poll(() => page.getByRole('heading', { name: 'My tasks' }).isVisible()).toBe(true);
     await expect.poll(() => page.locator(`a[data-workflow-id="device-${first}"]`).count()).toBe(0);
     await expect.poll(() => page.locator(`a[data-workflow-id="device-${second}"]`).count()).toBe(1);
@@ -178,7 +196,9 @@ describe('field-staff page on a phone', () => {
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Re-enrol device: ${first}`);
     await page.getByRole('button', { name: /Report: Device re-enrolled/ }).click();
-    await expect.poll(() => page.locator('#banner').innerText(), { timeout: 20_000 }).toContain('Reported: Device re-enrolled');
+    await expect
+      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
+      .toContain('Reported: Device re-enrolled');
 
     await h.waitForStep(handle, 'awaiting-delivery', 30_000);
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
@@ -192,7 +212,9 @@ describe('field-staff page on a phone', () => {
     await page.mouse.up();
     await screenshot('field-page-phone-signature.png');
     await page.getByRole('button', { name: /Report: Device delivered/ }).click();
-    await expect.poll(() => page.locator('#banner').innerText(), { timeout: 20_000 }).toContain('Reported: Device delivered');
+    await expect
+      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
+      .toContain('Reported: Device delivered');
 
     await handle.result();
     const s = await state(first);
@@ -226,17 +248,21 @@ describe('field-staff page on a phone', () => {
     expect(await refusal.getAttribute('role')).toBe('alert');
     await screenshot('field-page-phone-refused.png');
     // Nothing was applied twice: only the colleague's report counts.
-    const accepted = (await state(second)).reports.filter((r) => r.event === 'device-collected' && r.outcome === 'accepted');
+    const accepted = (await state(second)).reports.filter(
+      (r) => r.event === 'device-collected' && r.outcome === 'accepted',
+    );
     expect(accepted).toHaveLength(1);
     expect(accepted[0]!.actor.id).toBe('admin@local');
   });
 
-  it('the API\'s /docs page renders every operation of /openapi.json (same browser, no CDN)', async () => {
+  it("the API's /docs page renders every operation of /openapi.json (same browser, no CDN)", async () => {
     const spec = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as { paths: Record<string, object> };
     const operations = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     await page.setViewportSize({ width: 1200, height: 900 });
     await page.goto(`${api.baseUrl}/docs#postWorkflowsByWorkflowIdEventsByEvent`);
-    await expect.poll(() => page.locator('details.op[id^="get"], details.op[id^="post"], details.op[id^="delete"]').count()).toBe(operations);
+    await expect
+      .poll(() => page.locator('details.op[id^="get"], details.op[id^="post"], details.op[id^="delete"]').count())
+      .toBe(operations);
     expect(await page.locator('#error').textContent()).toBe('');
     const events = page.locator('#postWorkflowsByWorkflowIdEventsByEvent');
     expect(await events.getAttribute('open')).not.toBeNull(); // the #fragment opened it

@@ -8,8 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  adminUpdates, DEFAULT_TIMINGS, INACTIVATION_WORKFLOW, reportSignals, reportUpdates, workflowIdFor,
-  type HumanEventName, type HumanReport, type InactivationInput, type LifecycleState,
+  adminUpdates,
+  DEFAULT_TIMINGS,
+  INACTIVATION_WORKFLOW,
+  reportSignals,
+  reportUpdates,
+  workflowIdFor,
+  type HumanEventName,
+  type HumanReport,
+  type InactivationInput,
+  type LifecycleState,
 } from '../workflows/definitions';
 import { recordHistoryIfAsked } from './support/histories';
 import { startHarness, type Harness } from './support/lifecycleHarness';
@@ -31,8 +39,14 @@ function assetNumber(): string {
 
 function input(asset: string, extra: Partial<InactivationInput> = {}): InactivationInput {
   return {
-    assetNumber: asset, reason: 'Contract ended', forced: false, finalStatus: 'retired', maxAttempts: 3,
-    requestedBy: admin, timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400, verifyDeadlineMs: 20_000 }, ...extra,
+    assetNumber: asset,
+    reason: 'Contract ended',
+    forced: false,
+    finalStatus: 'retired',
+    maxAttempts: 3,
+    requestedBy: admin,
+    timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400, verifyDeadlineMs: 20_000 },
+    ...extra,
   };
 }
 
@@ -42,7 +56,9 @@ function report(data: Record<string, unknown> = {}, actor: HumanReport['actor'] 
 
 async function start(asset: string, extra: Partial<InactivationInput> = {}) {
   return h.client.workflow.start(INACTIVATION_WORKFLOW, {
-    taskQueue: h.taskQueue, workflowId: `${workflowIdFor(asset)}-${randomUUID().slice(0, 6)}`, args: [input(asset, extra)],
+    taskQueue: h.taskQueue,
+    workflowId: `${workflowIdFor(asset)}-${randomUUID().slice(0, 6)}`,
+    args: [input(asset, extra)],
   });
 }
 
@@ -74,8 +90,15 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired', mdmDeviceId: null });
     const types = (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType);
-    expect(types).toEqual(['inactivation-requested', 'removal-profile-installed', 'profiles-removed', 'app-removed',
-      'inactivation-verified', 'mdm-record-deleted', 'inactivation-completed']);
+    expect(types).toEqual([
+      'inactivation-requested',
+      'removal-profile-installed',
+      'profiles-removed',
+      'app-removed',
+      'inactivation-verified',
+      'mdm-record-deleted',
+      'inactivation-completed',
+    ]);
   });
 
   it('refuses the unsafe order and changes nothing', async () => {
@@ -103,7 +126,8 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-profile-removal');
     // The rejection reaches the audit trail through an activity, shortly after the state shows it.
-    await expect.poll(async () => (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType))
+    await expect
+      .poll(async () => (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType))
       .toEqual([...before.map((e) => e.eventType), 'removal-profile-installed', 'report-rejected']);
     expect((await h.emulator.device(mdmDeviceId)).status).toBe('active');
     await handle.terminate('test done');
@@ -117,10 +141,15 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
       await h.waitForStep(handle, 'awaiting-removal-profile');
       await h.inactivationDelivered(mdmDeviceId);
       await h.emulator.failRemovalProfile(mdmDeviceId);
-      expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe('awaiting-reenrollment');
+      expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe(
+        'awaiting-reenrollment',
+      );
       mdmDeviceId = (await h.emulator.reEnroll(mdmDeviceId)).newDeviceId;
       await send(handle, 'device-reenrolled', { mdmDeviceId });
-      await h.waitForState(handle, (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === attempt + 1);
+      await h.waitForState(
+        handle,
+        (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === attempt + 1,
+      );
     }
     expect((await assetsRepo.get(h.db.pool, asset))?.mdmDeviceId).toBe(mdmDeviceId);
     await h.inactivationDelivered(mdmDeviceId);
@@ -145,7 +174,9 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await send(handle, 'profile-removal-failed', { reason: 'Remove button missing' });
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked.lastError).toMatch(/limit 1/);
-    await handle.executeUpdate(adminUpdates.abort, { args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }] });
+    await handle.executeUpdate(adminUpdates.abort, {
+      args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }],
+    });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('aborted');
     await recordHistoryIfAsked('inactivation-attempts-limit-abort', handle, INACTIVATION_WORKFLOW);
@@ -164,7 +195,10 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(final.steps.map((s) => s.step)).not.toContain('awaiting-removal-profile');
     const events = await eventsRepo.listForAsset(h.db.pool, asset);
     expect(events.map((e) => e.eventType)).toContain('forced-inactivation-requested');
-    expect(events.find((e) => e.eventType === 'inactivation-completed')?.details).toMatchObject({ forced: true, profileStaysOnDevice: true });
+    expect(events.find((e) => e.eventType === 'inactivation-completed')?.details).toMatchObject({
+      forced: true,
+      profileStaysOnDevice: true,
+    });
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
 
     // A job that fails in the MDM: the device's user removes the app first -> the emulator fails the job.
@@ -183,8 +217,14 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(parked.lastError).toMatch(/job failed/);
     // Retry asks the MDM again; the factory-reset device is no longer active, which the MDM refuses, so the
     // workflow parks again at the request step with the MDM's reason rather than failing silently.
-    await handle2.executeUpdate(adminUpdates.retry, { args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }] });
-    const again = await h.waitForState(handle2, (s: LifecycleState) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation', 20_000);
+    await handle2.executeUpdate(adminUpdates.retry, {
+      args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }],
+    });
+    const again = await h.waitForState(
+      handle2,
+      (s: LifecycleState) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation',
+      20_000,
+    );
     expect(again.lastError).toMatch(/requestInactivation/);
     expect(again.inactivationAttempts).toBe(2);
     await handle2.terminate('test done');

@@ -52,7 +52,9 @@ function startStack(env: NodeJS.ProcessEnv): RunningStack {
     child.stderr!.on('data', onData);
     void exit.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`the stack exited (code ${code}, signal ${signal}) before it was ready:\n${output.slice(-4000)}`));
+      reject(
+        new Error(`the stack exited (code ${code}, signal ${signal}) before it was ready:\n${output.slice(-4000)}`),
+      );
     });
   });
   ready.catch(() => undefined);
@@ -63,11 +65,17 @@ function isAlive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
-async function stopStack(stack: RunningStack, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+async function stopStack(
+  stack: RunningStack,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
   const t0 = Date.now();
   process.kill(-stack.child.pid!, 'SIGINT');
   const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`still running ${timeoutMs} ms after SIGINT:\n${stack.output().slice(-3000)}`)), timeoutMs).unref(),
+    setTimeout(
+      () => reject(new Error(`still running ${timeoutMs} ms after SIGINT:\n${stack.output().slice(-3000)}`)),
+      timeoutMs,
+    ).unref(),
   );
   const result = await Promise.race([stack.exit, timeout]);
   return { ...result, ms: Date.now() - t0 };
@@ -90,22 +98,41 @@ async function distinctFreePorts(n: number): Promise<number[]> {
 describe('local stack (npm start)', () => {
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
-  let ports: { api: number; pg: number; temporal: number; ui: number; mdm: number; smtp: number; mailHttp: number; metrics: number };
+  let ports: {
+    api: number;
+    pg: number;
+    temporal: number;
+    ui: number;
+    mdm: number;
+    smtp: number;
+    mailHttp: number;
+    metrics: number;
+  };
   let stack: RunningStack | undefined;
 
   const api = (p: string) => `http://127.0.0.1:${ports.api}/api/v1${p}`;
   const mdm = (p: string) => `http://127.0.0.1:${ports.mdm}${p}`;
   const dbUrl = () => `postgres://postgres:postgres@127.0.0.1:${ports.pg}/device_lifecycle`;
 
-  async function dbCounts(): Promise<{ assets: number; departments: number; locations: number; seedEvents: number; enrolled: string[] }> {
+  async function dbCounts(): Promise<{
+    assets: number;
+    departments: number;
+    locations: number;
+    seedEvents: number;
+    enrolled: string[];
+  }> {
     const client = new pg.Client({ connectionString: dbUrl() });
     await client.connect();
     try {
       const { rows } = await client.query<{ assets: number; departments: number; locations: number }>(
         'SELECT count(*)::int AS assets, count(DISTINCT department)::int AS departments, count(DISTINCT location)::int AS locations FROM assets',
       );
-      const events = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM asset_events WHERE actor = 'demo-seed'`);
-      const enrolled = await client.query<{ id: string }>('SELECT mdm_device_id AS id FROM assets WHERE mdm_device_id IS NOT NULL');
+      const events = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM asset_events WHERE actor = 'demo-seed'`,
+      );
+      const enrolled = await client.query<{ id: string }>(
+        'SELECT mdm_device_id AS id FROM assets WHERE mdm_device_id IS NOT NULL',
+      );
       return { ...rows[0]!, seedEvents: events.rows[0]!.n, enrolled: enrolled.rows.map((r) => r.id) };
     } finally {
       await client.end();
@@ -121,8 +148,18 @@ describe('local stack (npm start)', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'device-lifecycle-local-stack-'));
-    const [apiPort, pgPort, temporalPort, uiPort, mdmPort, smtpPort, mailHttpPort, metricsPort] = await distinctFreePorts(8);
-    ports = { api: apiPort!, pg: pgPort!, temporal: temporalPort!, ui: uiPort!, mdm: mdmPort!, smtp: smtpPort!, mailHttp: mailHttpPort!, metrics: metricsPort! };
+    const [apiPort, pgPort, temporalPort, uiPort, mdmPort, smtpPort, mailHttpPort, metricsPort] =
+      await distinctFreePorts(8);
+    ports = {
+      api: apiPort!,
+      pg: pgPort!,
+      temporal: temporalPort!,
+      ui: uiPort!,
+      mdm: mdmPort!,
+      smtp: smtpPort!,
+      mailHttp: mailHttpPort!,
+      metrics: metricsPort!,
+    };
     env = {
       ...process.env,
       NODE_ENV: 'development',
@@ -202,7 +239,9 @@ describe('local stack (npm start)', () => {
     const shutdownLog = stack.output().slice(stack.output().indexOf('SIGINT received'));
     expect(shutdownLog).toMatch(/everything stopped in/);
     expect(shutdownLog).not.toMatch(/unexpectedly|killing what is left|failed/);
-    const order = ['api', 'worker', 'mail', 'mdm', 'temporal', 'postgres'].map((n) => shutdownLog.indexOf(`stopped ${n} (`));
+    const order = ['api', 'worker', 'mail', 'mdm', 'temporal', 'postgres'].map((n) =>
+      shutdownLog.indexOf(`stopped ${n} (`),
+    );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     // Nothing left behind: the supervisor runs in its own process group, so check the ports themselves.
@@ -218,13 +257,18 @@ describe('local stack (npm start)', () => {
     expect(after.seedEvents).toBe(before.seedEvents);
     expect((await mdmDeviceIds()).length).toBe(devices.length);
     const assetsAgain = await fetch(api('/assets?limit=100'), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    if (assetsAgain.status !== 404) expect(((await assetsAgain.json()) as { items: unknown[] }).items.length).toBe(before.assets);
-    const workflow = await fetch(api('/workflows/device-A-000001'), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    if (assetsAgain.status !== 404)
+      expect(((await assetsAgain.json()) as { items: unknown[] }).items.length).toBe(before.assets);
+    const workflow = await fetch(api('/workflows/device-A-000001'), {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(workflow.status, await workflow.clone().text()).toBe(200);
 
     const stoppedAgain = await stopStack(stack, 30_000);
     expect(stoppedAgain.code === 0 || stoppedAgain.signal === 'SIGINT').toBe(true);
-    console.log(`[localStack.test] ready in ${firstSeconds} s (fresh data), ${secondSeconds} s (restart); stopped in ${stopped.ms} / ${stoppedAgain.ms} ms`);
+    console.log(
+      `[localStack.test] ready in ${firstSeconds} s (fresh data), ${secondSeconds} s (restart); stopped in ${stopped.ms} / ${stoppedAgain.ms} ms`,
+    );
   });
 
   it('names the port and the variable to change when a port is taken', { timeout: 60_000 }, async () => {

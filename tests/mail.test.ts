@@ -29,7 +29,8 @@ afterAll(async () => {
 describe('SMTP mailer and sink', () => {
   it('delivers Japanese subject and body intact, with recipients', async () => {
     const subject = '【回収のお願い】端末 A-000123 の回収日：2026年12月1日';
-    const text = '山田 太郎 様\n\n業務用スマートフォン（資産番号 A-000123）を回収いたします。\n理由：利用者変更\n\nご協力をお願いいたします。📱';
+    const text =
+      '山田 太郎 様\n\n業務用スマートフォン（資産番号 A-000123）を回収いたします。\n理由：利用者変更\n\nご協力をお願いいたします。📱';
     const html = '<p>山田 太郎 様</p><p>端末を<strong>回収</strong>いたします。</p>';
     const sent = await mailer.send({ to: ['taro.yamada@example.com', 'hanako@example.com'], subject, text, html });
 
@@ -52,7 +53,9 @@ describe('SMTP mailer and sink', () => {
     expect(messageIdFor(key, from)).toMatch(/^<[0-9a-f]{40}\.device-lifecycle@example\.com>$/);
     expect(messageIdFor('another key', from)).not.toBe(first.messageId);
 
-    await sink.waitFor((m) => m.subject === 'Retry test' && sink.messages().filter((x) => x.subject === 'Retry test').length === 2);
+    await sink.waitFor(
+      (m) => m.subject === 'Retry test' && sink.messages().filter((x) => x.subject === 'Retry test').length === 2,
+    );
     const copies = sink.messages().filter((m) => m.subject === 'Retry test');
     expect(copies.map((m) => m.messageId)).toEqual([first.messageId, first.messageId]);
     expect(copies[0].headers['x-idempotency-key']).toBe(key);
@@ -61,13 +64,18 @@ describe('SMTP mailer and sink', () => {
   it('appends received mail to the JSONL file', async () => {
     await mailer.send({ to: ['file@example.com'], subject: 'ファイル保存', text: '本文' });
     await sink.waitFor((m) => m.subject === 'ファイル保存');
-    const lines = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { subject: string; text: string });
+    const lines = (await readFile(jsonl, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { subject: string; text: string });
     expect(lines.find((l) => l.subject === 'ファイル保存')?.text.trim()).toBe('本文');
   });
 
   it('waitFor times out cleanly, naming what did arrive', async () => {
     const started = Date.now();
-    await expect(sink.waitFor((m) => m.subject === 'never sent', 300)).rejects.toThrow(/no matching message within 300 ms \(received \d+: /);
+    await expect(sink.waitFor((m) => m.subject === 'never sent', 300)).rejects.toThrow(
+      /no matching message within 300 ms \(received \d+: /,
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     // the timed-out waiter is gone: a later message still resolves a new waiter and nothing else fires
     const later = sink.waitFor((m) => m.subject === 'after timeout', 5_000);
@@ -111,7 +119,10 @@ describe('SMTP mailer and sink', () => {
   });
 
   it('refuses a message without recipients as permanent', async () => {
-    await expect(mailer.send({ to: [], subject: 's', text: 't' })).rejects.toMatchObject({ name: 'MailDeliveryError', permanent: true });
+    await expect(mailer.send({ to: [], subject: 's', text: 't' })).rejects.toMatchObject({
+      name: 'MailDeliveryError',
+      permanent: true,
+    });
   });
 });
 
@@ -122,7 +133,12 @@ describe('log mailer', () => {
     const result = await log.send({ to: ['a@example.com'], subject: '件名', text: '本文', idempotencyKey: 'k1' });
     expect(result.messageId).toBe(messageIdFor('k1', from));
     expect(lines).toHaveLength(1);
-    expect(lines[0].fields).toMatchObject({ to: ['a@example.com'], subject: '件名', text: '本文', messageId: result.messageId });
+    expect(lines[0].fields).toMatchObject({
+      to: ['a@example.com'],
+      subject: '件名',
+      text: '本文',
+      messageId: result.messageId,
+    });
     const plain = await log.send({ to: ['a@example.com'], subject: 's', text: 't' });
     expect(plain.messageId).not.toBe(result.messageId);
   });

@@ -40,12 +40,18 @@ async function api(method: string, path: string, body?: unknown, headers: Record
 let serial = 0;
 async function enrol(extra: Record<string, unknown> = {}) {
   serial += 1;
-  const reply = await api('POST', '/devices', { serialNumber: `SN-${serial}`, assetNumber: `A-${String(serial).padStart(6, '0')}`, model: 'iPhone 15', ...extra });
+  const reply = await api('POST', '/devices', {
+    serialNumber: `SN-${serial}`,
+    assetNumber: `A-${String(serial).padStart(6, '0')}`,
+    model: 'iPhone 15',
+    ...extra,
+  });
   expect(reply.status).toBe(201);
   return reply.body as { id: string; serialNumber: string };
 }
 
-const command = (deviceId: string, body: unknown, key: string) => api('POST', `/devices/${deviceId}/commands`, body, { 'Idempotency-Key': key });
+const command = (deviceId: string, body: unknown, key: string) =>
+  api('POST', `/devices/${deviceId}/commands`, body, { 'Idempotency-Key': key });
 const job = async (jobId: string) => (await api('GET', `/jobs/${jobId}`)).body;
 const device = async (id: string) => (await api('GET', `/devices/${id}`)).body;
 const advance = (steps = 1) => control.advanceClock(steps * step);
@@ -63,13 +69,23 @@ afterEach(async () => {
 describe('devices', () => {
   it('enrols a device with profiles and the client app, and finds it by serial and asset number', async () => {
     const d = await enrol();
-    expect(d).toMatchObject({ status: 'active', profiles: ['mdm', 'configuration'], clientAppInstalled: true, removalProfileInstalled: false });
+    expect(d).toMatchObject({
+      status: 'active',
+      profiles: ['mdm', 'configuration'],
+      clientAppInstalled: true,
+      removalProfileInstalled: false,
+    });
     expect(d.id).toMatch(/^mdm-[0-9a-f-]{36}$/);
-    expect((await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id)).toEqual([d.id]);
+    expect(
+      (await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id),
+    ).toEqual([d.id]);
     expect((await api('GET', '/devices?assetNumber=A-999999')).body.devices).toEqual([]);
     const again = await api('POST', '/devices', { serialNumber: d.serialNumber, model: 'iPhone 15' });
     expect(again.status).toBe(409);
-    expect(again.body.error).toMatchObject({ code: 'device_already_enrolled', details: { field: 'serialNumber', deviceId: d.id } });
+    expect(again.body.error).toMatchObject({
+      code: 'device_already_enrolled',
+      details: { field: 'serialNumber', deviceId: d.id },
+    });
   });
 
   it('deletes a record: 404 afterwards, listed only under status=deleted', async () => {
@@ -84,10 +100,20 @@ describe('devices', () => {
   });
 
   it('serves its OpenAPI 3.1 document without auth', async () => {
-    const spec = (await (await fetch(`${mdm.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const spec = (await (await fetch(`${mdm.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     expect(spec.openapi).toBe('3.1.0');
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/devices', '/devices/{id}', '/devices/{id}/commands', '/jobs/{jobId}', '/devices/{id}/actions/{action}', '/admin/faults']),
+      expect.arrayContaining([
+        '/devices',
+        '/devices/{id}',
+        '/devices/{id}/commands',
+        '/jobs/{jobId}',
+        '/devices/{id}/actions/{action}',
+        '/admin/faults',
+      ]),
     );
   });
 });
@@ -123,7 +149,8 @@ describe('wipe', () => {
     const d = await enrol();
     const sent = await command(d.id, { type: 'wipe' }, 'wipe-fast');
     const deadline = Date.now() + 3000;
-    while ((await job(sent.body.jobId)).status !== 'succeeded' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await job(sent.body.jobId)).status !== 'succeeded' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect((await job(sent.body.jobId)).status).toBe('succeeded');
     expect(sent.body.options).toEqual({ keepEnrollmentData: true }); // the seed's console default: keep
   });
@@ -134,7 +161,9 @@ describe('non-forced inactivation', () => {
     const d = await enrol();
     const sent = await command(d.id, { type: 'inactivate', options: { forced: false } }, 'inact-1');
     // Not delivered to the device yet: no install screen.
-    expect((await api('POST', `/devices/${d.id}/actions/install-removal-profile`)).body.error.code).toBe('no_pending_inactivation');
+    expect((await api('POST', `/devices/${d.id}/actions/install-removal-profile`)).body.error.code).toBe(
+      'no_pending_inactivation',
+    );
     await advance();
     expect((await job(sent.body.jobId)).status).toBe('acknowledged');
     const tooEarly = await api('POST', `/devices/${d.id}/actions/remove-profiles`);
@@ -142,7 +171,10 @@ describe('non-forced inactivation', () => {
     expect(tooEarly.body.error.code).toBe('removal_profile_missing');
 
     const installed = await control.installRemovalProfile(d.id);
-    expect(installed.device).toMatchObject({ removalProfileInstalled: true, profiles: ['mdm', 'configuration', 'removal'] });
+    expect(installed.device).toMatchObject({
+      removalProfileInstalled: true,
+      profiles: ['mdm', 'configuration', 'removal'],
+    });
     await advance(10);
     expect((await job(sent.body.jobId)).status).toBe('acknowledged'); // still waiting on the device
 
@@ -152,7 +184,11 @@ describe('non-forced inactivation', () => {
 
     const appRemoved = await control.removeApp(d.id);
     expect(appRemoved.consequence).toBeUndefined();
-    expect(appRemoved.device).toMatchObject({ status: 'inactive', clientAppInstalled: false, factoryResetForced: false });
+    expect(appRemoved.device).toMatchObject({
+      status: 'inactive',
+      clientAppInstalled: false,
+      factoryResetForced: false,
+    });
   });
 
   it('fails the job when the removal profile cannot be installed; re-enrolment gives a new active record', async () => {
@@ -167,10 +203,17 @@ describe('non-forced inactivation', () => {
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ previousDeviceId: d.id, newDeviceId: expect.stringMatching(/^mdm-/) });
     expect(reply.body.newDeviceId).not.toBe(d.id);
-    expect(await device(reply.body.newDeviceId)).toMatchObject({ status: 'active', profiles: ['mdm', 'configuration'], clientAppInstalled: true, previousId: d.id });
+    expect(await device(reply.body.newDeviceId)).toMatchObject({
+      status: 'active',
+      profiles: ['mdm', 'configuration'],
+      clientAppInstalled: true,
+      previousId: d.id,
+    });
     const old = await api('GET', `/devices/${d.id}`);
     expect(old.body.error.details.replacedBy).toBe(reply.body.newDeviceId);
-    expect((await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id)).toEqual([reply.body.newDeviceId]);
+    expect(
+      (await api('GET', `/devices?serialNumber=${d.serialNumber}`)).body.devices.map((x: { id: string }) => x.id),
+    ).toEqual([reply.body.newDeviceId]);
     // ... and the whole inactivation can start again on the new record.
     expect((await command(reply.body.newDeviceId, { type: 'inactivate' }, 'inact-2b')).status).toBe(201);
   });
@@ -182,7 +225,12 @@ describe('non-forced inactivation', () => {
     await control.installRemovalProfile(d.id);
     const result = await control.removeApp(d.id);
     expect(result.consequence).toBe('factory_reset_forced');
-    expect(result.device).toMatchObject({ status: 'wiped', factoryResetForced: true, profiles: [], clientAppInstalled: false });
+    expect(result.device).toMatchObject({
+      status: 'wiped',
+      factoryResetForced: true,
+      profiles: [],
+      clientAppInstalled: false,
+    });
     expect(await job(sent.body.jobId)).toMatchObject({ status: 'failed', error: { code: 'device_factory_reset' } });
   });
 });
@@ -193,7 +241,11 @@ describe('forced inactivation', () => {
     const sent = await command(d.id, { type: 'inactivate', options: { forced: true } }, 'forced-1');
     await advance(2);
     expect((await job(sent.body.jobId)).status).toBe('succeeded');
-    expect(await device(d.id)).toMatchObject({ status: 'inactive', inactivationForced: true, profiles: ['mdm', 'configuration'] });
+    expect(await device(d.id)).toMatchObject({
+      status: 'inactive',
+      inactivationForced: true,
+      profiles: ['mdm', 'configuration'],
+    });
     for (const action of ['install-removal-profile', 'remove-profiles']) {
       const reply = await api('POST', `/devices/${d.id}/actions/${action}`);
       expect(reply.status).toBe(409);
@@ -235,7 +287,10 @@ describe('idempotency', () => {
 
     const different = await command(d.id, { type: 'wipe', options: { keepEnrollmentData: false } }, 'same-key');
     expect(different.status).toBe(422);
-    expect(different.body.error).toMatchObject({ code: 'idempotency_key_reused', details: { field: 'Idempotency-Key' } });
+    expect(different.body.error).toMatchObject({
+      code: 'idempotency_key_reused',
+      details: { field: 'Idempotency-Key' },
+    });
     const otherKey = await command(d.id, { type: 'wipe' }, 'other-key');
     expect(otherKey.status).toBe(409);
     expect(otherKey.body.error).toMatchObject({ code: 'command_pending', details: { jobId: first.body.jobId } });
@@ -276,10 +331,28 @@ describe('persistence', () => {
 });
 
 describe('malformed requests change nothing', () => {
-  const cases: Array<{ name: string; send: (id: string) => Promise<Reply>; status: number; code: string; field?: string }> = [
+  const cases: Array<{
+    name: string;
+    send: (id: string) => Promise<Reply>;
+    status: number;
+    code: string;
+    field?: string;
+  }> = [
     { name: 'bad JSON', send: (id) => command(id, '{"type": "wipe",', 'k1'), status: 400, code: 'invalid_json' },
-    { name: 'unknown command type', send: (id) => command(id, { type: 'explode' }, 'k2'), status: 400, code: 'invalid_request', field: 'type' },
-    { name: 'missing type', send: (id) => command(id, { options: {} }, 'k3'), status: 400, code: 'invalid_request', field: 'type' },
+    {
+      name: 'unknown command type',
+      send: (id) => command(id, { type: 'explode' }, 'k2'),
+      status: 400,
+      code: 'invalid_request',
+      field: 'type',
+    },
+    {
+      name: 'missing type',
+      send: (id) => command(id, { options: {} }, 'k3'),
+      status: 400,
+      code: 'invalid_request',
+      field: 'type',
+    },
     {
       name: 'wrong option type',
       send: (id) => command(id, { type: 'wipe', options: { keepEnrollmentData: 'yes' } }, 'k4'),
@@ -287,18 +360,57 @@ describe('malformed requests change nothing', () => {
       code: 'invalid_request',
       field: 'options.keepEnrollmentData',
     },
-    { name: 'unknown option', send: (id) => command(id, { type: 'inactivate', options: { force: true } }, 'k5'), status: 400, code: 'invalid_request', field: 'options.force' },
-    { name: 'missing Idempotency-Key', send: (id) => api('POST', `/devices/${id}/commands`, { type: 'wipe' }), status: 400, code: 'invalid_request', field: 'Idempotency-Key' },
-    { name: 'unknown device', send: () => command('mdm-nope', { type: 'wipe' }, 'k6'), status: 404, code: 'device_not_found' },
-    { name: 'unknown action', send: (id) => api('POST', `/devices/${id}/actions/self-destruct`), status: 400, code: 'invalid_request', field: 'action' },
-    { name: 'missing auth', send: (id) => unauthenticated(id, undefined), status: 401, code: 'unauthorized', field: 'Authorization' },
-    { name: 'bad auth', send: (id) => unauthenticated(id, 'Bearer wrong'), status: 401, code: 'unauthorized', field: 'Authorization' },
+    {
+      name: 'unknown option',
+      send: (id) => command(id, { type: 'inactivate', options: { force: true } }, 'k5'),
+      status: 400,
+      code: 'invalid_request',
+      field: 'options.force',
+    },
+    {
+      name: 'missing Idempotency-Key',
+      send: (id) => api('POST', `/devices/${id}/commands`, { type: 'wipe' }),
+      status: 400,
+      code: 'invalid_request',
+      field: 'Idempotency-Key',
+    },
+    {
+      name: 'unknown device',
+      send: () => command('mdm-nope', { type: 'wipe' }, 'k6'),
+      status: 404,
+      code: 'device_not_found',
+    },
+    {
+      name: 'unknown action',
+      send: (id) => api('POST', `/devices/${id}/actions/self-destruct`),
+      status: 400,
+      code: 'invalid_request',
+      field: 'action',
+    },
+    {
+      name: 'missing auth',
+      send: (id) => unauthenticated(id, undefined),
+      status: 401,
+      code: 'unauthorized',
+      field: 'Authorization',
+    },
+    {
+      name: 'bad auth',
+      send: (id) => unauthenticated(id, 'Bearer wrong'),
+      status: 401,
+      code: 'unauthorized',
+      field: 'Authorization',
+    },
   ];
 
   async function unauthenticated(id: string, authorization: string | undefined): Promise<Reply> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Idempotency-Key': 'k8' };
     if (authorization) headers.Authorization = authorization;
-    const response = await fetch(`${mdm.url}/devices/${id}/commands`, { method: 'POST', headers, body: '{"type":"wipe"}' });
+    const response = await fetch(`${mdm.url}/devices/${id}/commands`, {
+      method: 'POST',
+      headers,
+      body: '{"type":"wipe"}',
+    });
     return { status: response.status, body: await response.json(), headers: response.headers };
   }
 
@@ -320,7 +432,10 @@ describe('malformed requests change nothing', () => {
   it('an invalid registration names the fields and enrols nothing', async () => {
     const reply = await api('POST', '/devices', { model: 'x', colour: 'red' });
     expect(reply.status).toBe(400);
-    expect(reply.body.error.details.issues.map((i: { field: string }) => i.field).sort()).toEqual(['colour', 'serialNumber']);
+    expect(reply.body.error.details.issues.map((i: { field: string }) => i.field).sort()).toEqual([
+      'colour',
+      'serialNumber',
+    ]);
     expect((await api('GET', '/devices')).body.devices).toEqual([]);
   });
 });

@@ -17,7 +17,14 @@ let emulator: RunningEmulator;
 let control: EmulatorControl;
 
 function adapter(overrides: Partial<HttpMdmOptions> = {}): MdmPort {
-  return createHttpMdm({ baseUrl: emulator.url, apiKey, timeoutMs: 300, maxAttempts: 3, baseBackoffMs: 10, ...overrides });
+  return createHttpMdm({
+    baseUrl: emulator.url,
+    apiKey,
+    timeoutMs: 300,
+    maxAttempts: 3,
+    baseBackoffMs: 10,
+    ...overrides,
+  });
 }
 
 let serial = 0;
@@ -32,7 +39,14 @@ async function enrolled(mdm: MdmPort, extra: { omitJobIds?: boolean } = {}) {
     });
     return ((await response.json()) as { id: string }).id;
   }
-  return (await mdm.registerDevice({ serialNumber: `AD-${serial}`, assetNumber: `A-${serial}`, model: 'Pixel 8', idempotencyKey: `reg-${serial}` })).id;
+  return (
+    await mdm.registerDevice({
+      serialNumber: `AD-${serial}`,
+      assetNumber: `A-${serial}`,
+      model: 'Pixel 8',
+      idempotencyKey: `reg-${serial}`,
+    })
+  ).id;
 }
 
 async function failure(promise: Promise<unknown>): Promise<MdmError> {
@@ -57,10 +71,20 @@ describe('the port over HTTP', () => {
   it('registers, finds, commands and deletes a device', async () => {
     const mdm = adapter();
     const id = await enrolled(mdm);
-    expect(await mdm.getDevice(id)).toMatchObject({ id, status: 'active', model: 'Pixel 8', inactivationForced: false });
+    expect(await mdm.getDevice(id)).toMatchObject({
+      id,
+      status: 'active',
+      model: 'Pixel 8',
+      inactivationForced: false,
+    });
     expect((await mdm.findDevices({ serialNumber: `AD-${serial}` })).map((d) => d.id)).toEqual([id]);
 
-    const sent = await mdm.sendCommand({ deviceId: id, type: 'wipe', options: { keepEnrollmentData: true }, idempotencyKey: 'w1' });
+    const sent = await mdm.sendCommand({
+      deviceId: id,
+      type: 'wipe',
+      options: { keepEnrollmentData: true },
+      idempotencyKey: 'w1',
+    });
     expect(sent).toMatchObject({ jobId: expect.any(String), status: 'queued', type: 'wipe' });
     await control.advanceClock(2 * step);
     const status = await mdm.getCommandStatus({ deviceId: id, jobId: sent.jobId, idempotencyKey: 'w1' });
@@ -76,10 +100,18 @@ describe('the port over HTTP', () => {
   it('reads the status of a command without a job id by its idempotency key', async () => {
     const mdm = adapter();
     const id = await enrolled(mdm, { omitJobIds: true });
-    const sent = await mdm.sendCommand({ deviceId: id, type: 'inactivate', options: { forced: true }, idempotencyKey: 'inact-no-id' });
+    const sent = await mdm.sendCommand({
+      deviceId: id,
+      type: 'inactivate',
+      options: { forced: true },
+      idempotencyKey: 'inact-no-id',
+    });
     expect(sent.jobId).toBeUndefined();
     await control.advanceClock(2 * step);
-    expect(await mdm.getCommandStatus({ deviceId: id, idempotencyKey: 'inact-no-id' })).toMatchObject({ status: 'succeeded', type: 'inactivate' });
+    expect(await mdm.getCommandStatus({ deviceId: id, idempotencyKey: 'inact-no-id' })).toMatchObject({
+      status: 'succeeded',
+      type: 'inactivate',
+    });
     expect(await mdm.getCommandStatus({ deviceId: id, idempotencyKey: 'never-sent' })).toBeNull();
     expect(await mdm.getDevice(id)).toMatchObject({ status: 'inactive', inactivationForced: true });
   });
@@ -87,7 +119,12 @@ describe('the port over HTTP', () => {
   it('stops a second command with the same idempotency key', async () => {
     const mdm = adapter();
     const id = await enrolled(mdm);
-    const input = { deviceId: id, type: 'wipe', options: { keepEnrollmentData: false }, idempotencyKey: 'once' } as const;
+    const input = {
+      deviceId: id,
+      type: 'wipe',
+      options: { keepEnrollmentData: false },
+      idempotencyKey: 'once',
+    } as const;
     const first = await mdm.sendCommand(input);
     const second = await mdm.sendCommand(input);
     expect(second.jobId).toBe(first.jobId);
@@ -141,7 +178,9 @@ describe('failure handling', () => {
     await control.clearRequests();
 
     // The device is inactive now: the MDM refuses a second inactivation.
-    const error = await failure(mdm.sendCommand({ deviceId: id, type: 'inactivate', options: { forced: false }, idempotencyKey: 'f2' }));
+    const error = await failure(
+      mdm.sendCommand({ deviceId: id, type: 'inactivate', options: { forced: false }, idempotencyKey: 'f2' }),
+    );
     expect(error).toBeInstanceOf(MdmRejectedError);
     expect(error).toMatchObject({ retryable: false, code: 'rejected', status: 409, mdmCode: 'invalid_device_state' });
     expect(error.message).toContain('Only an active device can be inactivated');
@@ -179,8 +218,19 @@ describe('failure handling', () => {
   it('retries a command that timed out without creating a second command', async () => {
     const mdm = adapter({ timeoutMs: 200 });
     const id = await enrolled(mdm);
-    await control.addFault({ kind: 'latency', ms: 500, count: 1, method: 'POST', pathPrefix: `/devices/${id}/commands` });
-    const sent = await mdm.sendCommand({ deviceId: id, type: 'wipe', options: { keepEnrollmentData: true }, idempotencyKey: 'slow-wipe' });
+    await control.addFault({
+      kind: 'latency',
+      ms: 500,
+      count: 1,
+      method: 'POST',
+      pathPrefix: `/devices/${id}/commands`,
+    });
+    const sent = await mdm.sendCommand({
+      deviceId: id,
+      type: 'wipe',
+      options: { keepEnrollmentData: true },
+      idempotencyKey: 'slow-wipe',
+    });
     await new Promise((resolve) => setTimeout(resolve, 500)); // let the timed-out first request reach the handler
     const commands = await mdm.listCommands(id);
     expect(commands).toHaveLength(1);
@@ -201,7 +251,12 @@ describe('failure handling', () => {
     const mdm = adapter();
     const id = await enrolled(mdm);
     await control.addFault({ kind: 'stall-jobs', deviceId: id, stage: 'acknowledged' });
-    const sent = await mdm.sendCommand({ deviceId: id, type: 'wipe', options: { keepEnrollmentData: true }, idempotencyKey: 'stuck' });
+    const sent = await mdm.sendCommand({
+      deviceId: id,
+      type: 'wipe',
+      options: { keepEnrollmentData: true },
+      idempotencyKey: 'stuck',
+    });
     await control.advanceClock(1000 * step);
     const status = await mdm.getCommandStatus({ deviceId: id, jobId: sent.jobId, idempotencyKey: 'stuck' });
     expect(status?.status).toBe('acknowledged');

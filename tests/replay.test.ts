@@ -15,6 +15,8 @@ describe('replay of committed histories', () => {
   });
 
   it.each(histories.map((h) => [h.name, h] as const))('%s replays without nondeterminism', async (_name, h) => {
-    await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h.history, h.workflowId)).resolves.toBeUndefined();
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, h.history, h.workflowId),
+    ).resolves.toBeUndefined();
   });
 });

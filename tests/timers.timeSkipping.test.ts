@@ -6,7 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
-  CHANGE_USER_WORKFLOW, DEFAULT_TIMINGS, reportUpdates, stateQuery, workflowIdFor, type ChangeUserInput, type HumanReport,
+  CHANGE_USER_WORKFLOW,
+  DEFAULT_TIMINGS,
+  reportUpdates,
+  stateQuery,
+  workflowIdFor,
+  type ChangeUserInput,
+  type HumanReport,
 } from '../workflows/definitions';
 import { ADMIN_EMAILS, startHarness, type Harness } from './support/lifecycleHarness';
 
@@ -28,9 +34,20 @@ async function serverNow(): Promise<number> {
 
 function input(assetNumber: string, planned: number): ChangeUserInput {
   return {
-    assetNumber, reason: 'Leaving the company', plannedCollectionDate: new Date(planned).toISOString(), storageLocation: 'IT store',
-    keepRecordAfterWipe: true, requestedBy: admin, adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
-    timings: { ...DEFAULT_TIMINGS, reminderBeforeMs: DAY, escalateAfterMs: 2 * DAY, taskReminderEveryMs: 3 * DAY, wipeAckTimeoutMs: DAY },
+    assetNumber,
+    reason: 'Leaving the company',
+    plannedCollectionDate: new Date(planned).toISOString(),
+    storageLocation: 'IT store',
+    keepRecordAfterWipe: true,
+    requestedBy: admin,
+    adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
+    timings: {
+      ...DEFAULT_TIMINGS,
+      reminderBeforeMs: DAY,
+      escalateAfterMs: 2 * DAY,
+      taskReminderEveryMs: 3 * DAY,
+      wipeAckTimeoutMs: DAY,
+    },
     newUser: { department: 'Sales', location: 'Nagoya', name: 'New Person', email: 'new.person@example.com' },
   };
 }
@@ -47,7 +64,9 @@ describe('timers on a time-skipping Temporal server', () => {
     await h.seedDevice({ assetNumber, userEmail: 'holder@example.com', userName: 'Current Holder' });
     const planned = (await serverNow()) + 7 * DAY;
     const handle = await h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: h.taskQueue, workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`, args: [input(assetNumber, planned)],
+      taskQueue: h.taskQueue,
+      workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
+      args: [input(assetNumber, planned)],
     });
     await h.waitForStep(handle, 'awaiting-collection');
     expect(await noticeKinds(assetNumber)).toEqual(['collection-notice']);
@@ -58,10 +77,14 @@ describe('timers on a time-skipping Temporal server', () => {
     expect(early.subject).toContain(assetNumber);
 
     await h.timeSkipping!.env.sleep(DAY); // the planned date
-    await expect.poll(() => noticeKinds(assetNumber), { timeout: 15_000 }).toEqual(['collection-notice', 'reminder', 'reminder']);
+    await expect
+      .poll(() => noticeKinds(assetNumber), { timeout: 15_000 })
+      .toEqual(['collection-notice', 'reminder', 'reminder']);
 
     await h.timeSkipping!.env.sleep(2 * DAY); // two days overdue: the admins hear about it
-    await expect.poll(() => noticeKinds(assetNumber), { timeout: 15_000 }).toEqual(['collection-notice', 'reminder', 'reminder', 'escalation']);
+    await expect
+      .poll(() => noticeKinds(assetNumber), { timeout: 15_000 })
+      .toEqual(['collection-notice', 'reminder', 'reminder', 'escalation']);
     const escalation = await h.mail.waitFor((m) => m.subject.startsWith('Overdue:'));
     expect(escalation.to).toEqual(ADMIN_EMAILS);
     const state = await handle.query(stateQuery);
@@ -74,11 +97,16 @@ describe('timers on a time-skipping Temporal server', () => {
     const { mdmDeviceId } = await h.seedDevice({ assetNumber });
     await h.emulator.addFault({ kind: 'stall-jobs', deviceId: mdmDeviceId });
     const handle = await h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: h.taskQueue, workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
+      taskQueue: h.taskQueue,
+      workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
       args: [input(assetNumber, (await serverNow()) + DAY)],
     });
     await h.waitForStep(handle, 'awaiting-collection');
-    const collected: HumanReport = { actor: field, idempotencyKey: `k-${randomUUID()}`, data: { collectedBy: 'Bob' } } as HumanReport;
+    const collected: HumanReport = {
+      actor: field,
+      idempotencyKey: `k-${randomUUID()}`,
+      data: { collectedBy: 'Bob' },
+    } as HumanReport;
     await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
     await h.waitForStep(handle, 'wiping');
 
@@ -86,7 +114,11 @@ describe('timers on a time-skipping Temporal server', () => {
     const waiting = await h.waitForState(handle, (s) => s.pendingTask?.type === 'confirm-wipe', 30_000);
     expect(waiting.step).toBe('wiping');
     expect(waiting.pendingTask?.expects).toEqual(['wipe-confirmed']);
-    const confirmed: HumanReport = { actor: field, idempotencyKey: `k-${randomUUID()}`, data: { note: 'screen shows the setup assistant' } } as HumanReport;
+    const confirmed: HumanReport = {
+      actor: field,
+      idempotencyKey: `k-${randomUUID()}`,
+      data: { note: 'screen shows the setup assistant' },
+    } as HumanReport;
     const ack = await handle.executeUpdate(reportUpdates['wipe-confirmed'], { args: [confirmed] });
     expect(ack.step).toBe('removing-from-mdm');
     await h.waitForStep(handle, 'awaiting-reenrollment');

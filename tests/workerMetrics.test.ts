@@ -13,7 +13,12 @@ import { createActivities } from '../activities';
 import { createSmtpMailer } from '../mail/mailer';
 import { freePort } from '../scripts/freePort';
 import { createLifecycleWorker } from '../worker/createWorker';
-import { createWorkerMetrics, installRuntimeWithCoreMetrics, startWorkerMetricsServer, type MetricsServer } from '../worker/metrics';
+import {
+  createWorkerMetrics,
+  installRuntimeWithCoreMetrics,
+  startWorkerMetricsServer,
+  type MetricsServer,
+} from '../worker/metrics';
 import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
 import { ADMIN_EMAILS, startHarness, workflowBundle, type Harness } from './support/lifecycleHarness';
 
@@ -45,8 +50,17 @@ beforeAll(async () => {
     activityInterceptors: [metrics.activityInterceptor],
   });
   running = worker.run();
-  server = await startWorkerMetricsServer({ registry: metrics.registry, port: 0, coreMetricsUrl: `http://127.0.0.1:${corePort}/metrics` });
-  api = await startApi({ temporalAddress: inject('temporalAddress'), db: h.db.pool, taskQueue, env: { ADMIN_EMAILS: ADMIN_EMAILS.join(',') } });
+  server = await startWorkerMetricsServer({
+    registry: metrics.registry,
+    port: 0,
+    coreMetricsUrl: `http://127.0.0.1:${corePort}/metrics`,
+  });
+  api = await startApi({
+    temporalAddress: inject('temporalAddress'),
+    db: h.db.pool,
+    taskQueue,
+    env: { ADMIN_EMAILS: ADMIN_EMAILS.join(',') },
+  });
 });
 
 afterAll(async () => {
@@ -72,7 +86,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? ([^ ]+)/.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    const have = Object.fromEntries(
+      [...(m[3] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) {
       sum += Number(m[4]);
       found = true;
@@ -86,7 +102,7 @@ const workflowId = `device-${assetNumber}`;
 const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
 
 describe('worker /metrics', () => {
-  it('counts activity executions by type with their latency, and shows Core\'s workflow metrics after a workflow completes', async () => {
+  it("counts activity executions by type with their latency, and shows Core's workflow metrics after a workflow completes", async () => {
     await h.seedDevice({ assetNumber });
     const start = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
       token: TOKENS.admin,
@@ -95,15 +111,30 @@ describe('worker /metrics', () => {
     expect(start.status, JSON.stringify(start.body)).toBe(201);
     await h.waitForStep(api.temporal.workflow.getHandle(workflowId), 'awaiting-collection');
 
-    const cancel = await api.call('POST', `/api/v1/workflows/${workflowId}/cancel`, { token: TOKENS.admin, body: { reason: 'metrics test done' } });
+    const cancel = await api.call('POST', `/api/v1/workflows/${workflowId}/cancel`, {
+      token: TOKENS.admin,
+      body: { reason: 'metrics test done' },
+    });
     expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
     await api.temporal.workflow.getHandle(workflowId).result();
 
     const text = await scrape();
     // scheduleCollection runs in `scheduled`: exactly one attempt, completed.
-    expect(sample(text, 'lifecycle_activity_executions_total', { activity_type: 'scheduleCollection', outcome: 'completed' })).toBe(1);
-    expect(sample(text, 'lifecycle_activity_duration_seconds_count', { activity_type: 'scheduleCollection', outcome: 'completed' })).toBe(1);
-    expect(sample(text, 'lifecycle_activity_duration_seconds_sum', { activity_type: 'scheduleCollection' })).toBeGreaterThan(0);
+    expect(
+      sample(text, 'lifecycle_activity_executions_total', {
+        activity_type: 'scheduleCollection',
+        outcome: 'completed',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'lifecycle_activity_duration_seconds_count', {
+        activity_type: 'scheduleCollection',
+        outcome: 'completed',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'lifecycle_activity_duration_seconds_sum', { activity_type: 'scheduleCollection' }),
+    ).toBeGreaterThan(0);
     expect(sample(text, 'lifecycle_activities_running', { activity_type: 'scheduleCollection' })).toBe(0);
     // Label values are activity type names and fixed outcomes only: no ids, no asset numbers.
     const activityTypes = new Set([...text.matchAll(/activity_type="([^"]+)"/g)].map((m) => m[1]));
@@ -114,9 +145,21 @@ describe('worker /metrics', () => {
 
     // Core's exporter (appended): workflow completions by workflow type and task queue.
     await expect
-      .poll(async () => sample(await scrape(), 'temporal_workflow_completed_total', { workflow_type: 'changeDeviceUser', task_queue: taskQueue }), { timeout: 10_000 })
+      .poll(
+        async () =>
+          sample(await scrape(), 'temporal_workflow_completed_total', {
+            workflow_type: 'changeDeviceUser',
+            task_queue: taskQueue,
+          }),
+        { timeout: 10_000 },
+      )
       .toBe(1);
-    expect(sample(text, 'temporal_activity_execution_latency_count', { activity_type: 'scheduleCollection', task_queue: taskQueue })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'temporal_activity_execution_latency_count', {
+        activity_type: 'scheduleCollection',
+        task_queue: taskQueue,
+      }),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('counts failures by error type and retryability, and cancellations apart from failures', async () => {
@@ -134,11 +177,29 @@ describe('worker /metrics', () => {
     const own = await startWorkerMetricsServer({ registry: metrics.registry, port: 0 });
     try {
       const text = await scrape(own.url);
-      expect(sample(text, 'lifecycle_activity_failures_total', { activity_type: 'deleteFromMdm', error_type: 'Mdm.not_found', retryable: 'false' })).toBe(1);
-      expect(sample(text, 'lifecycle_activity_failures_total', { activity_type: 'deleteFromMdm', error_type: 'Error', retryable: 'true' })).toBe(2);
-      expect(sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'failed' })).toBe(3);
-      expect(sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'completed' })).toBe(1);
-      expect(sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'cancelled' })).toBe(1);
+      expect(
+        sample(text, 'lifecycle_activity_failures_total', {
+          activity_type: 'deleteFromMdm',
+          error_type: 'Mdm.not_found',
+          retryable: 'false',
+        }),
+      ).toBe(1);
+      expect(
+        sample(text, 'lifecycle_activity_failures_total', {
+          activity_type: 'deleteFromMdm',
+          error_type: 'Error',
+          retryable: 'true',
+        }),
+      ).toBe(2);
+      expect(
+        sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'failed' }),
+      ).toBe(3);
+      expect(
+        sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'completed' }),
+      ).toBe(1);
+      expect(
+        sample(text, 'lifecycle_activity_executions_total', { activity_type: 'deleteFromMdm', outcome: 'cancelled' }),
+      ).toBe(1);
       expect(sample(text, 'lifecycle_activity_failures_total', { activity_type: 'deleteFromMdm' })).toBe(3);
       expect(text).not.toContain('temporal_'); // no Core URL given: ours only
       expect((await fetch(own.url.replace('/metrics', '/other'))).status).toBe(404);

@@ -3,7 +3,12 @@
  * entrypoint and the tests use the same function, each with its own wiring of the activities' parts.
  */
 import path from 'node:path';
-import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { LifecycleActivities } from '../activities/contracts';
 
 export const workflowsPath = path.join(import.meta.dirname, '..', 'workflows', 'index.ts');

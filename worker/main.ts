@@ -18,7 +18,9 @@ const metrics = await setupWorkerMetrics({ port: config.WORKER_METRICS_PORT, hos
 const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-worker' });
 await migrate(pool, { log: (l) => console.log(`[worker] ${l}`) });
 const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-const smtp = config.SMTP_URL.startsWith('log:') ? undefined : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+const smtp = config.SMTP_URL.startsWith('log:')
+  ? undefined
+  : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
 const mail = smtp ?? createLogMailer();
 const worker = await createLifecycleWorker({
   connection,
@@ -26,7 +28,12 @@ const worker = await createLifecycleWorker({
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   activities: createActivities({
     db: pool,
-    mdm: createHttpMdm({ baseUrl: config.MDM_BASE_URL, apiKey: config.MDM_API_KEY, timeoutMs: config.MDM_TIMEOUT_MS, maxAttempts: config.MDM_MAX_ATTEMPTS }),
+    mdm: createHttpMdm({
+      baseUrl: config.MDM_BASE_URL,
+      apiKey: config.MDM_API_KEY,
+      timeoutMs: config.MDM_TIMEOUT_MS,
+      maxAttempts: config.MDM_MAX_ATTEMPTS,
+    }),
     mail,
     adminEmails: config.ADMIN_EMAILS,
   }),

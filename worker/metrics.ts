@@ -133,7 +133,10 @@ export async function startWorkerMetricsServer(opts: {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found; metrics are at /metrics\n');
       return;
     }
-    void Promise.all([opts.registry.metrics(), opts.coreMetricsUrl ? coreText(opts.coreMetricsUrl) : Promise.resolve('')])
+    void Promise.all([
+      opts.registry.metrics(),
+      opts.coreMetricsUrl ? coreText(opts.coreMetricsUrl) : Promise.resolve(''),
+    ])
       .then(([ours, core]) => {
         res.writeHead(200, { 'Content-Type': opts.registry.contentType }).end(core ? `${ours}\n${core}` : ours);
       })
@@ -167,7 +170,11 @@ export interface WorkerMetricsSetup {
  * Everything the worker entrypoint needs, or undefined when `port` is 0. Call before the first
  * NativeConnection.connect (it installs the Temporal runtime with Core's exporter).
  */
-export async function setupWorkerMetrics(opts: { port: number; host: string; logger?: Logger }): Promise<WorkerMetricsSetup | undefined> {
+export async function setupWorkerMetrics(opts: {
+  port: number;
+  host: string;
+  logger?: Logger;
+}): Promise<WorkerMetricsSetup | undefined> {
   if (opts.port === 0) return undefined;
   const corePort = await freePort();
   installRuntimeWithCoreMetrics(`127.0.0.1:${corePort}`, opts.logger);

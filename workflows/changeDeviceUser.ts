@@ -14,19 +14,32 @@ export async function changeDeviceUser(input: ChangeUserInput): Promise<Lifecycl
 }
 
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
-  let asset = await lc.guard('scheduled', () => call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber));
+  let asset = await lc.guard('scheduled', () =>
+    call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
+  );
   lc.setWhereabouts(asset.department, asset.location);
   const notify = noticeSender(lc, input);
 
   asset = await lc.runStep('scheduled', (ctx) =>
-    call('scheduleCollection', 'plan collection and notify the current user', ctx, { plannedDate: input.plannedCollectionDate, reason: input.reason }));
+    call('scheduleCollection', 'plan collection and notify the current user', ctx, {
+      plannedDate: input.plannedCollectionDate,
+      reason: input.reason,
+    }),
+  );
 
   const collected = await awaitCollection(lc, input, asset, notify);
 
   const storageLocation = (collected.data as { storageLocation?: string }).storageLocation ?? input.storageLocation;
-  asset = await lc.runStep('returning-to-stock', (ctx) =>
-    call('returnToStock', `in stock at ${storageLocation}`, ctx, { storageLocation, admin: input.adminInCharge, report: { ...collected.data } }),
-  collected.actor);
+  asset = await lc.runStep(
+    'returning-to-stock',
+    (ctx) =>
+      call('returnToStock', `in stock at ${storageLocation}`, ctx, {
+        storageLocation,
+        admin: input.adminInCharge,
+        report: { ...collected.data },
+      }),
+    collected.actor,
+  );
   lc.setWhereabouts(asset.department, asset.location);
 
   await wipe(lc, input, notify);
@@ -36,17 +49,31 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
   await reenrol(lc, input, asset, notify);
 
   const assignment = await chooseNewUser(lc, input, notify);
-  asset = await lc.runStep('assigning', (ctx) =>
-    call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment), assignment.actor);
+  asset = await lc.runStep(
+    'assigning',
+    (ctx) => call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment),
+    assignment.actor,
+  );
   lc.setWhereabouts(asset.department, asset.location);
 
   const delivered = await lc.awaitTask(
-    { ...taskTimes(input, Date.now()), type: 'deliver-device', step: 'awaiting-delivery', expects: ['device-delivered'],
-      contact: { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone } },
+    {
+      ...taskTimes(input, Date.now()),
+      type: 'deliver-device',
+      step: 'awaiting-delivery',
+      expects: ['device-delivered'],
+      contact: { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone },
+    },
     notify,
   );
-  await lc.guard('awaiting-delivery', () => call('recordDelivery', 'keep the signed receipt as evidence',
-    lc.context('awaiting-delivery', delivered.report.actor, 'receipt'), { receipt: { ...delivered.report.data }, applicationId: assignment.applicationId }));
+  await lc.guard('awaiting-delivery', () =>
+    call(
+      'recordDelivery',
+      'keep the signed receipt as evidence',
+      lc.context('awaiting-delivery', delivered.report.actor, 'receipt'),
+      { receipt: { ...delivered.report.data }, applicationId: assignment.applicationId },
+    ),
+  );
 }
 
 type Notify = (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>;
@@ -58,10 +85,12 @@ function noticeSender(lc: Lifecycle, input: ChangeUserInput): Notify {
     const to = kind === 'reminder' && task.contact?.email ? [task.contact.email] : [];
     await call('sendNotice', `${kind} for ${task.type}`, ctx, kind, {
       to,
-      subject: kind === 'reminder'
-        ? `Reminder: ${task.type} for device ${input.assetNumber} is due ${task.dueAt.slice(0, 10)}`
-        : `Overdue: ${task.type} for device ${input.assetNumber} (due ${task.dueAt.slice(0, 10)})`,
-      text: `Device ${input.assetNumber}: ${task.type} (waiting for ${task.expects.join(' or ')}) was due ${task.dueAt}.\n` +
+      subject:
+        kind === 'reminder'
+          ? `Reminder: ${task.type} for device ${input.assetNumber} is due ${task.dueAt.slice(0, 10)}`
+          : `Overdue: ${task.type} for device ${input.assetNumber} (due ${task.dueAt.slice(0, 10)})`,
+      text:
+        `Device ${input.assetNumber}: ${task.type} (waiting for ${task.expects.join(' or ')}) was due ${task.dueAt}.\n` +
         `Reason for the change: ${input.reason}\n`,
     });
   };
@@ -72,18 +101,30 @@ function taskTimes(input: ChangeUserInput, from: number) {
   return { dueAt: new Date(from), escalateAt: new Date(due), repeatEveryMs: input.timings.taskReminderEveryMs };
 }
 
-async function awaitCollection(lc: Lifecycle, input: ChangeUserInput, asset: AssetSnapshot, notify: Notify): Promise<HumanReport> {
+async function awaitCollection(
+  lc: Lifecycle,
+  input: ChangeUserInput,
+  asset: AssetSnapshot,
+  notify: Notify,
+): Promise<HumanReport> {
   const planned = new Date(input.plannedCollectionDate);
-  const received = await lc.awaitTask({
-    type: 'collect-device',
-    step: 'awaiting-collection',
-    expects: ['device-collected'],
-    dueAt: planned,
-    contact: { name: asset.userName ?? undefined, email: asset.userEmail ?? undefined, phone: asset.userPhone ?? undefined },
-    remindAt: [new Date(planned.getTime() - input.timings.reminderBeforeMs), planned],
-    escalateAt: new Date(planned.getTime() + input.timings.escalateAfterMs),
-    repeatEveryMs: input.timings.taskReminderEveryMs,
-  }, notify);
+  const received = await lc.awaitTask(
+    {
+      type: 'collect-device',
+      step: 'awaiting-collection',
+      expects: ['device-collected'],
+      dueAt: planned,
+      contact: {
+        name: asset.userName ?? undefined,
+        email: asset.userEmail ?? undefined,
+        phone: asset.userPhone ?? undefined,
+      },
+      remindAt: [new Date(planned.getTime() - input.timings.reminderBeforeMs), planned],
+      escalateAt: new Date(planned.getTime() + input.timings.escalateAfterMs),
+      repeatEveryMs: input.timings.taskReminderEveryMs,
+    },
+    notify,
+  );
   return received.report;
 }
 
@@ -94,19 +135,36 @@ async function awaitCollection(lc: Lifecycle, input: ChangeUserInput, asset: Ass
 async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Promise<void> {
   for (;;) {
     const ref = await lc.runStep('wiping', (ctx) =>
-      call('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, { keepRecord: input.keepRecordAfterWipe }));
+      call('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, {
+        keepRecord: input.keepRecordAfterWipe,
+      }),
+    );
     const result = await waitForMdmJob(lc, ref, {
-      deadlineMs: input.timings.wipeAckTimeoutMs, pollInitialMs: input.timings.pollInitialMs, pollMaxMs: input.timings.pollMaxMs, what: 'MDM wipe', step: 'wiping',
+      deadlineMs: input.timings.wipeAckTimeoutMs,
+      pollInitialMs: input.timings.pollInitialMs,
+      pollMaxMs: input.timings.pollMaxMs,
+      what: 'MDM wipe',
+      step: 'wiping',
     });
     if (result.outcome === 'succeeded') {
-      await lc.guard('wiping', () => call('recordEvent', 'record the finished wipe', lc.context('wiping', undefined, 'finished'), 'wipe-finished', { ...ref }));
+      await lc.guard('wiping', () =>
+        call('recordEvent', 'record the finished wipe', lc.context('wiping', undefined, 'finished'), 'wipe-finished', {
+          ...ref,
+        }),
+      );
       return;
     }
     if (result.outcome === 'timed-out') {
       lc.note('The MDM did not acknowledge the wipe in time; waiting for a person to confirm it.');
-      await lc.awaitTask({
-        ...taskTimes(input, Date.now()), type: 'confirm-wipe', step: 'wiping', expects: ['wipe-confirmed'],
-      }, notify);
+      await lc.awaitTask(
+        {
+          ...taskTimes(input, Date.now()),
+          type: 'confirm-wipe',
+          step: 'wiping',
+          expects: ['wipe-confirmed'],
+        },
+        notify,
+      );
       return;
     }
     await lc.needsAttention('wiping', `MDM wipe failed: ${result.detail}`);
@@ -116,15 +174,29 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Prom
 /** The device is re-registered by a person; the MDM must then show it enrolled before we go on. */
 async function reenrol(lc: Lifecycle, input: ChangeUserInput, asset: AssetSnapshot, notify: Notify): Promise<void> {
   for (;;) {
-    const report = await lc.awaitTask({
-      ...taskTimes(input, Date.now()), type: 'reenroll-device', step: 'awaiting-reenrollment', expects: ['device-reenrolled'],
-      contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
-    }, notify);
+    const report = await lc.awaitTask(
+      {
+        ...taskTimes(input, Date.now()),
+        type: 'reenroll-device',
+        step: 'awaiting-reenrollment',
+        expects: ['device-reenrolled'],
+        contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
+      },
+      notify,
+    );
     const data = report.report.data as { mdmDeviceId?: string };
-    const verified = await lc.guard('awaiting-reenrollment', () => call('verifyEnrollment', `verify ${asset.serialNumber} is enrolled in the MDM`,
-      lc.context('awaiting-reenrollment', report.report.actor, 'verify'), { reportedMdmDeviceId: data.mdmDeviceId }));
+    const verified = await lc.guard('awaiting-reenrollment', () =>
+      call(
+        'verifyEnrollment',
+        `verify ${asset.serialNumber} is enrolled in the MDM`,
+        lc.context('awaiting-reenrollment', report.report.actor, 'verify'),
+        { reportedMdmDeviceId: data.mdmDeviceId },
+      ),
+    );
     if (verified.enrolled) return;
-    lc.note(`Re-enrolment reported by ${report.report.actor.id} but not confirmed by the MDM: ${verified.reason ?? 'not enrolled'}`);
+    lc.note(
+      `Re-enrolment reported by ${report.report.actor.id} but not confirmed by the MDM: ${verified.reason ?? 'not enrolled'}`,
+    );
   }
 }
 
@@ -138,17 +210,36 @@ interface Assignment {
 async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Promise<Assignment> {
   if (input.newUser) return { user: input.newUser, actor: input.requestedBy };
   const claimed = await lc.guard('awaiting-assignment', () =>
-    call('claimApplication', 'take the oldest waiting application', lc.context('awaiting-assignment', undefined, 'claim-oldest'), {}));
-  if (claimed.applicationId) return { user: claimed.user, applicationId: claimed.applicationId, actor: input.requestedBy };
+    call(
+      'claimApplication',
+      'take the oldest waiting application',
+      lc.context('awaiting-assignment', undefined, 'claim-oldest'),
+      {},
+    ),
+  );
+  if (claimed.applicationId)
+    return { user: claimed.user, applicationId: claimed.applicationId, actor: input.requestedBy };
   for (;;) {
-    const got = await lc.awaitTask({
-      ...taskTimes(input, Date.now()), type: 'assign-user', step: 'awaiting-assignment', expects: ['user-assigned'],
-      contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
-    }, notify);
+    const got = await lc.awaitTask(
+      {
+        ...taskTimes(input, Date.now()),
+        type: 'assign-user',
+        step: 'awaiting-assignment',
+        expects: ['user-assigned'],
+        contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
+      },
+      notify,
+    );
     const data = got.report.data as { applicationId?: string; user?: NewUser };
     if (data.user) return { user: data.user, actor: got.report.actor };
-    const app = await lc.guard('awaiting-assignment', () => call('claimApplication', `take application ${data.applicationId}`,
-      lc.context('awaiting-assignment', got.report.actor, `claim-${data.applicationId}`), { applicationId: data.applicationId }));
+    const app = await lc.guard('awaiting-assignment', () =>
+      call(
+        'claimApplication',
+        `take application ${data.applicationId}`,
+        lc.context('awaiting-assignment', got.report.actor, `claim-${data.applicationId}`),
+        { applicationId: data.applicationId },
+      ),
+    );
     if (app.applicationId) return { user: app.user, applicationId: app.applicationId, actor: got.report.actor };
     lc.note(`Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`);
   }

@@ -12,16 +12,32 @@ export const INACTIVATION_WORKFLOW = 'inactivateDevice';
 export type ProcessKind = 'change-user' | 'inactivation';
 
 export const CHANGE_USER_STEPS = [
-  'scheduled', 'awaiting-collection', 'returning-to-stock', 'wiping', 'removing-from-mdm',
-  'awaiting-reenrollment', 'awaiting-assignment', 'assigning', 'awaiting-delivery', 'completed',
+  'scheduled',
+  'awaiting-collection',
+  'returning-to-stock',
+  'wiping',
+  'removing-from-mdm',
+  'awaiting-reenrollment',
+  'awaiting-assignment',
+  'assigning',
+  'awaiting-delivery',
+  'completed',
 ] as const;
 export const INACTIVATION_STEPS = [
-  'requesting-inactivation', 'awaiting-removal-profile', 'awaiting-profile-removal', 'awaiting-reenrollment',
-  'awaiting-app-removal', 'verifying', 'deleting-from-mdm', 'updating-asset', 'completed',
+  'requesting-inactivation',
+  'awaiting-removal-profile',
+  'awaiting-profile-removal',
+  'awaiting-reenrollment',
+  'awaiting-app-removal',
+  'verifying',
+  'deleting-from-mdm',
+  'updating-asset',
+  'completed',
 ] as const;
 /** Steps outside the happy path, shared by both processes. */
 export const SPECIAL_STEPS = ['needs-attention', 'cancelled', 'aborted'] as const;
-export type Step = (typeof CHANGE_USER_STEPS)[number] | (typeof INACTIVATION_STEPS)[number] | (typeof SPECIAL_STEPS)[number];
+export type Step =
+  (typeof CHANGE_USER_STEPS)[number] | (typeof INACTIVATION_STEPS)[number] | (typeof SPECIAL_STEPS)[number];
 
 export type LifecycleStatus = 'running' | 'needs-attention' | 'completed' | 'cancelled' | 'aborted';
 
@@ -129,9 +145,10 @@ export interface ReportAck {
 export const reportUpdates = Object.fromEntries(
   HUMAN_EVENTS.map((e) => [e, defineUpdate<ReportAck, [HumanReport]>(e)]),
 ) as Record<HumanEventName, ReturnType<typeof defineUpdate<ReportAck, [HumanReport]>>>;
-export const reportSignals = Object.fromEntries(
-  HUMAN_EVENTS.map((e) => [e, defineSignal<[HumanReport]>(e)]),
-) as Record<HumanEventName, ReturnType<typeof defineSignal<[HumanReport]>>>;
+export const reportSignals = Object.fromEntries(HUMAN_EVENTS.map((e) => [e, defineSignal<[HumanReport]>(e)])) as Record<
+  HumanEventName,
+  ReturnType<typeof defineSignal<[HumanReport]>>
+>;
 
 export const ADMIN_COMMANDS = ['cancel', 'retry', 'abort'] as const;
 export type AdminCommandName = (typeof ADMIN_COMMANDS)[number];

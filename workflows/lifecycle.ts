@@ -18,7 +18,13 @@ import {
 } from '@temporalio/workflow';
 import type { LifecycleActivities, StepContext } from '../activities/contracts';
 import {
-  AssetNumberKey, AwaitingTaskKey, DepartmentKey, LifecycleProcessKey, LifecycleStepKey, LocationKey, NeedsAttentionKey,
+  AssetNumberKey,
+  AwaitingTaskKey,
+  DepartmentKey,
+  LifecycleProcessKey,
+  LifecycleStepKey,
+  LocationKey,
+  NeedsAttentionKey,
 } from '../temporal/searchAttributes';
 import {
   adminCommandSchema,
@@ -43,7 +49,10 @@ import {
 
 /** Thrown inside the workflow when an admin cancels or aborts; the workflow ends with that status. */
 export class LifecycleStopped extends Error {
-  constructor(readonly how: 'cancelled' | 'aborted', readonly command?: AdminCommand) {
+  constructor(
+    readonly how: 'cancelled' | 'aborted',
+    readonly command?: AdminCommand,
+  ) {
     super(`lifecycle ${how}`);
   }
 }
@@ -119,7 +128,12 @@ export class Lifecycle {
       parseReport(event, raw);
     } catch (err) {
       if (err instanceof ReportInvalid) {
-        throw ApplicationFailure.create({ type: 'InvalidReport', message: err.message, details: [{ problems: err.problems }], nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'InvalidReport',
+          message: err.message,
+          details: [{ problems: err.problems }],
+          nonRetryable: true,
+        });
       }
       throw err;
     }
@@ -154,7 +168,12 @@ export class Lifecycle {
     // Two reports validated at once both pass the validator; only the first may be applied.
     const late = this.notExpectedReason(event);
     if (late) {
-      throw ApplicationFailure.create({ type: 'EventNotExpected', message: late, details: [{ step: this.state.step, expects: this.state.pendingTask?.expects ?? [], status: this.state.status }], nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'EventNotExpected',
+        message: late,
+        details: [{ step: this.state.step, expects: this.state.pendingTask?.expects ?? [], status: this.state.status }],
+        nonRetryable: true,
+      });
     }
     const report = parseReport(event, raw);
     const stepAtReport = this.state.step;
@@ -174,7 +193,12 @@ export class Lifecycle {
   private take(event: HumanEventName, report: HumanReport): void {
     this.inbox.push({ event, report });
     this.state.reports.push({
-      event, idempotencyKey: report.idempotencyKey, actor: report.actor, at: nowIso(), outcome: 'accepted', step: this.state.step,
+      event,
+      idempotencyKey: report.idempotencyKey,
+      actor: report.actor,
+      at: nowIso(),
+      outcome: 'accepted',
+      step: this.state.step,
     });
   }
 
@@ -192,12 +216,27 @@ export class Lifecycle {
     }
     if (report && !reason) {
       this.take(event, report);
-      this.acks.set(report.idempotencyKey, { accepted: true, duplicate: false, event, step: this.state.step, status: this.state.status });
+      this.acks.set(report.idempotencyKey, {
+        accepted: true,
+        duplicate: false,
+        event,
+        step: this.state.step,
+        status: this.state.status,
+      });
       return;
     }
     const actor = report?.actor ?? safeActor(raw);
-    const rejectionKey = typeof key === 'string' ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.state.reports.length}`;
-    this.state.reports.push({ event, idempotencyKey: rejectionKey, actor, at: nowIso(), outcome: 'rejected', step: this.state.step, reason });
+    const rejectionKey =
+      typeof key === 'string' ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.state.reports.length}`;
+    this.state.reports.push({
+      event,
+      idempotencyKey: rejectionKey,
+      actor,
+      at: nowIso(),
+      outcome: 'rejected',
+      step: this.state.step,
+      reason,
+    });
     this.refreshDetails();
     await this.record.recordEvent(
       { ...this.context(this.state.step, actor), idempotencyKey: `${workflowInfo().workflowId}:${rejectionKey}` }, // per report, not per step
@@ -209,14 +248,21 @@ export class Lifecycle {
   private validateCommand(name: AdminCommandName, raw: AdminCommand): void {
     const parsed = adminCommandSchema.safeParse(raw);
     if (!parsed.success) {
-      throw ApplicationFailure.create({ type: 'InvalidReport', message: `invalid ${name} command`, details: [{ problems: describeIssues(parsed.error) }], nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'InvalidReport',
+        message: `invalid ${name} command`,
+        details: [{ problems: describeIssues(parsed.error) }],
+        nonRetryable: true,
+      });
     }
     const { status } = this.state;
-    const allowed = name === 'cancel' ? status === 'running' || status === 'needs-attention' : status === 'needs-attention';
+    const allowed =
+      name === 'cancel' ? status === 'running' || status === 'needs-attention' : status === 'needs-attention';
     if (!allowed && !this.requested[name]) {
       throw ApplicationFailure.create({
         type: 'CommandNotAllowed',
-        message: `${name} is not possible while the workflow is ${status} at step ${this.state.step}` +
+        message:
+          `${name} is not possible while the workflow is ${status} at step ${this.state.step}` +
           (name === 'cancel' ? '' : '; retry and abort apply to a workflow that needs attention'),
         details: [{ step: this.state.step, status, expects: this.state.pendingTask?.expects ?? [] }],
         nonRetryable: true,
@@ -310,30 +356,46 @@ export class Lifecycle {
     this.throwIfStopped();
     const retry = this.consume('retry');
     this.state.status = 'running';
-    await this.record.recordEvent(this.context('needs-attention', retry.actor, 'retry'), 'retry', { failedStep, reason: retry.reason ?? null });
+    await this.record.recordEvent(this.context('needs-attention', retry.actor, 'retry'), 'retry', {
+      failedStep,
+      reason: retry.reason ?? null,
+    });
   }
 
   /** Opens a human task and waits for a fitting report, sending reminders and escalations meanwhile. */
-  async awaitTask(spec: TaskSpec, onNotice: (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>): Promise<Received> {
+  async awaitTask(
+    spec: TaskSpec,
+    onNotice: (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>,
+  ): Promise<Received> {
     this.enterStep(spec.step, spec.type);
     this.inbox = [];
     this.refusal = spec.refusal;
     const task: HumanTask = {
-      type: spec.type, step: spec.step, expects: spec.expects, assetNumber: this.state.assetNumber,
-      contact: spec.contact, dueAt: spec.dueAt.toISOString(), createdAt: nowIso(), remindersSent: 0, escalated: false,
+      type: spec.type,
+      step: spec.step,
+      expects: spec.expects,
+      assetNumber: this.state.assetNumber,
+      contact: spec.contact,
+      dueAt: spec.dueAt.toISOString(),
+      createdAt: nowIso(),
+      remindersSent: 0,
+      escalated: false,
     };
     this.state.pendingTask = task;
     this.refreshDetails();
-    const reminders = (spec.remindAt ?? []).filter((d) => d.getTime() > Date.now()).sort((a, b) => a.getTime() - b.getTime());
+    const reminders = (spec.remindAt ?? [])
+      .filter((d) => d.getTime() > Date.now())
+      .sort((a, b) => a.getTime() - b.getTime());
     let nextEscalation = spec.escalateAt?.getTime();
     for (;;) {
       const next = Math.min(reminders[0]?.getTime() ?? Infinity, nextEscalation ?? Infinity);
       const wait = next === Infinity ? undefined : Math.max(1, next - Date.now());
-      const woke = wait === undefined
-        ? (await condition(() => this.inbox.length > 0 || this.stopRequested()), true)
-        : await condition(() => this.inbox.length > 0 || this.stopRequested(), wait, {
-          summary: `${spec.type}: ${reminders.length ? 'next reminder' : 'escalation'} if nobody reports`,
-        });
+      const woke =
+        wait === undefined
+          ? (await condition(() => this.inbox.length > 0 || this.stopRequested()), true)
+          : await condition(() => this.inbox.length > 0 || this.stopRequested(), wait, {
+              summary: `${spec.type}: ${reminders.length ? 'next reminder' : 'escalation'} if nobody reports`,
+            });
       this.throwIfStopped();
       if (woke && this.inbox.length > 0) break;
       if (!woke && reminders.length && reminders[0].getTime() <= Date.now()) {
@@ -350,7 +412,9 @@ export class Lifecycle {
     const received = this.inbox.shift() as Received;
     this.state.pendingTask = undefined;
     this.refusal = undefined;
-    await this.record.recordEvent(this.context(spec.step, received.report.actor, 'report'), received.event, { ...received.report.data });
+    await this.record.recordEvent(this.context(spec.step, received.report.actor, 'report'), received.event, {
+      ...received.report.data,
+    });
     return received;
   }
 
@@ -376,7 +440,8 @@ export class Lifecycle {
 
   throwIfStopped(): void {
     if (this.requested.cancel) throw new LifecycleStopped('cancelled', this.requested.cancel);
-    if (this.requested.abort && this.state.status === 'needs-attention') throw new LifecycleStopped('aborted', this.requested.abort);
+    if (this.requested.abort && this.state.status === 'needs-attention')
+      throw new LifecycleStopped('aborted', this.requested.abort);
   }
 
   /**
@@ -388,7 +453,8 @@ export class Lifecycle {
       await body();
       this.finish('completed');
     } catch (err) {
-      const stopped = err instanceof LifecycleStopped ? err : isCancellation(err) ? new LifecycleStopped('cancelled') : undefined;
+      const stopped =
+        err instanceof LifecycleStopped ? err : isCancellation(err) ? new LifecycleStopped('cancelled') : undefined;
       if (!stopped) throw err;
       this.finish(stopped.how);
       const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
@@ -424,11 +490,14 @@ export class Lifecycle {
     const lines = [`**${s.process}** of **${s.assetNumber}** — status **${s.status}**, step **${s.step}**`];
     if (s.pendingTask) {
       const t = s.pendingTask;
-      lines.push(`Waiting for ${t.expects.map((e) => `\`${e}\``).join(' or ')} (task \`${t.type}\`), due ${t.dueAt}` +
-        (t.contact?.name ? `; contact ${t.contact.name}${t.contact.email ? ` <${t.contact.email}>` : ''}` : '') +
-        `; reminders sent ${t.remindersSent}${t.escalated ? '; escalated to admins' : ''}`);
+      lines.push(
+        `Waiting for ${t.expects.map((e) => `\`${e}\``).join(' or ')} (task \`${t.type}\`), due ${t.dueAt}` +
+          (t.contact?.name ? `; contact ${t.contact.name}${t.contact.email ? ` <${t.contact.email}>` : ''}` : '') +
+          `; reminders sent ${t.remindersSent}${t.escalated ? '; escalated to admins' : ''}`,
+      );
     }
-    if (s.status === 'needs-attention') lines.push(`Step **${s.failedStep}** failed: ${s.lastError}. An admin can \`retry\` or \`abort\`.`);
+    if (s.status === 'needs-attention')
+      lines.push(`Step **${s.failedStep}** failed: ${s.lastError}. An admin can \`retry\` or \`abort\`.`);
     const rejected = s.reports.filter((r) => r.outcome === 'rejected').slice(-3);
     for (const r of rejected) lines.push(`Rejected \`${r.event}\` from ${r.actor.id}: ${r.reason}`);
     for (const n of s.notes.slice(-3)) lines.push(n);
@@ -446,7 +515,10 @@ export function nowIso(): string {
 
 function safeActor(raw: unknown): { id: string; role: string } {
   const a = (raw as { actor?: { id?: unknown; role?: unknown } } | undefined)?.actor;
-  return { id: typeof a?.id === 'string' ? a.id.slice(0, 200) : 'unknown', role: typeof a?.role === 'string' ? a.role.slice(0, 50) : 'unknown' };
+  return {
+    id: typeof a?.id === 'string' ? a.id.slice(0, 200) : 'unknown',
+    role: typeof a?.role === 'string' ? a.role.slice(0, 50) : 'unknown',
+  };
 }
 
 function describeFailure(err: ActivityFailure): string {

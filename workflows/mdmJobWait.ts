@@ -20,12 +20,16 @@ export async function waitForMdmJob(
   let interval = opts.pollInitialMs;
   for (let poll = 1; ; poll++) {
     lc.throwIfStopped();
-    const { state, detail } = await lc.guard(opts.step, () => call('getMdmJobState', `${opts.what}: poll ${poll}`, ref));
+    const { state, detail } = await lc.guard(opts.step, () =>
+      call('getMdmJobState', `${opts.what}: poll ${poll}`, ref),
+    );
     if (state === 'succeeded') return { outcome: 'succeeded' };
     if (state === 'failed') return { outcome: 'failed', detail: detail ?? 'the MDM reported the job as failed' };
     const left = deadline - Date.now();
     if (left <= 0) return { outcome: 'timed-out' };
-    await condition(() => lc.stopRequested(), Math.min(interval, left), { summary: `${opts.what}: wait before poll ${poll + 1}` });
+    await condition(() => lc.stopRequested(), Math.min(interval, left), {
+      summary: `${opts.what}: wait before poll ${poll + 1}`,
+    });
     interval = Math.min(interval * 2, opts.pollMaxMs);
   }
 }

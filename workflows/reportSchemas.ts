@@ -19,7 +19,11 @@ export const newUserSchema = z.strictObject({
   location: text(200),
   name: text(200),
   email: z.string().trim().email().max(320),
-  phone: z.string().trim().regex(/^[0-9+()\-\s]{3,40}$/, 'digits, spaces, + ( ) - only').optional(),
+  phone: z
+    .string()
+    .trim()
+    .regex(/^[0-9+()\-\s]{3,40}$/, 'digits, spaces, + ( ) - only')
+    .optional(),
 });
 
 export const eventPayloadSchemas = {
@@ -54,7 +58,12 @@ export type EventPayload<E extends HumanEventName> = z.infer<(typeof eventPayloa
 
 export const reportSchema = z.strictObject({
   actor: actorSchema,
-  idempotencyKey: z.string().trim().min(8).max(200).regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
+  idempotencyKey: z
+    .string()
+    .trim()
+    .min(8)
+    .max(200)
+    .regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
   data: z.record(z.string(), z.unknown()).default({}),
 });
 

@@ -47,7 +47,9 @@ export class ApiKeyAuthenticator implements Authenticator {
     try {
       await apiKeysRepo.touch(this.pool, key.id, this.touchEveryMs);
     } catch (err) {
-      this.logger.warn(`[auth] could not record use of API key ${key.id} (${key.keyPrefix}): ${(err as Error).message}`);
+      this.logger.warn(
+        `[auth] could not record use of API key ${key.id} (${key.keyPrefix}): ${(err as Error).message}`,
+      );
     }
   }
 }

@@ -36,17 +36,26 @@ function poolOf(ctx: ApiContext): pg.Pool {
 function keyRefParam(req: Request): string {
   const ref = typeof req.params.id === 'string' ? req.params.id : '';
   if (!apiKeysRepo.isApiKeyRef(ref)) {
-    throw invalidInput('invalid path', [{ field: 'id', problem: 'must be an API key id (uuid) or prefix (dlk_ and 8 characters)' }]);
+    throw invalidInput('invalid path', [
+      { field: 'id', problem: 'must be an API key id (uuid) or prefix (dlk_ and 8 characters)' },
+    ]);
   }
   return ref;
 }
 
 /** The repository's typed errors as HTTP answers; anything else stays a 500. */
 function fromRepoError(err: unknown): unknown {
-  if (err instanceof InvalidInputError) return invalidInput('invalid input', err.issues.map((i) => ({ field: i.path || '(body)', problem: i.message })));
-  if (err instanceof InvalidCursorError) return invalidInput('invalid query', [{ field: 'cursor', problem: 'not a cursor from this list' }]);
-  if (err instanceof apiKeysRepo.ApiKeyNotFoundError) return new ApiError(404, 'not-found', err.message, { apiKey: err.ref });
-  if (err instanceof apiKeysRepo.AmbiguousApiKeyError) return new ApiError(409, 'ambiguous-prefix', err.message, { ids: err.ids });
+  if (err instanceof InvalidInputError)
+    return invalidInput(
+      'invalid input',
+      err.issues.map((i) => ({ field: i.path || '(body)', problem: i.message })),
+    );
+  if (err instanceof InvalidCursorError)
+    return invalidInput('invalid query', [{ field: 'cursor', problem: 'not a cursor from this list' }]);
+  if (err instanceof apiKeysRepo.ApiKeyNotFoundError)
+    return new ApiError(404, 'not-found', err.message, { apiKey: err.ref });
+  if (err instanceof apiKeysRepo.AmbiguousApiKeyError)
+    return new ApiError(409, 'ambiguous-prefix', err.message, { ids: err.ids });
   return err;
 }
 
@@ -66,14 +75,28 @@ export function apiKeysRouter(ctx: ApiContext): Router {
     const body = parseBody(createBody, req);
     const expiresAt = body.expiresInDays ? new Date(ctx.clock().getTime() + body.expiresInDays * DAY_MS) : null;
     const created = await orHttpError(
-      apiKeysRepo.create(poolOf(ctx), { actorId: body.actorId, role: body.role, name: body.name, createdBy: actorOf(res).id, expiresAt }),
+      apiKeysRepo.create(poolOf(ctx), {
+        actorId: body.actorId,
+        role: body.role,
+        name: body.name,
+        createdBy: actorOf(res).id,
+        expiresAt,
+      }),
     );
     res.set('Cache-Control', 'no-store').status(201).json(created);
   });
 
   router.get('/api-keys', async (req, res) => {
     const q = parseQuery(listQuery, req);
-    res.json(await orHttpError(apiKeysRepo.list(poolOf(ctx), { includeRevoked: q.includeRevoked === 'true', limit: q.limit, cursor: q.cursor })));
+    res.json(
+      await orHttpError(
+        apiKeysRepo.list(poolOf(ctx), {
+          includeRevoked: q.includeRevoked === 'true',
+          limit: q.limit,
+          cursor: q.cursor,
+        }),
+      ),
+    );
   });
 
   router.delete('/api-keys/:id', async (req, res) => {

@@ -83,7 +83,10 @@ export class OidcAuthenticator implements Authenticator {
   constructor(private readonly options: OidcOptions) {
     this.keys =
       options.keys ??
-      createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5_000, cooldownDuration: options.jwksCooldownMs ?? 30_000 });
+      createRemoteJWKSet(new URL(options.jwksUrl), {
+        timeoutDuration: 5_000,
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      });
     this.logger = options.logger ?? console;
   }
 
@@ -94,7 +97,8 @@ export class OidcAuthenticator implements Authenticator {
     if (!id) throw new CredentialsRefused('token names no subject');
     const role = roleFrom(payload, this.options);
     // Authenticated but not authorised for anything here: 403, since signing in again will not help.
-    if (!role) throw new CredentialsRefused(`${id} has no role in this service (token claim "${this.options.roleClaim}")`, 403);
+    if (!role)
+      throw new CredentialsRefused(`${id} has no role in this service (token claim "${this.options.roleClaim}")`, 403);
     return { id, role };
   }
 
@@ -115,7 +119,11 @@ export class OidcAuthenticator implements Authenticator {
       if (refusal) throw refusal;
       if (typeof e.code !== 'string' || PROVIDER_FAILURES.has(e.code)) {
         this.logger.error(`[auth] cannot verify tokens: JWKS at ${this.options.jwksUrl}: ${(err as Error).message}`);
-        throw new ApiError(503, 'auth-unavailable', 'cannot verify tokens right now (identity provider keys unavailable)');
+        throw new ApiError(
+          503,
+          'auth-unavailable',
+          'cannot verify tokens right now (identity provider keys unavailable)',
+        );
       }
       throw new CredentialsRefused('invalid token');
     }

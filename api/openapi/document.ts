@@ -13,7 +13,7 @@ import { eventPayloadSchemaName } from './routes/workflows';
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input: `details.problems` lists each field and why',
   401: 'No or bad credentials',
-  403: 'The token\'s role may not do this',
+  403: "The token's role may not do this",
   404: 'Unknown asset, workflow or route',
   409: 'Conflict: busy device, event not expected at this step (`details.step`, `details.expects`), or closed workflow',
   413: 'Request body larger than the limit',
@@ -47,7 +47,14 @@ function pathParameters(route: RouteDoc): JsonSchema[] {
     const doc = route.pathParams?.[name] ?? PATH_PARAMETERS[name];
     // A new path parameter must be described (with the pattern the route checks) before the spec builds.
     if (!doc) throw new Error(`OpenAPI: path parameter {${name}} of ${route.path} is not in openapi/parameters.ts`);
-    return { name, in: 'path', required: true, description: doc.description, schema: doc.schema, ...(doc.example ? { example: doc.example } : {}) };
+    return {
+      name,
+      in: 'path',
+      required: true,
+      description: doc.description,
+      schema: doc.schema,
+      ...(doc.example ? { example: doc.example } : {}),
+    };
   });
 }
 
@@ -85,7 +92,8 @@ function operation(route: RouteDoc): JsonSchema {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'Makes a retried request harmless: the same key is acknowledged, not applied twice. Where the body also has `idempotencyKey`, they must be equal.',
+      description:
+        'Makes a retried request harmless: the same key is acknowledged, not applied twice. Where the body also has `idempotencyKey`, they must be equal.',
       schema: { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' },
     });
   }
@@ -126,7 +134,9 @@ function operationId(route: RouteDoc): string {
     .split(/[/.-]/)
     .filter(Boolean)
     .map((w) => (w.startsWith('{') ? `By-${w.slice(1, -1)}` : w));
-  const camel = words.map((w) => w.replace(/(^|-)([a-zA-Z])/g, (_m, _d: string, c: string) => c.toUpperCase())).join('');
+  const camel = words
+    .map((w) => w.replace(/(^|-)([a-zA-Z])/g, (_m, _d: string, c: string) => c.toUpperCase()))
+    .join('');
   return `${route.method}${camel}${route.path.startsWith('/api/v1') ? '' : 'Root'}`;
 }
 
@@ -152,7 +162,11 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: Document
   return {
     openapi: '3.1.0',
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: { title: info.title ?? 'device-lifecycle API', version: info.version, ...(info.description ? { description: info.description } : {}) },
+    info: {
+      title: info.title ?? 'device-lifecycle API',
+      version: info.version,
+      ...(info.description ? { description: info.description } : {}),
+    },
     tags: [...new Set(routes.map((r) => r.tag))].map((name) => ({ name })),
     paths,
     components: {
@@ -161,7 +175,8 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: Document
         bearerAuth: {
           type: 'http',
           scheme: 'bearer',
-          description: 'An API token (or OIDC JWT) in `Authorization: Bearer <token>`; its role (admin, field-staff, viewer) decides what it may do.',
+          description:
+            'An API token (or OIDC JWT) in `Authorization: Bearer <token>`; its role (admin, field-staff, viewer) decides what it may do.',
         },
       },
     },

@@ -18,7 +18,9 @@ export const errorResponse = z.object({
     details: z
       .unknown()
       .optional()
-      .meta({ description: 'structured detail: `problems` [{field, problem}] for 400; `step`, `expects` for a refused report' }),
+      .meta({
+        description: 'structured detail: `problems` [{field, problem}] for 400; `step`, `expects` for a refused report',
+      }),
   }),
 });
 
@@ -40,7 +42,9 @@ export const bulkResult = z.object({
 
 export const reportAck = z.object({
   accepted: z.literal(true),
-  duplicate: z.boolean().meta({ description: 'true when this idempotency key was already applied (nothing happened twice)' }),
+  duplicate: z
+    .boolean()
+    .meta({ description: 'true when this idempotency key was already applied (nothing happened twice)' }),
   event: z.string(),
   step: step.meta({ description: 'the step after the report' }),
   status: lifecycleStatus,
@@ -55,7 +59,9 @@ export const humanTask = z.looseObject({
   assetNumber: z.string(),
   department: z.string().optional(),
   location: z.string().optional(),
-  contact: z.object({ name: z.string().optional(), email: z.string().optional(), phone: z.string().optional() }).optional(),
+  contact: z
+    .object({ name: z.string().optional(), email: z.string().optional(), phone: z.string().optional() })
+    .optional(),
   dueAt: iso,
   createdAt: iso,
   remindersSent: z.number().int(),
@@ -84,8 +90,12 @@ export const workflowList = z.object({
 });
 
 export const workflowDetail = workflowSummary.extend({
-  status: z.string().meta({ description: 'the process status (needs-attention, cancelled...) when known, else the execution status' }),
-  stateAvailable: z.boolean().meta({ description: 'false when no worker answered the state query: fields from search attributes only' }),
+  status: z
+    .string()
+    .meta({ description: 'the process status (needs-attention, cancelled...) when known, else the execution status' }),
+  stateAvailable: z
+    .boolean()
+    .meta({ description: 'false when no worker answered the state query: fields from search attributes only' }),
   stepsDone: z.array(z.looseObject({ step, startedAt: iso, finishedAt: iso.optional(), attempts: z.number().int() })),
   pendingTask: humanTask.optional(),
   lastError: z.string().optional(),
@@ -130,14 +140,21 @@ export const assetEvent = z.looseObject({
 
 export const assetPage = z.object({ items: z.array(asset), nextCursor: z.string().nullable() });
 export const assetDetail = z.object({ asset, events: z.array(assetEvent), eventsTruncated: z.boolean() });
-export const assetWrite = z.looseObject({ asset, created: z.boolean(), applied: z.boolean(), idempotencyKey: z.string() });
+export const assetWrite = z.looseObject({
+  asset,
+  created: z.boolean(),
+  applied: z.boolean(),
+  idempotencyKey: z.string(),
+});
 export const importResult = z.object({
   importKey: z.string(),
   rows: z.number().int(),
   created: z.number().int(),
   updated: z.number().int(),
   unchanged: z.number().int(),
-  assets: z.array(z.looseObject({ row: z.number().int(), assetNumber: z.string(), outcome: z.string(), version: z.number().int() })),
+  assets: z.array(
+    z.looseObject({ row: z.number().int(), assetNumber: z.string(), outcome: z.string(), version: z.number().int() }),
+  ),
 });
 
 export const application = z.looseObject({
@@ -154,8 +171,15 @@ export const application = z.looseObject({
 export const applicationPage = z.object({ items: z.array(application), nextCursor: z.string().nullable() });
 export const applicationWrite = z.looseObject({
   application,
-  assignedTo: z.string().nullable().optional().meta({ description: 'the change-user workflow the application went to, if any' }),
-  handoff: z.string().optional().meta({ description: 'accepted, unconfirmed, already-assigned, claimed-by-workflow, closed, or waiting' }),
+  assignedTo: z
+    .string()
+    .nullable()
+    .optional()
+    .meta({ description: 'the change-user workflow the application went to, if any' }),
+  handoff: z
+    .string()
+    .optional()
+    .meta({ description: 'accepted, unconfirmed, already-assigned, claimed-by-workflow, closed, or waiting' }),
   replayed: z.boolean(),
   idempotencyKey: z.string(),
 });
@@ -175,9 +199,13 @@ export const taskItem = humanTask.partial().extend({
   overdue: z.boolean().optional(),
   failedStep: z.string().optional(),
   lastError: z.string().optional(),
-  stateAvailable: z.boolean().meta({ description: 'false when the worker did not answer: fields from search attributes only' }),
+  stateAvailable: z
+    .boolean()
+    .meta({ description: 'false when the worker did not answer: fields from search attributes only' }),
   workflowUrl: z.string(),
-  reportUrls: z.record(z.string(), z.string()).meta({ description: 'where to POST each report (or admin command) this task accepts' }),
+  reportUrls: z
+    .record(z.string(), z.string())
+    .meta({ description: 'where to POST each report (or admin command) this task accepts' }),
 });
 export const taskPage = z.object({
   items: z.array(taskItem),
@@ -197,5 +225,8 @@ export const apiKey = z.looseObject({
   expiresAt: iso.nullable(),
   revokedAt: iso.nullable(),
 });
-export const apiKeyCreated = z.object({ key: z.string().meta({ description: 'the secret: shown in this answer only, never again' }), apiKey });
+export const apiKeyCreated = z.object({
+  key: z.string().meta({ description: 'the secret: shown in this answer only, never again' }),
+  apiKey,
+});
 export const apiKeyPage = z.object({ items: z.array(apiKey), nextCursor: z.string().nullable() });

@@ -35,9 +35,19 @@ export function applicationsRouter(ctx: ApiContext): Router {
     const actor = actorOf(res);
     const idempotencyKey = idempotencyKeyFor(req, undefined);
     const pool = poolOf(ctx);
-    const { application, created } = await dbCall(applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }));
+    const { application, created } = await dbCall(
+      applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }),
+    );
     const result = await handOff(
-      { pool, temporal: ctx.temporal, namespace: ctx.namespace, taskQueue: ctx.taskQueue, queryTimeoutMs: ctx.queryTimeoutMs, updateTimeoutMs: ctx.updateTimeoutMs, now: ctx.clock() },
+      {
+        pool,
+        temporal: ctx.temporal,
+        namespace: ctx.namespace,
+        taskQueue: ctx.taskQueue,
+        queryTimeoutMs: ctx.queryTimeoutMs,
+        updateTimeoutMs: ctx.updateTimeoutMs,
+        now: ctx.clock(),
+      },
       application,
       actor,
     );
@@ -55,7 +65,8 @@ export function applicationsRouter(ctx: ApiContext): Router {
 
   router.get('/applications/:id', requireRole(...REPORTERS), async (req, res) => {
     const id = String(req.params.id ?? '');
-    if (!applicationsRepo.isApplicationId(id)) throw invalidInput('invalid path', [{ field: 'id', problem: 'must be an application id (a UUID)' }]);
+    if (!applicationsRepo.isApplicationId(id))
+      throw invalidInput('invalid path', [{ field: 'id', problem: 'must be an application id (a UUID)' }]);
     const application = await dbCall(applicationsRepo.get(poolOf(ctx), id));
     if (!application) throw notFound('application', id);
     res.json(application);

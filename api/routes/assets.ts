@@ -49,7 +49,11 @@ export function assetsRouter(ctx: ApiContext): Router {
     const asset = await dbCall(assetsRepo.get(pool, assetNumber));
     if (!asset) throw notFound('asset', assetNumber);
     const events = await dbCall(assetEventsRepo.listForAsset(pool, assetNumber, HISTORY_LIMIT + 1));
-    res.json({ asset, events: events.slice(0, HISTORY_LIMIT).map(eventView), eventsTruncated: events.length > HISTORY_LIMIT });
+    res.json({
+      asset,
+      events: events.slice(0, HISTORY_LIMIT).map(eventView),
+      eventsTruncated: events.length > HISTORY_LIMIT,
+    });
   });
 
   router.post('/assets', requireRole('admin'), async (req, res) => {
@@ -95,10 +99,15 @@ export function assetImportRouter(ctx: ApiContext): Router {
     } catch (err) {
       if (!(err instanceof ImportRejected)) throw err;
       const first = err.errors.slice(0, 3).map((e) => `row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`);
-      throw new ApiError(400, 'invalid-csv', `nothing was imported: ${first.join('; ')}${err.errors.length > 3 ? '; ...' : ''}`, {
-        errors: err.errors,
-        truncated: err.truncated,
-      });
+      throw new ApiError(
+        400,
+        'invalid-csv',
+        `nothing was imported: ${first.join('; ')}${err.errors.length > 3 ? '; ...' : ''}`,
+        {
+          errors: err.errors,
+          truncated: err.truncated,
+        },
+      );
     }
   });
   return router;

@@ -28,11 +28,19 @@ function precheck(assetNumbers: string[]): (BulkRow | undefined)[] {
   const seen = new Map<string, number>();
   return assetNumbers.map((assetNumber, i) => {
     if (!ASSET_NUMBER_PATTERN.test(assetNumber)) {
-      return { assetNumber, result: 'invalid', error: { code: 'invalid-asset-number', message: 'must be an asset number like A-000123' } };
+      return {
+        assetNumber,
+        result: 'invalid',
+        error: { code: 'invalid-asset-number', message: 'must be an asset number like A-000123' },
+      };
     }
     const first = seen.get(assetNumber);
     if (first !== undefined) {
-      return { assetNumber, result: 'invalid', error: { code: 'duplicate', message: `repeats assetNumbers[${first}]` } };
+      return {
+        assetNumber,
+        result: 'invalid',
+        error: { code: 'duplicate', message: `repeats assetNumbers[${first}]` },
+      };
     }
     seen.set(assetNumber, i);
     return undefined;
@@ -58,7 +66,11 @@ async function startOne(ctx: ApiContext, assetNumber: string, plan: StartPlan): 
   } catch (err) {
     // One failed start (Temporal hiccup) must not lose the rows already started: report it in its row.
     ctx.logger.error(`[api] bulk start of ${assetNumber} failed:`, err);
-    return { assetNumber, result: 'error', error: { code: 'start-failed', message: 'could not start; retry this asset' } };
+    return {
+      assetNumber,
+      result: 'error',
+      error: { code: 'start-failed', message: 'could not start; retry this asset' },
+    };
   }
 }
 

@@ -16,7 +16,10 @@ export function startDeps(ctx: ApiContext) {
 function answer(res: Response, assetNumber: string, outcome: StartOutcome): void {
   switch (outcome.result) {
     case 'started':
-      res.status(201).location(`/api/v1/workflows/${outcome.workflowId}`).json({ workflowId: outcome.workflowId, runId: outcome.runId });
+      res
+        .status(201)
+        .location(`/api/v1/workflows/${outcome.workflowId}`)
+        .json({ workflowId: outcome.workflowId, runId: outcome.runId });
       return;
     case 'unknown-asset':
       throw notFound('asset', assetNumber);
@@ -32,7 +35,11 @@ export function devicesRouter(ctx: ApiContext): Router {
     const body = parseBody(changeUserBody, req);
     checkPlannedDate(body.plannedCollectionDate, ctx.clock());
     const actor = actorOf(res);
-    const outcome = await startLifecycle(startDeps(ctx), assetNumber, changeUserPlan(assetNumber, body, actor, ctx.config));
+    const outcome = await startLifecycle(
+      startDeps(ctx),
+      assetNumber,
+      changeUserPlan(assetNumber, body, actor, ctx.config),
+    );
     answer(res, assetNumber, outcome);
   });
 
@@ -40,7 +47,11 @@ export function devicesRouter(ctx: ApiContext): Router {
     const assetNumber = assetNumberParam(req);
     const body = parseBody(inactivationBody, req);
     const actor = actorOf(res);
-    const outcome = await startLifecycle(startDeps(ctx), assetNumber, inactivationPlan(assetNumber, body, actor, ctx.config));
+    const outcome = await startLifecycle(
+      startDeps(ctx),
+      assetNumber,
+      inactivationPlan(assetNumber, body, actor, ctx.config),
+    );
     answer(res, assetNumber, outcome);
   });
 

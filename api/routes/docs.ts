@@ -20,7 +20,10 @@ export function docsRouter(): Router {
 
   router.get('/docs', (_req, res) => {
     // The page runs only its own inline script and fetches only this origin.
-    res.set('Content-Security-Policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:");
+    res.set(
+      'Content-Security-Policy',
+      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+    );
     res.type('html').send(page);
   });
 

@@ -15,7 +15,10 @@ function withTimeout<T>(work: () => Promise<T>, ms: number): Promise<T> {
   return Promise.race([work(), timeout]).finally(() => clearTimeout(timer));
 }
 
-async function check(name: string, work: () => Promise<unknown>): Promise<{ name: string; ok: boolean; error?: string }> {
+async function check(
+  name: string,
+  work: () => Promise<unknown>,
+): Promise<{ name: string; ok: boolean; error?: string }> {
   try {
     await withTimeout(work, CHECK_TIMEOUT_MS);
     return { name, ok: true };
@@ -35,7 +38,9 @@ export function healthRouter(ctx: ApiContext): Router {
     const checks = await Promise.all([
       check('temporal', () =>
         // The gRPC deadline ends the SDK's own retries before our timeout gives up on them.
-        ctx.temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS - 250, () => ctx.temporal.workflowService.getSystemInfo({})),
+        ctx.temporal.withDeadline(Date.now() + CHECK_TIMEOUT_MS - 250, () =>
+          ctx.temporal.workflowService.getSystemInfo({}),
+        ),
       ),
       check('database', () => ctx.db.ping()),
     ]);

@@ -16,7 +16,14 @@ import { neutraliseFormula } from '../formulaGuard';
 export const LIST_COLUMNS = ['Asset #', 'Department', 'Location', 'User Name', 'E-mail', 'Phone'] as const;
 
 export function listRows(assets: readonly Asset[]): string[][] {
-  const rows = assets.map((a) => [a.assetNumber, a.department, a.location, a.userName ?? '', a.userEmail ?? '', a.userPhone ?? '']);
+  const rows = assets.map((a) => [
+    a.assetNumber,
+    a.department,
+    a.location,
+    a.userName ?? '',
+    a.userEmail ?? '',
+    a.userPhone ?? '',
+  ]);
   return [[...LIST_COLUMNS], ...rows.map((r) => r.map(neutraliseFormula))];
 }
 

@@ -10,7 +10,13 @@ export function tasksRouter(ctx: ApiContext): Router {
   const router = Router();
   router.get('/tasks', requireRole(...REPORTERS), async (req, res) => {
     const q = parseQuery(listTasksQuery, req);
-    const deps = { temporal: ctx.temporal, namespace: ctx.namespace, taskQueue: ctx.taskQueue, queryTimeoutMs: ctx.queryTimeoutMs, now: ctx.clock() };
+    const deps = {
+      temporal: ctx.temporal,
+      namespace: ctx.namespace,
+      taskQueue: ctx.taskQueue,
+      queryTimeoutMs: ctx.queryTimeoutMs,
+      now: ctx.clock(),
+    };
     try {
       res.json(await listTasks(deps, q));
     } catch (err) {

@@ -35,6 +35,13 @@ export function webRouter(): Router {
     next();
   });
   // no-cache: a phone must revalidate and pick up a fixed page on the next visit.
-  router.use(FIELD_PAGE_PATH, express.static(WEB_ROOT, { index: 'index.html', redirect: false, setHeaders: (res) => res.set('Cache-Control', 'no-cache') }));
+  router.use(
+    FIELD_PAGE_PATH,
+    express.static(WEB_ROOT, {
+      index: 'index.html',
+      redirect: false,
+      setHeaders: (res) => res.set('Cache-Control', 'no-cache'),
+    }),
+  );
   return router;
 }

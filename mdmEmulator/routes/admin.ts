@@ -10,9 +10,18 @@ import { faultRuleBody } from '../faults';
 import { parseBody, parseParam, parseQuery } from '../schemas';
 import { emptyState } from '../types';
 
-const advanceBody = z.strictObject({ ms: z.number().int().min(0).max(365 * 24 * 3600 * 1000) });
+const advanceBody = z.strictObject({
+  ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 24 * 3600 * 1000),
+});
 const settingsBody = z.strictObject({ omitJobIds: z.boolean() });
-const requestsQuery = z.strictObject({ method: z.string().toUpperCase().optional(), pathPrefix: z.string().optional() });
+const requestsQuery = z.strictObject({
+  method: z.string().toUpperCase().optional(),
+  pathPrefix: z.string().optional(),
+});
 
 export function adminRouter(ctx: EmulatorContext): Router {
   const router = Router();

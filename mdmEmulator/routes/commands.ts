@@ -6,7 +6,15 @@ import type { EmulatorContext } from '../context';
 import { knownDevice, liveDevice } from '../context';
 import { conflict, notFound } from '../httpError';
 import { replayOrRun } from '../idempotency';
-import { commandBody, idempotencyKey, listJobsQuery, parseBody, parseParam, parseQuery, type CommandBody } from '../schemas';
+import {
+  commandBody,
+  idempotencyKey,
+  listJobsQuery,
+  parseBody,
+  parseParam,
+  parseQuery,
+  type CommandBody,
+} from '../schemas';
 import type { Device, Job } from '../types';
 import { jobView } from '../views';
 import { send } from './devices';
@@ -47,7 +55,9 @@ export function commandsRouter(ctx: EmulatorContext): Router {
 
   router.get('/jobs', (req, res) => {
     const query = parseQuery(listJobsQuery, req);
-    const jobs = Object.values(store.state.jobs).filter((j) => !j.jobIdHidden && (!query.deviceId || j.deviceId === query.deviceId));
+    const jobs = Object.values(store.state.jobs).filter(
+      (j) => !j.jobIdHidden && (!query.deviceId || j.deviceId === query.deviceId),
+    );
     res.json({ jobs: jobs.map(jobView) });
   });
 
@@ -71,13 +81,19 @@ function assertAccepts(ctx: EmulatorContext, device: Device, command: CommandBod
     });
   }
   if (command.type === 'inactivate' && device.status !== 'active') {
-    throw conflict('invalid_device_state', `Only an active device can be inactivated; '${device.id}' is ${device.status}.`, {
-      deviceId: device.id,
-      status: device.status,
-    });
+    throw conflict(
+      'invalid_device_state',
+      `Only an active device can be inactivated; '${device.id}' is ${device.status}.`,
+      {
+        deviceId: device.id,
+        status: device.status,
+      },
+    );
   }
 }
 
 function jobRef(job: Job): { jobId?: string; idempotencyKey: string } {
-  return job.jobIdHidden ? { idempotencyKey: job.idempotencyKey } : { jobId: job.jobId, idempotencyKey: job.idempotencyKey };
+  return job.jobIdHidden
+    ? { idempotencyKey: job.idempotencyKey }
+    : { jobId: job.jobId, idempotencyKey: job.idempotencyKey };
 }

@@ -13,7 +13,13 @@ import { parseParam } from '../schemas';
 import type { Device } from '../types';
 import { deviceView } from '../views';
 
-export const deviceActions = ['install-removal-profile', 'fail-removal-profile', 'remove-profiles', 'remove-app', 're-enroll'] as const;
+export const deviceActions = [
+  'install-removal-profile',
+  'fail-removal-profile',
+  'remove-profiles',
+  'remove-app',
+  're-enroll',
+] as const;
 type Action = (typeof deviceActions)[number];
 type ActionResult = { status?: number; body: Record<string, unknown> };
 
@@ -54,7 +60,10 @@ function installRemovalProfile(ctx: EmulatorContext, device: Device): ActionResu
 function failRemovalProfile(ctx: EmulatorContext, device: Device): ActionResult {
   const job = ctx.engine.awaitingDevice(device.id);
   if (!job) throw noPendingInactivation(device);
-  ctx.engine.fail(job, { code: 'removal_profile_failed', message: 'The removal profile was not installed on the device.' });
+  ctx.engine.fail(job, {
+    code: 'removal_profile_failed',
+    message: 'The removal profile was not installed on the device.',
+  });
   device.removalProfileInstalled = false;
   device.profiles = device.profiles.filter((p) => p !== 'removal');
   device.updatedAt = ctx.clock.iso();
@@ -66,10 +75,14 @@ function removeProfiles(ctx: EmulatorContext, device: Device): ActionResult {
   if (device.status === 'inactive' && device.profiles.length === 0) return { body: { device: deviceView(device) } };
   if (!ctx.engine.awaitingDevice(device.id)) throw noPendingInactivation(device);
   if (!device.removalProfileInstalled) {
-    throw conflict('removal_profile_missing', 'The MDM profile has no Remove button: install the removal profile first.', {
-      deviceId: device.id,
-      profiles: device.profiles,
-    });
+    throw conflict(
+      'removal_profile_missing',
+      'The MDM profile has no Remove button: install the removal profile first.',
+      {
+        deviceId: device.id,
+        profiles: device.profiles,
+      },
+    );
   }
   device.profiles = [];
   device.removalProfileInstalled = false;
@@ -79,7 +92,8 @@ function removeProfiles(ctx: EmulatorContext, device: Device): ActionResult {
 }
 
 function removeApp(ctx: EmulatorContext, device: Device): ActionResult {
-  if (!device.clientAppInstalled) throw conflict('app_not_installed', 'The client app is not installed.', { deviceId: device.id });
+  if (!device.clientAppInstalled)
+    throw conflict('app_not_installed', 'The client app is not installed.', { deviceId: device.id });
   if (!device.profiles.includes('mdm')) {
     device.clientAppInstalled = false;
     device.updatedAt = ctx.clock.iso();
@@ -87,12 +101,17 @@ function removeApp(ctx: EmulatorContext, device: Device): ActionResult {
   }
   forceFactoryReset(device, ctx.clock.iso());
   const waiting = ctx.engine.awaitingDevice(device.id);
-  if (waiting) ctx.engine.fail(waiting, { code: 'device_factory_reset', message: 'The device was factory reset before it unenrolled.' });
+  if (waiting)
+    ctx.engine.fail(waiting, {
+      code: 'device_factory_reset',
+      message: 'The device was factory reset before it unenrolled.',
+    });
   return {
     body: {
       device: deviceView(device),
       consequence: 'factory_reset_forced',
-      message: 'The client app was deleted while the MDM profile was still installed: the device must be factory reset.',
+      message:
+        'The client app was deleted while the MDM profile was still installed: the device must be factory reset.',
     },
   };
 }
@@ -129,9 +148,13 @@ function reEnroll(ctx: EmulatorContext, device: Device): ActionResult {
 
 function assertNotForced(device: Device): void {
   if (device.inactivationForced) {
-    throw conflict('profile_not_removable', 'The device was inactivated with force: its MDM profile can no longer be removed.', {
-      deviceId: device.id,
-    });
+    throw conflict(
+      'profile_not_removable',
+      'The device was inactivated with force: its MDM profile can no longer be removed.',
+      {
+        deviceId: device.id,
+      },
+    );
   }
 }
 
@@ -142,4 +165,3 @@ function noPendingInactivation(device: Device) {
     { deviceId: device.id, status: device.status },
   );
 }
-

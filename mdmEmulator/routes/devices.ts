@@ -64,10 +64,14 @@ function assertNotEnrolled(ctx: EmulatorContext, serialNumber: string, id: strin
   }
   const enrolled = devices.find((d) => d.serialNumber === serialNumber && d.status !== 'deleted');
   if (enrolled) {
-    throw conflict('device_already_enrolled', `Serial number '${serialNumber}' is already enrolled as '${enrolled.id}'.`, {
-      field: 'serialNumber',
-      deviceId: enrolled.id,
-    });
+    throw conflict(
+      'device_already_enrolled',
+      `Serial number '${serialNumber}' is already enrolled as '${enrolled.id}'.`,
+      {
+        field: 'serialNumber',
+        deviceId: enrolled.id,
+      },
+    );
   }
 }
 

@@ -36,7 +36,9 @@ export function readyBanner(
   const rows = [
     line,
     ` ${READY_MARKER} in ${(opts.startupMs / 1000).toFixed(1)} s`,
-    ...(opts.readyAt?.length ? [`   (ready at: ${opts.readyAt.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')})`] : []),
+    ...(opts.readyAt?.length
+      ? [`   (ready at: ${opts.readyAt.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')})`]
+      : []),
     line,
     `  API               ${api}`,
     `  health            ${api}/healthz   readiness ${api}/readyz   (also ${root}/healthz)`,

@@ -49,7 +49,8 @@ function sinkHttpPort(env: NodeJS.ProcessEnv): number {
   const raw = env.SMTP_SINK_HTTP_PORT?.trim();
   if (!raw) return 8025;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new StackConfigError(`SMTP_SINK_HTTP_PORT=${JSON.stringify(raw)}: must be a port number 1-65535`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new StackConfigError(`SMTP_SINK_HTTP_PORT=${JSON.stringify(raw)}: must be a port number 1-65535`);
   return n;
 }
 
@@ -73,8 +74,10 @@ export function planStack(config: Config, env: NodeJS.ProcessEnv = process.env):
         'Use 127.0.0.1 (change only the port), or run the processes yourself (npm run api / npm run worker) against remote services.',
     );
   }
-  if (smtp.protocol !== 'smtp:') throw new StackConfigError(`SMTP_URL=${config.SMTP_URL}: the local stack's mail sink speaks plain smtp://`);
-  if (mdm.protocol !== 'http:') throw new StackConfigError(`MDM_BASE_URL=${config.MDM_BASE_URL}: the bundled MDM emulator serves plain http://`);
+  if (smtp.protocol !== 'smtp:')
+    throw new StackConfigError(`SMTP_URL=${config.SMTP_URL}: the local stack's mail sink speaks plain smtp://`);
+  if (mdm.protocol !== 'http:')
+    throw new StackConfigError(`MDM_BASE_URL=${config.MDM_BASE_URL}: the bundled MDM emulator serves plain http://`);
 
   const pgPort = urlPort(db, 5432);
   const temporalPort = Number(temporalPortText);
@@ -84,8 +87,20 @@ export function planStack(config: Config, env: NodeJS.ProcessEnv = process.env):
   const apiBase = `http://${config.API_HOST}:${config.PORT}/api/v1`;
 
   const ports: PortUse[] = [
-    { what: 'the API', host: config.API_HOST, port: config.PORT, envVar: 'PORT', suggestion: `PORT=${config.PORT + 1}` },
-    { what: 'PostgreSQL', host: '127.0.0.1', port: pgPort, envVar: 'DATABASE_URL', suggestion: `DATABASE_URL=${withPort(config.DATABASE_URL, pgPort + 1)}` },
+    {
+      what: 'the API',
+      host: config.API_HOST,
+      port: config.PORT,
+      envVar: 'PORT',
+      suggestion: `PORT=${config.PORT + 1}`,
+    },
+    {
+      what: 'PostgreSQL',
+      host: '127.0.0.1',
+      port: pgPort,
+      envVar: 'DATABASE_URL',
+      suggestion: `DATABASE_URL=${withPort(config.DATABASE_URL, pgPort + 1)}`,
+    },
     {
       what: 'the Temporal dev server (gRPC)',
       host: '127.0.0.1',
@@ -100,8 +115,20 @@ export function planStack(config: Config, env: NodeJS.ProcessEnv = process.env):
       envVar: 'TEMPORAL_UI_PORT',
       suggestion: `TEMPORAL_UI_PORT=${config.TEMPORAL_UI_PORT + 1}`,
     },
-    { what: 'the MDM emulator', host: '127.0.0.1', port: mdmPort, envVar: 'MDM_BASE_URL', suggestion: `MDM_BASE_URL=${withPort(config.MDM_BASE_URL, mdmPort + 1)}` },
-    { what: 'the SMTP sink', host: '127.0.0.1', port: smtpPort, envVar: 'SMTP_URL', suggestion: `SMTP_URL=${withPort(config.SMTP_URL, smtpPort + 1)}` },
+    {
+      what: 'the MDM emulator',
+      host: '127.0.0.1',
+      port: mdmPort,
+      envVar: 'MDM_BASE_URL',
+      suggestion: `MDM_BASE_URL=${withPort(config.MDM_BASE_URL, mdmPort + 1)}`,
+    },
+    {
+      what: 'the SMTP sink',
+      host: '127.0.0.1',
+      port: smtpPort,
+      envVar: 'SMTP_URL',
+      suggestion: `SMTP_URL=${withPort(config.SMTP_URL, smtpPort + 1)}`,
+    },
     {
       what: 'the mail sink listing (HTTP)',
       host: '127.0.0.1',
@@ -125,8 +152,18 @@ export function planStack(config: Config, env: NodeJS.ProcessEnv = process.env):
     dataDir,
     api: { host: config.API_HOST, port: config.PORT, baseUrl: apiBase },
     postgres: { port: pgPort, dataDir: path.join(dataDir, 'postgres'), databaseUrl: config.DATABASE_URL },
-    temporal: { address: `127.0.0.1:${temporalPort}`, port: temporalPort, uiPort: config.TEMPORAL_UI_PORT, dbFile: path.join(dataDir, 'temporal', 'temporal.db') },
-    mdm: { baseUrl: `http://127.0.0.1:${mdmPort}`, host: '127.0.0.1', port: mdmPort, dataDir: path.join(dataDir, 'mdm') },
+    temporal: {
+      address: `127.0.0.1:${temporalPort}`,
+      port: temporalPort,
+      uiPort: config.TEMPORAL_UI_PORT,
+      dbFile: path.join(dataDir, 'temporal', 'temporal.db'),
+    },
+    mdm: {
+      baseUrl: `http://127.0.0.1:${mdmPort}`,
+      host: '127.0.0.1',
+      port: mdmPort,
+      dataDir: path.join(dataDir, 'mdm'),
+    },
     mail: { host: '127.0.0.1', smtpPort, httpPort: mailHttpPort, file: path.join(dataDir, 'mail', 'messages.jsonl') },
     ports,
   };
@@ -147,14 +184,21 @@ export async function checkPorts(ports: PortUse[]): Promise<void> {
   for (const use of ports) byPort.set(use.port, [...(byPort.get(use.port) ?? []), use]);
   for (const [port, uses] of byPort) {
     if (uses.length > 1) {
-      problems.push(`port ${port} is configured for ${uses.map((u) => `${u.what} (${u.envVar})`).join(' and ')}; give each its own port`);
+      problems.push(
+        `port ${port} is configured for ${uses.map((u) => `${u.what} (${u.envVar})`).join(' and ')}; give each its own port`,
+      );
     }
   }
   const distinct = [...byPort.values()].map((uses) => uses[0]!);
   const results = await Promise.all(distinct.map(async (use) => ({ use, err: await canListen(use.host, use.port) })));
   for (const { use, err } of results) {
     if (!err) continue;
-    const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'is not allowed for this user' : `cannot be opened (${err.code ?? err.message})`;
+    const why =
+      err.code === 'EADDRINUSE'
+        ? 'is already in use'
+        : err.code === 'EACCES'
+          ? 'is not allowed for this user'
+          : `cannot be opened (${err.code ?? err.message})`;
     problems.push(
       `port ${use.port} for ${use.what} on ${use.host} ${why}. ` +
         `Stop what holds it (ss -ltnp 'sport = :${use.port}') or change ${use.envVar}, e.g. ${use.suggestion}`,

@@ -68,7 +68,9 @@ async function ensureDatabase(adminUrl: string, databaseUrl: string, log: Log): 
     if (user !== 'postgres') {
       const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
       if (!rowCount) {
-        await admin.query(`CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN${password ? ` PASSWORD ${admin.escapeLiteral(password)}` : ''}`);
+        await admin.query(
+          `CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN${password ? ` PASSWORD ${admin.escapeLiteral(password)}` : ''}`,
+        );
         log(`created role ${user}`);
       }
     }
@@ -104,7 +106,12 @@ export async function startLocalPostgres(opts: {
   opts.log(fresh ? `initialising a new cluster in ${opts.pgDataDir}` : `starting on ${opts.pgDataDir}`);
   let running;
   try {
-    running = await startEmbeddedPostgres({ dataDir: opts.pgDataDir, port: opts.port, persistent: true, log: serverLog });
+    running = await startEmbeddedPostgres({
+      dataDir: opts.pgDataDir,
+      port: opts.port,
+      persistent: true,
+      log: serverLog,
+    });
   } catch (err) {
     const why = err instanceof Error ? err.message : 'the server exited during start-up';
     throw new Error(`PostgreSQL did not start (${why}). Last server output:\n${recent.join('\n')}`, { cause: err });
@@ -114,7 +121,9 @@ export async function startLocalPostgres(opts: {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 1 });
     try {
       const result = await migrate(pool, { log: opts.log });
-      const applied = result.applied.length ? `applied migrations ${result.applied.join(', ')}` : 'migrations up to date';
+      const applied = result.applied.length
+        ? `applied migrations ${result.applied.join(', ')}`
+        : 'migrations up to date';
       opts.log(`database ${new URL(opts.databaseUrl).pathname.slice(1)} ready on port ${opts.port} (${applied})`);
     } finally {
       await pool.end();

@@ -7,7 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 
-const COLORS: Record<string, number> = { stack: 1, postgres: 34, temporal: 35, mdm: 36, mail: 33, worker: 32, api: 92, seed: 90 };
+const COLORS: Record<string, number> = {
+  stack: 1,
+  postgres: 34,
+  temporal: 35,
+  mdm: 36,
+  mail: 33,
+  worker: 32,
+  api: 92,
+  seed: 90,
+};
 const useColor = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 const WIDTH = 8;
 
@@ -51,7 +60,12 @@ export function describeExit(child: ChildProcess): string {
   return child.signalCode ? `killed by ${child.signalCode}` : `exit code ${child.exitCode}`;
 }
 
-export function spawnService(opts: { name: string; entry: string; cwd: string; env: NodeJS.ProcessEnv }): ServiceProcess {
+export function spawnService(opts: {
+  name: string;
+  entry: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}): ServiceProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', opts.entry], {
     cwd: opts.cwd,
     env: opts.env,
@@ -105,7 +119,11 @@ export function spawnService(opts: { name: string; entry: string; cwd: string; e
 }
 
 /** Polls `probe` every 200 ms until it returns true; gives up when `alive()` turns false or time runs out. */
-export async function pollUntil(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; alive?: () => boolean }): Promise<void> {
+export async function pollUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  opts: { timeoutMs: number; alive?: () => boolean },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {

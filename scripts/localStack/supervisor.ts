@@ -35,7 +35,14 @@ process.stderr.on('error', () => undefined);
 /** Shutdown order: the reverse of what depends on what. */
 const STOP_ORDER = ['api', 'worker', 'mail', 'mdm', 'temporal', 'postgres'] as const;
 type PartName = (typeof STOP_ORDER)[number];
-const GRACE_MS: Record<PartName, number> = { api: 5_000, worker: 8_000, mail: 3_000, mdm: 3_000, temporal: 5_000, postgres: 8_000 };
+const GRACE_MS: Record<PartName, number> = {
+  api: 5_000,
+  worker: 8_000,
+  mail: 3_000,
+  mdm: 3_000,
+  temporal: 5_000,
+  postgres: 8_000,
+};
 
 const stoppers = new Map<PartName, () => Promise<void>>();
 /** For a second Ctrl-C: end each part at once (PostgreSQL recovers from its WAL at the next start). */
@@ -82,7 +89,10 @@ let firstSignalAt = 0;
 function onSignal(signal: NodeJS.Signals): void {
   if (!shuttingDown) {
     firstSignalAt = Date.now();
-    void shutdown(`${signal} received: stopping API, worker, mail sink, MDM emulator, Temporal, PostgreSQL (again to force)`, 0);
+    void shutdown(
+      `${signal} received: stopping API, worker, mail sink, MDM emulator, Temporal, PostgreSQL (again to force)`,
+      0,
+    );
     return;
   }
   // One Ctrl-C can arrive twice (the terminal's, and tsx relaying it to the launcher): only a later one forces.
@@ -104,7 +114,10 @@ function watchForUnexpectedExit(name: PartName, service: ServiceProcess): void {
     if (shuttingDown) return;
     stoppers.delete(name);
     const tail = service.recentOutput().split('\n').slice(-15).join('\n');
-    void shutdown(`${name} exited unexpectedly (${describeExit(service.child)}); stopping the stack.\nIts last output:\n${tail}`, 1);
+    void shutdown(
+      `${name} exited unexpectedly (${describeExit(service.child)}); stopping the stack.\nIts last output:\n${tail}`,
+      1,
+    );
   });
 }
 
@@ -142,8 +155,18 @@ function childEnv(plan: StackPlan, extra: Record<string, string>): NodeJS.Proces
   };
 }
 
-function startService(plan: StackPlan, name: PartName, entry: string, extraEnv: Record<string, string>): ServiceProcess {
-  const service = spawnService({ name, entry: path.join(projectRoot, entry), cwd: projectRoot, env: childEnv(plan, extraEnv) });
+function startService(
+  plan: StackPlan,
+  name: PartName,
+  entry: string,
+  extraEnv: Record<string, string>,
+): ServiceProcess {
+  const service = spawnService({
+    name,
+    entry: path.join(projectRoot, entry),
+    cwd: projectRoot,
+    env: childEnv(plan, extraEnv),
+  });
   stoppers.set(name, () => service.stop(GRACE_MS[name]));
   killers.set(name, () => service.child.kill('SIGKILL'));
   watchForUnexpectedExit(name, service);
@@ -193,7 +216,10 @@ async function startTemporal(plan: StackPlan): Promise<void> {
   temporal.process.once('exit', () => {
     if (shuttingDown) return;
     stoppers.delete('temporal');
-    void shutdown(`the Temporal dev server exited unexpectedly (${describeExit(temporal.process)}); stopping the stack.`, 1);
+    void shutdown(
+      `the Temporal dev server exited unexpectedly (${describeExit(temporal.process)}); stopping the stack.`,
+      1,
+    );
   });
   log(`Temporal dev server on ${temporal.address}, UI ${temporal.uiUrl ?? '(none)'}`);
 }
@@ -261,27 +287,39 @@ async function run(plan: StackPlan): Promise<void> {
   // The worker and API need PostgreSQL (migrated) and Temporal to start; the worker's first activities
   // also reach the MDM and the mail sink, which are up long before it has bundled its workflow code.
   const core = Promise.all([postgres, temporal]);
-  const worker = timed('worker', core.then(async () => {
-    abortIfStopping();
-    const service = startService(plan, 'worker', 'worker/main.ts', {});
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      service.waitForLine(/serving task queue/),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the worker was not serving after 120 s')), 120_000))),
-    ]).finally(() => clearTimeout(timer));
-  }));
-  const api = timed('API', core.then(async () => {
-    abortIfStopping();
-    const service = startService(plan, 'api', 'api/main.ts', {});
-    await pollUntil('the API', () => answers200(`${plan.api.baseUrl}/readyz`), {
-      timeoutMs: 60_000,
-      alive: () => isRunning(service.child) && !shuttingDown,
-    });
-  }));
-  const demoData = timed('demo data', Promise.all([postgres, mdm]).then(() => {
-    abortIfStopping();
-    return seed(plan);
-  }));
+  const worker = timed(
+    'worker',
+    core.then(async () => {
+      abortIfStopping();
+      const service = startService(plan, 'worker', 'worker/main.ts', {});
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        service.waitForLine(/serving task queue/),
+        new Promise(
+          (_, reject) =>
+            (timer = setTimeout(() => reject(new Error('the worker was not serving after 120 s')), 120_000)),
+        ),
+      ]).finally(() => clearTimeout(timer));
+    }),
+  );
+  const api = timed(
+    'API',
+    core.then(async () => {
+      abortIfStopping();
+      const service = startService(plan, 'api', 'api/main.ts', {});
+      await pollUntil('the API', () => answers200(`${plan.api.baseUrl}/readyz`), {
+        timeoutMs: 60_000,
+        alive: () => isRunning(service.child) && !shuttingDown,
+      });
+    }),
+  );
+  const demoData = timed(
+    'demo data',
+    Promise.all([postgres, mdm]).then(() => {
+      abortIfStopping();
+      return seed(plan);
+    }),
+  );
 
   const parts = [postgres, temporal, mdm, mail, worker, api, demoData];
   // Whichever fails first explains the failure; the rest are awaited so nothing is left half-started.

@@ -29,8 +29,19 @@ export async function startTemporalDevServer(opts: {
   readyTimeoutMs?: number;
 }): Promise<RunningTemporal> {
   const cli = await resolveTemporalCli(opts.log);
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port),
-    '--namespace', opts.namespace ?? 'default', '--log-level', 'warn', ...searchAttributeCliArgs()];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--namespace',
+    opts.namespace ?? 'default',
+    '--log-level',
+    'warn',
+    ...searchAttributeCliArgs(),
+  ];
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
   if (opts.dbFile) {
@@ -51,15 +62,19 @@ export async function startTemporalDevServer(opts: {
 
   const address = `127.0.0.1:${opts.port}`;
   try {
-    await waitUntil('Temporal dev server', async () => {
-      if (exited) throw new Error(`exited early:\n${output.join('')}`);
-      const conn = await Connection.connect({ address, connectTimeout: 2_000 });
-      try {
-        await conn.workflowService.getSystemInfo({});
-      } finally {
-        await conn.close();
-      }
-    }, opts.readyTimeoutMs ?? 60_000);
+    await waitUntil(
+      'Temporal dev server',
+      async () => {
+        if (exited) throw new Error(`exited early:\n${output.join('')}`);
+        const conn = await Connection.connect({ address, connectTimeout: 2_000 });
+        try {
+          await conn.workflowService.getSystemInfo({});
+        } finally {
+          await conn.close();
+        }
+      },
+      opts.readyTimeoutMs ?? 60_000,
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

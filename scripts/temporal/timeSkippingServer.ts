@@ -28,15 +28,21 @@ const launcher = path.join(serverDir, 'temporal-test-server');
 /** Returns the launcher script path, resolving the classpath with Maven on first use. */
 export function resolveTimeSkippingServer(log: (l: string) => void = console.error): string {
   const lib = path.join(serverDir, 'lib');
-  const ready = existsSync(launcher) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('temporal-test-server'));
+  const ready =
+    existsSync(launcher) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('temporal-test-server'));
   if (ready) return launcher;
-  if (spawnSync('java', ['-version']).status !== 0) throw new Error('java is required for the time-skipping test server');
+  if (spawnSync('java', ['-version']).status !== 0)
+    throw new Error('java is required for the time-skipping test server');
   mkdirSync(serverDir, { recursive: true });
   log('resolving io.temporal:temporal-test-server from Maven Central...');
-  const r = spawnSync('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
+  const r = spawnSync('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (r.status !== 0) throw new Error('mvn could not resolve the Temporal test server');
-  writeFileSync(launcher, `#!/bin/sh\nexec java -Xss512k -XX:+UseSerialGC -cp "${lib}/*" io.temporal.testserver.TestServer "$@"\n`);
+  writeFileSync(
+    launcher,
+    `#!/bin/sh\nexec java -Xss512k -XX:+UseSerialGC -cp "${lib}/*" io.temporal.testserver.TestServer "$@"\n`,
+  );
   chmodSync(launcher, 0o755);
   return launcher;
 }
@@ -57,16 +63,27 @@ export async function startTimeSkippingEnv(port: number, readyTimeoutMs = 90_000
   child.stderr?.on('data', (b: Buffer) => errors.push(b.toString()));
   const address = `127.0.0.1:${port}`;
   try {
-    await waitUntil('Temporal time-skipping test server', async () => {
-      if (child.exitCode !== null) throw new Error(`exited: ${errors.join('')}`);
-      const conn = await Connection.connect({ address, connectTimeout: 2_000 });
-      await conn.close();
-    }, readyTimeoutMs);
+    await waitUntil(
+      'Temporal time-skipping test server',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited: ${errors.join('')}`);
+        const conn = await Connection.connect({ address, connectTimeout: 2_000 });
+        await conn.close();
+      },
+      readyTimeoutMs,
+    );
     // `create` is the SDK's own constructor path for an existing server; it is not in the public typings.
-    const create = (TestWorkflowEnvironment as unknown as {
-      create(o: object): Promise<TestWorkflowEnvironment>;
-    }).create.bind(TestWorkflowEnvironment);
-    const env = await create({ server: { type: 'existing' }, address, namespace: 'default', supportsTimeSkipping: true });
+    const create = (
+      TestWorkflowEnvironment as unknown as {
+        create(o: object): Promise<TestWorkflowEnvironment>;
+      }
+    ).create.bind(TestWorkflowEnvironment);
+    const env = await create({
+      server: { type: 'existing' },
+      address,
+      namespace: 'default',
+      supportsTimeSkipping: true,
+    });
     // Unlike the dev server, the test server knows no custom search attributes until told.
     await env.connection.operatorService.addSearchAttributes({
       namespace: 'default',

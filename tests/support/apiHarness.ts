@@ -132,7 +132,10 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
  * The API in front of a test's worker (tests/support/lifecycleHarness): same database, same task queue,
  * the shared Temporal dev server, fast MDM polling.
  */
-export function startApiFor(h: { db: { pool: pg.Pool }; taskQueue: string }, env: Record<string, string> = {}): Promise<ApiHarness> {
+export function startApiFor(
+  h: { db: { pool: pg.Pool }; taskQueue: string },
+  env: Record<string, string> = {},
+): Promise<ApiHarness> {
   return startApi({
     temporalAddress: inject('temporalAddress'),
     db: h.db.pool,

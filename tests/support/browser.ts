@@ -32,7 +32,9 @@ export interface BrowserSession {
 }
 
 /** A phone-sized page (375x812, touch, 2x pixels) in a fresh profile. */
-export async function openPhone(options: { viewport?: { width: number; height: number } } = {}): Promise<BrowserSession> {
+export async function openPhone(
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<BrowserSession> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'chromium-profile-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
@@ -50,7 +52,8 @@ export async function openPhone(options: { viewport?: { width: number; height: n
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     // Chromium logs every 4xx answer as "Failed to load resource"; pages under test handle those themselves.
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) errors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+      errors.push(`console: ${msg.text()}`);
   });
   return {
     context,

@@ -21,7 +21,12 @@ export async function recordHistoryIfAsked(name: string, handle: WorkflowHandle,
   if (process.env.RECORD_HISTORIES !== '1') return;
   const history = await handle.fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  const file: CommittedHistory = { name, workflowId: handle.workflowId, workflowType, history: JSON.parse(historyToJSON(history)) };
+  const file: CommittedHistory = {
+    name,
+    workflowId: handle.workflowId,
+    workflowType,
+    history: JSON.parse(historyToJSON(history)),
+  };
   writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(file, null, 1)}\n`);
 }
 

@@ -70,7 +70,9 @@ export interface TokenOptions {
 const now = () => Math.floor(Date.now() / 1000);
 
 export async function signToken(key: TestSigningKey, claims: JWTPayload, options: TokenOptions = {}): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' }).setIssuedAt();
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' })
+    .setIssuedAt();
   if (options.issuer) jwt.setIssuer(options.issuer);
   if (options.audience) jwt.setAudience(options.audience);
   if (options.expiresIn !== null) jwt.setExpirationTime(now() + (options.expiresIn ?? 300));
@@ -80,7 +82,10 @@ export async function signToken(key: TestSigningKey, claims: JWTPayload, options
 
 /** A token signed with a shared secret (HS256): must be refused by a verifier of asymmetric keys. */
 export async function signHmacToken(claims: JWTPayload, options: TokenOptions & { kid: string }): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: options.kid }).setIssuedAt().setExpirationTime(now() + 300);
+  const jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', kid: options.kid })
+    .setIssuedAt()
+    .setExpirationTime(now() + 300);
   if (options.issuer) jwt.setIssuer(options.issuer);
   if (options.audience) jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode('a-shared-secret-anyone-could-know-0123456789'));

@@ -8,7 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities } from '../../activities';
 import type { LifecycleActivities } from '../../activities/contracts';
@@ -66,7 +73,11 @@ export interface Harness {
   /** Creates the asset in the database and enrols the device in the emulator (same serial, linked ids). */
   seedDevice(input: Partial<AssetInput> & { assetNumber: string }): Promise<{ mdmDeviceId: string }>;
   /** Polls the workflow's state query until `predicate` holds. */
-  waitForState(handle: WorkflowHandle, predicate: (s: LifecycleState) => boolean, timeoutMs?: number): Promise<LifecycleState>;
+  waitForState(
+    handle: WorkflowHandle,
+    predicate: (s: LifecycleState) => boolean,
+    timeoutMs?: number,
+  ): Promise<LifecycleState>;
   waitForStep(handle: WorkflowHandle, step: Step, timeoutMs?: number): Promise<LifecycleState>;
   /**
    * Waits until the MDM has delivered the device's latest inactivation (job acknowledged): only then
@@ -87,8 +98,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   quietRuntime();
   const db = await createTestDatabase();
   const emulatorDir = mkdtempSync(path.join(os.tmpdir(), 'mdm-emulator-'));
-  const running: RunningEmulator = await createMdmEmulator({ apiKey: MDM_KEY, dataDir: emulatorDir, jobStepMs: opts.jobStepMs ?? 50 }).listen(0);
-  const mdm = createHttpMdm({ baseUrl: running.url, apiKey: MDM_KEY, timeoutMs: 5_000, maxAttempts: 3, baseBackoffMs: 50 });
+  const running: RunningEmulator = await createMdmEmulator({
+    apiKey: MDM_KEY,
+    dataDir: emulatorDir,
+    jobStepMs: opts.jobStepMs ?? 50,
+  }).listen(0);
+  const mdm = createHttpMdm({
+    baseUrl: running.url,
+    apiKey: MDM_KEY,
+    timeoutMs: 5_000,
+    maxAttempts: 3,
+    baseBackoffMs: 50,
+  });
   const emulator = createEmulatorControl({ baseUrl: running.url, apiKey: MDM_KEY });
   const mail = await startSmtpSink({ port: 0 });
   const mailer = createSmtpMailer({ smtpUrl: `smtp://127.0.0.1:${mail.port}`, from: 'device-lifecycle@example.com' });
@@ -110,7 +131,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const taskQueue = `test-${randomUUID()}`;
   const real = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
-  const newWorker = async () => createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
+  const newWorker = async () =>
+    createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
   let worker = await newWorker();
   let runDone = worker.run();
 
@@ -122,11 +144,20 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       if (last && predicate(last)) return last;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`workflow state did not match in ${timeoutMs} ms; last: ${JSON.stringify(last && { step: last.step, status: last.status, lastError: last.lastError })}`);
+    throw new Error(
+      `workflow state did not match in ${timeoutMs} ms; last: ${JSON.stringify(last && { step: last.step, status: last.status, lastError: last.lastError })}`,
+    );
   };
 
   return {
-    db, client, taskQueue, mdm, emulator, emulatorUrl: running.url, mail, timeSkipping,
+    db,
+    client,
+    taskQueue,
+    mdm,
+    emulator,
+    emulatorUrl: running.url,
+    mail,
+    timeSkipping,
     get worker() {
       return worker;
     },
@@ -140,10 +171,23 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async seedDevice(input) {
       const serialNumber = input.serialNumber ?? `SN-${input.assetNumber}-${randomUUID().slice(0, 8)}`;
       const model = input.model ?? 'iPhone 15';
-      const device = await mdm.registerDevice({ serialNumber, model, assetNumber: input.assetNumber, idempotencyKey: `seed-${serialNumber}` });
+      const device = await mdm.registerDevice({
+        serialNumber,
+        model,
+        assetNumber: input.assetNumber,
+        idempotencyKey: `seed-${serialNumber}`,
+      });
       await assetsRepo.upsert(db.pool, {
-        department: 'Sales', location: 'Tokyo HQ', status: 'in_use', userName: 'Xavier Old', userEmail: 'x.old@example.com', userPhone: '+81 3 1234 5678',
-        ...input, serialNumber, model, mdmDeviceId: device.id,
+        department: 'Sales',
+        location: 'Tokyo HQ',
+        status: 'in_use',
+        userName: 'Xavier Old',
+        userEmail: 'x.old@example.com',
+        userPhone: '+81 3 1234 5678',
+        ...input,
+        serialNumber,
+        model,
+        mdmDeviceId: device.id,
       });
       return { mdmDeviceId: device.id };
     },
@@ -154,7 +198,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       for (;;) {
         const latest = (await emulator.jobs()).filter((j) => j.deviceId === deviceId && j.type === 'inactivate').at(-1);
         if (latest?.status === 'acknowledged') return;
-        if (Date.now() > deadline) throw new Error(`inactivation of ${deviceId} not delivered in ${timeoutMs} ms: ${latest?.status ?? 'no job'}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `inactivation of ${deviceId} not delivered in ${timeoutMs} ms: ${latest?.status ?? 'no job'}`,
+          );
         await new Promise((r) => setTimeout(r, 50));
       }
     },

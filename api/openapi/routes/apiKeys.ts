@@ -9,7 +9,10 @@ import { apiKey, apiKeyCreated, apiKeyPage } from '../responseSchemas';
 const keyRef = {
   id: {
     description: 'API key id (uuid) or its prefix (`dlk_` and 8 characters)',
-    schema: { type: 'string', pattern: '^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|dlk_[A-Za-z0-9_-]{8})$' },
+    schema: {
+      type: 'string',
+      pattern: '^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|dlk_[A-Za-z0-9_-]{8})$',
+    },
   },
 };
 

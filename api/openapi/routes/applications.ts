@@ -13,14 +13,19 @@ export const applicationsRoutes = [
     method: 'post',
     path: '/api/v1/applications',
     tag: 'Applications',
-    summary: 'Record a user\'s application for a device',
-    description: 'The application goes to the change-user workflow that has waited longest in `awaiting-assignment`, or waits until one does.',
+    summary: "Record a user's application for a device",
+    description:
+      'The application goes to the change-user workflow that has waited longest in `awaiting-assignment`, or waits until one does.',
     roles: ['admin'],
     body: applicationBody,
     idempotencyKeyHeader: true,
     responses: [
       { status: 201, description: 'Recorded (and handed off when a workflow was waiting)', schema: applicationWrite },
-      { status: 200, description: 'The same Idempotency-Key again: the application as recorded', schema: applicationWrite },
+      {
+        status: 200,
+        description: 'The same Idempotency-Key again: the application as recorded',
+        schema: applicationWrite,
+      },
     ],
     errors: [409, 503],
   }),

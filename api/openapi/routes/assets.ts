@@ -10,7 +10,8 @@ export const assetsRoutes = [
     path: '/api/v1/assets',
     tag: 'Assets',
     summary: 'List assets',
-    description: 'Filter by status, planned status, department, location, user e-mail; paginated with `limit` and `cursor`.',
+    description:
+      'Filter by status, planned status, department, location, user e-mail; paginated with `limit` and `cursor`.',
     roles: ANY_ROLE,
     query: listAssetsQuery,
     responses: [{ status: 200, description: 'One page of assets', schema: assetPage }],
@@ -30,7 +31,8 @@ export const assetsRoutes = [
     path: '/api/v1/assets',
     tag: 'Assets',
     summary: 'Create or update an asset',
-    description: 'On update, optional fields that are absent stay as they are (null clears them). `expectedVersion` guards against lost updates (409).',
+    description:
+      'On update, optional fields that are absent stay as they are (null clears them). `expectedVersion` guards against lost updates (409).',
     roles: ['admin'],
     body: assetBody,
     idempotencyKeyHeader: true,
@@ -45,9 +47,13 @@ export const assetsRoutes = [
     path: '/api/v1/assets/import',
     tag: 'Assets',
     summary: 'Import assets from CSV: all rows or none',
-    description: 'A header row names the columns. Any bad row rejects the whole file (400 `invalid-csv` with `details.errors` per row and column) and writes nothing.',
+    description:
+      'A header row names the columns. Any bad row rejects the whole file (400 `invalid-csv` with `details.errors` per row and column) and writes nothing.',
     roles: ['admin'],
-    textBody: { contentType: 'text/csv', description: 'UTF-8 CSV (RFC 4180), a BOM is allowed; size limit API_IMPORT_LIMIT' },
+    textBody: {
+      contentType: 'text/csv',
+      description: 'UTF-8 CSV (RFC 4180), a BOM is allowed; size limit API_IMPORT_LIMIT',
+    },
     idempotencyKeyHeader: true,
     responses: [{ status: 200, description: 'Every row written', schema: importResult }],
     errors: [503],

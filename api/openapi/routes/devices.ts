@@ -7,7 +7,9 @@ const started = {
   status: 201,
   description: 'Started; `Location` points at the workflow',
   schema: startResult,
-  headers: { Location: { description: 'the new workflow, /api/v1/workflows/{workflowId}', schema: { type: 'string' } } },
+  headers: {
+    Location: { description: 'the new workflow, /api/v1/workflows/{workflowId}', schema: { type: 'string' } },
+  },
 };
 
 export const devicesRoutes = [
@@ -29,7 +31,8 @@ export const devicesRoutes = [
     path: '/api/v1/devices/{assetNumber}/inactivation',
     tag: 'Devices',
     summary: 'Start "inactivate device" (DESIGN §3.2) for one device',
-    description: 'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device.',
+    description:
+      'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device.',
     roles: ['admin'],
     body: inactivationBody,
     responses: [started],

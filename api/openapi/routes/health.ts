@@ -30,9 +30,17 @@ export const operationsRoutes = [
     path: '/metrics',
     tag: 'Operations',
     summary: 'Prometheus metrics: http_requests_total, http_request_duration_seconds, process metrics',
-    description: 'Requests are labelled by route pattern, method and status. No authentication: keep it off the public network.',
+    description:
+      'Requests are labelled by route pattern, method and status. No authentication: keep it off the public network.',
     roles: 'public',
-    responses: [{ status: 200, description: 'Prometheus text exposition format', contentType: 'text/plain', schema: { type: 'string' } }],
+    responses: [
+      {
+        status: 200,
+        description: 'Prometheus text exposition format',
+        contentType: 'text/plain',
+        schema: { type: 'string' },
+      },
+    ],
   }),
   describeRoute({
     method: 'get',

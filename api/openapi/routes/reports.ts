@@ -5,7 +5,8 @@ import { plannedStatusCounts } from '../responseSchemas';
 
 const csv: SuccessResponse = {
   status: 200,
-  description: 'CSV with a header row: Asset #, Department, Location, User Name, E-mail, Phone; sorted by Department then Location. Cells that a spreadsheet would run as a formula are neutralised.',
+  description:
+    'CSV with a header row: Asset #, Department, Location, User Name, E-mail, Phone; sorted by Department then Location. Cells that a spreadsheet would run as a formula are neutralised.',
   contentType: 'text/csv',
   schema: { type: 'string' },
 };
@@ -35,7 +36,9 @@ export const reportsRoutes = [
     tag: 'Reports',
     summary: 'Device counts by planned asset status',
     roles: ANY_ROLE,
-    responses: [{ status: 200, description: 'Counts (plannedStatus null: no change planned)', schema: plannedStatusCounts }],
+    responses: [
+      { status: 200, description: 'Counts (plannedStatus null: no change planned)', schema: plannedStatusCounts },
+    ],
     errors: [503],
   }),
 ];

@@ -10,7 +10,8 @@ export const tasksRoutes = [
     path: '/api/v1/tasks',
     tag: 'Tasks',
     summary: 'Pending human tasks of both processes, oldest due first',
-    description: 'Filter by task `type` (collect-device, deliver-device...), `process`, `department`, `location`. Each item has the device, where, whom to contact, when it is due, and where to POST each report it accepts.',
+    description:
+      'Filter by task `type` (collect-device, deliver-device...), `process`, `department`, `location`. Each item has the device, where, whom to contact, when it is due, and where to POST each report it accepts.',
     roles: REPORTERS,
     query: listTasksQuery,
     responses: [{ status: 200, description: 'One page of tasks', schema: taskPage }],

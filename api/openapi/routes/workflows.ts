@@ -23,7 +23,8 @@ export const workflowsRoutes = [
     path: '/api/v1/workflows',
     tag: 'Workflows',
     summary: 'List lifecycle workflows',
-    description: 'Filter by type, step, status, department, location, asset; paginated with `limit` and the opaque `cursor`.',
+    description:
+      'Filter by type, step, status, department, location, asset; paginated with `limit` and the opaque `cursor`.',
     roles: ANY_ROLE,
     query: listWorkflowsQuery,
     responses: [{ status: 200, description: 'One page of workflows', schema: workflowList }],
@@ -47,12 +48,18 @@ export const workflowsRoutes = [
       'Sent to the workflow as a validated Temporal Update: a report that does not fit the current step is refused ' +
       'with 409 `event-not-expected` and `details.step` / `details.expects`, and changes nothing. Send an ' +
       '`Idempotency-Key` header (or `idempotencyKey` in the body): a repeated report is acknowledged with ' +
-      '`duplicate: true`, not applied twice. The actor is the token\'s, never taken from the body.',
+      "`duplicate: true`, not applied twice. The actor is the token's, never taken from the body.",
     roles: REPORTERS,
     body: eventBody,
     idempotencyKeyHeader: true,
     bodyDescription: `\`data\` holds the event's fields; its schema depends on {event}: ${HUMAN_EVENTS.map((e) => `${e} -> ${eventPayloadSchemaName(e)}`).join(', ')}.`,
-    responses: [{ status: 200, description: 'Accepted (or a duplicate of an accepted report); the step after it', schema: reportAck }],
+    responses: [
+      {
+        status: 200,
+        description: 'Accepted (or a duplicate of an accepted report); the step after it',
+        schema: reportAck,
+      },
+    ],
     errors: [404, 409, 503],
     extensions: { 'x-event-payloads': Object.fromEntries(HUMAN_EVENTS.map((e) => [e, { $ref: eventPayloadRef(e) }])) },
   }),

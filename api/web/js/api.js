@@ -36,7 +36,10 @@ export async function apiCall(method, path, { body, headers = {} } = {}) {
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiFailure(0, { code: 'offline', message: 'Could not reach the server. Check the connection and try again.' });
+    throw new ApiFailure(0, {
+      code: 'offline',
+      message: 'Could not reach the server. Check the connection and try again.',
+    });
   }
   const text = await res.text();
   let json;

@@ -21,9 +21,18 @@ const EVENTS = {
   'device-reenrolled': { title: 'Device re-enrolled', text: 'Install the MDM agent and apply the policy.' },
   'user-assigned': { title: 'User assigned', text: 'Say who gets the device: an application id or the new user.' },
   'device-delivered': { title: 'Device delivered', text: 'Hand the device to the new user; they sign for it.' },
-  'removal-profile-installed': { title: 'Removal profile installed', text: 'The user installed the removal profile from the notification.' },
-  'profile-removal-failed': { title: 'Profile removal failed', text: 'The profiles could not be removed; say what went wrong.' },
-  'profiles-removed': { title: 'Profiles removed', text: 'The MDM profile and the configuration profile are gone from the device.' },
+  'removal-profile-installed': {
+    title: 'Removal profile installed',
+    text: 'The user installed the removal profile from the notification.',
+  },
+  'profile-removal-failed': {
+    title: 'Profile removal failed',
+    text: 'The profiles could not be removed; say what went wrong.',
+  },
+  'profiles-removed': {
+    title: 'Profiles removed',
+    text: 'The MDM profile and the configuration profile are gone from the device.',
+  },
   'app-removed': { title: 'Client app removed', text: 'Remove the client app (only after the profiles are removed).' },
 };
 
@@ -61,7 +70,13 @@ function banner(message, { bad = false, detail } = {}) {
 function formatDate(iso) {
   if (!iso) return '';
   const d = new Date(iso);
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
 }
 
 function text(tag, className, value) {
@@ -131,14 +146,26 @@ function taskCard(task) {
   a.dataset.workflowId = task.workflowId;
   const head = document.createElement('div');
   head.className = 'task-head';
-  head.append(text('span', 'task-asset', task.assetNumber), text('span', 'task-type', TASK_TYPES[task.type] || task.type));
+  head.append(
+    text('span', 'task-asset', task.assetNumber),
+    text('span', 'task-type', TASK_TYPES[task.type] || task.type),
+  );
   const where = [task.department, task.location].filter(Boolean).join(' · ');
   a.append(head, text('div', 'task-where', where || 'No department or location'));
   if (task.dueAt) {
     const overdue = typeof task.overdue === 'boolean' ? task.overdue : Date.parse(task.dueAt) < Date.now();
-    a.append(text('div', `task-due${overdue ? ' overdue' : ''}`, `${overdue ? 'Overdue since' : 'Due'} ${formatDate(task.dueAt)}`));
+    a.append(
+      text(
+        'div',
+        `task-due${overdue ? ' overdue' : ''}`,
+        `${overdue ? 'Overdue since' : 'Due'} ${formatDate(task.dueAt)}`,
+      ),
+    );
   }
-  a.setAttribute('aria-label', `${TASK_TYPES[task.type] || task.type}, ${task.assetNumber}, ${where}${task.dueAt ? `, due ${formatDate(task.dueAt)}` : ''}`);
+  a.setAttribute(
+    'aria-label',
+    `${TASK_TYPES[task.type] || task.type}, ${task.assetNumber}, ${where}${task.dueAt ? `, due ${formatDate(task.dueAt)}` : ''}`,
+  );
   li.append(a);
   return li;
 }
@@ -181,7 +208,10 @@ async function loadSpec() {
 }
 
 function resolveRef(ref) {
-  return ref.split('/').slice(1).reduce((node, key) => node[key], spec);
+  return ref
+    .split('/')
+    .slice(1)
+    .reduce((node, key) => node[key], spec);
 }
 
 /** The event's payload schema, as documented on the report operation. */
@@ -245,7 +275,9 @@ async function openTask(workflowId) {
     return;
   }
   const task = view.pendingTask;
-  $('task-title').textContent = task ? `${TASK_TYPES[task.type] || task.type}: ${view.assetNumber}` : `${view.assetNumber}: nothing to do`;
+  $('task-title').textContent = task
+    ? `${TASK_TYPES[task.type] || task.type}: ${view.assetNumber}`
+    : `${view.assetNumber}: nothing to do`;
   const dl = $('task-facts');
   fact(dl, 'Device', view.assetNumber);
   fact(dl, 'Department', (task && task.department) || view.department);
@@ -256,7 +288,9 @@ async function openTask(workflowId) {
   }
   fact(dl, 'Step', view.step);
   if (!task) {
-    $('task-expected').append(text('p', '', 'This device is not waiting for anyone right now. It may have been reported already.'));
+    $('task-expected').append(
+      text('p', '', 'This device is not waiting for anyone right now. It may have been reported already.'),
+    );
     return;
   }
   const expects = task.expects || [];
@@ -324,26 +358,38 @@ async function submitReport(event) {
     });
     reported.set(workflowId, current.step);
     current = undefined;
-    banner(`Reported: ${(EVENTS[ack.event] || { title: ack.event }).title} for ${workflowId.replace(/^device-/, '')}.`, {
-      detail: ack.duplicate ? 'It had already been recorded; nothing was applied twice.' : `The process moved on to: ${ack.step}.`,
-    });
+    banner(
+      `Reported: ${(EVENTS[ack.event] || { title: ack.event }).title} for ${workflowId.replace(/^device-/, '')}.`,
+      {
+        detail: ack.duplicate
+          ? 'It had already been recorded; nothing was applied twice.'
+          : `The process moved on to: ${ack.step}.`,
+      },
+    );
     go('#/tasks');
   } catch (err) {
     if (handleAuthFailure(err)) return;
     if (err.status === 400 && Array.isArray(err.details.problems)) {
       const unplaced = form.showProblems(err.details.problems);
-      showReportError('The report was not accepted: please correct the marked fields.', unplaced.map((p) => `${p.field}: ${p.problem}`));
+      showReportError(
+        'The report was not accepted: please correct the marked fields.',
+        unplaced.map((p) => `${p.field}: ${p.problem}`),
+      );
     } else if (err.status === 409) {
       // Say where the process is now and what it waits for; the server's sentence only when it says more.
       const d = err.details;
       const lines = [];
       if (d.step) lines.push(`Current step: ${d.step}.`);
-      if (Array.isArray(d.expects)) lines.push(d.expects.length ? `It now expects: ${d.expects.join(', ')}.` : 'It expects no report now.');
+      if (Array.isArray(d.expects))
+        lines.push(d.expects.length ? `It now expects: ${d.expects.join(', ')}.` : 'It expects no report now.');
       if (!lines.length) lines.push(err.message);
       lines.push('Someone may have reported it already: go back to the list to see what is still open.');
       showReportError('The report was refused.', lines);
     } else {
-      showReportError('The report could not be sent.', [err.message, 'You can try again: the same report is never applied twice.']);
+      showReportError('The report could not be sent.', [
+        err.message,
+        'You can try again: the same report is never applied twice.',
+      ]);
     }
   } finally {
     button.disabled = false;

@@ -68,7 +68,8 @@ export function buildReportForm(schema, container, resolveRef) {
       // Registered so a problem naming the whole object (e.g. "give exactly one of ...") lands here.
       fields.set(path, { read: () => '', targets: [], error, required: false, focus: set });
       const req = new Set(prop.required || []);
-      for (const [child, childProp] of Object.entries(prop.properties)) addField(set, `${path}.${child}`, child, childProp, req.has(child));
+      for (const [child, childProp] of Object.entries(prop.properties))
+        addField(set, `${path}.${child}`, child, childProp, req.has(child));
       parent.append(set);
       return;
     }
@@ -88,7 +89,13 @@ export function buildReportForm(schema, container, resolveRef) {
       const pad = createSignaturePad({ id, label: labelFor(name), describedBy: described });
       parent.append(pad.element);
       const error = addHelpAndError(parent, helpId, name, errorId, path);
-      fields.set(path, { read: () => pad.value(), targets: pad.invalidTargets, error, required, focus: pad.focusTarget });
+      fields.set(path, {
+        read: () => pad.value(),
+        targets: pad.invalidTargets,
+        error,
+        required,
+        focus: pad.focusTarget,
+      });
       return;
     }
 
@@ -98,7 +105,14 @@ export function buildReportForm(schema, container, resolveRef) {
       input.rows = 3;
     } else {
       input = document.createElement('input');
-      input.type = prop.format === 'date-time' ? 'datetime-local' : prop.format === 'email' ? 'email' : name === 'phone' ? 'tel' : 'text';
+      input.type =
+        prop.format === 'date-time'
+          ? 'datetime-local'
+          : prop.format === 'email'
+            ? 'email'
+            : name === 'phone'
+              ? 'tel'
+              : 'text';
       input.autocomplete = 'off';
     }
     input.id = input.name = id;
@@ -127,7 +141,8 @@ export function buildReportForm(schema, container, resolveRef) {
   }
 
   const required = new Set(schema.required || []);
-  for (const [name, prop] of Object.entries(schema.properties || {})) addField(container, name, name, prop, required.has(name));
+  for (const [name, prop] of Object.entries(schema.properties || {}))
+    addField(container, name, name, prop, required.has(name));
 
   function clearProblems() {
     for (const f of fields.values()) {
@@ -142,7 +157,9 @@ export function buildReportForm(schema, container, resolveRef) {
     let first;
     for (const p of problems) {
       // The API names payload fields `data.collectedBy`, unknown ones as a comma-separated list.
-      const paths = String(p.field).split(/,\s*/).map((f) => f.replace(/^data\./, ''));
+      const paths = String(p.field)
+        .split(/,\s*/)
+        .map((f) => f.replace(/^data\./, ''));
       const match = paths.map((path) => fields.get(path) || fields.get(path.split('.')[0])).find(Boolean);
       if (!match) {
         unplaced.push(p);
