@@ -10,6 +10,7 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
+import { readRefusal, Refusal, type ProcessPosition } from '../workflows/refusals';
 import { ApiError } from './errors';
 
 // gRPC status codes (kept here rather than importing @grpc/grpc-js, which is not a direct dependency).
@@ -52,60 +53,55 @@ export function workerUnavailable(retryAfterS: number): ApiError {
   );
 }
 
-function firstDetail(failure: ApplicationFailure): Record<string, unknown> {
-  const d = failure.details?.[0];
-  return d && typeof d === 'object' ? (d as Record<string, unknown>) : {};
-}
-
 /** What a workflow's update validator or handler refused, as the HTTP answer DESIGN §4 asks for. */
 export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: string): ApiError {
   const failure = err.cause;
-  if (!(failure instanceof ApplicationFailure)) {
+  const refusal = readRefusal(failure);
+  if (!refusal) {
+    // A refusal the API does not know by name is still the workflow's decision, not an API bug.
+    const type = failure instanceof ApplicationFailure ? failure.type : undefined;
     return new ApiError(
       409,
       'update-rejected',
       `${workflowId} refused the request: ${failure?.message ?? err.message}`,
+      {
+        workflowId,
+        ...(type ? { type } : {}),
+      },
     );
   }
-  const detail = firstDetail(failure);
-  switch (failure.type) {
-    case 'EventNotExpected': {
-      const expects = Array.isArray(detail.expects) ? detail.expects.map(String) : [];
-      const step = typeof detail.step === 'string' ? detail.step : 'unknown';
-      const expected = expects.length ? `it expects ${expects.join(' or ')}` : 'it expects no report now';
-      return new ApiError(
-        409,
-        'event-not-expected',
-        `${workflowId} is at step ${step}; ${expected}. ${failure.message}`,
-        {
-          workflowId,
-          step,
-          expects,
-          status: detail.status,
-        },
-      );
+  switch (refusal.type) {
+    case Refusal.eventNotExpected:
+      return eventNotExpectedError(workflowId, refusal.details, refusal.message);
+    case Refusal.invalidReport: {
+      const { problems } = refusal.details;
+      const listed = problems.map((p) => `${p.field}: ${p.problem}`).join('; ');
+      return new ApiError(400, 'invalid-input', `invalid report: ${listed}`, { problems });
     }
-    case 'InvalidReport': {
-      const problems = Array.isArray(detail.problems) ? detail.problems.map(String) : [failure.message];
-      return new ApiError(400, 'invalid-input', `invalid report: ${problems.join('; ')}`, {
-        problems: problems.map(splitProblem),
-      });
-    }
-    case 'CommandNotAllowed':
-      return new ApiError(409, 'command-not-allowed', failure.message, { workflowId, ...detail });
-    default:
-      // A refusal the API does not know by name is still the workflow's decision, not an API bug.
-      return new ApiError(409, 'update-rejected', `${workflowId} refused the request: ${failure.message}`, {
-        workflowId,
-        type: failure.type,
-      });
+    case Refusal.commandNotAllowed:
+      return new ApiError(409, 'command-not-allowed', refusal.message, { workflowId, ...refusal.details });
   }
 }
 
-/** `field: why` strings (from describeIssues) as the `{ field, problem }` pairs every 400 uses. */
-export function splitProblem(text: string): { field: string; problem: string } {
-  const i = text.indexOf(': ');
-  return i > 0 ? { field: text.slice(0, i), problem: text.slice(i + 2) } : { field: '(body)', problem: text };
+/** 409 naming the step the workflow is at and the events it expects there. */
+export function eventNotExpectedError(workflowId: string, position: ProcessPosition, why: string): ApiError {
+  const { step, expects, status } = position;
+  const expected = expects.length ? `it expects ${expects.join(' or ')}` : 'it expects no report now';
+  return new ApiError(409, 'event-not-expected', `${workflowId} is at step ${step}; ${expected}. ${why}`, {
+    workflowId,
+    step,
+    expects,
+    status,
+  });
+}
+
+/**
+ * A process registers handlers for its own events only, so Temporal itself refuses an event of the
+ * other process. That refusal is the SDK's, with no type of ours: recognised by its fixed wording.
+ */
+export function isUnhandledUpdate(err: unknown): boolean {
+  const failure = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  return Boolean(failure?.message.startsWith('No registered handler for update'));
 }
 
 export function isUpdateTimeout(err: unknown): boolean {

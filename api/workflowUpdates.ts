@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { Request } from 'express';
-import type { ReportAck } from '../workflows/definitions';
+import { stateQuery, type ReportAck } from '../workflows/definitions';
 import { ApiError, invalidInput } from './errors';
 import {
+  eventNotExpectedError,
   fromUpdateFailure,
   isNotFound,
+  isUnhandledUpdate,
   isUpdateTimeout,
   temporalUnavailable,
   workerUnavailable,
@@ -60,11 +62,13 @@ export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): P
       handle.executeUpdate(call.definition, { args: [call.arg], updateId: `${call.name}:${call.idempotencyKey}` }),
     );
   } catch (err) {
-    throw await translate(temporal, call.workflowId, err, call.timeoutMs);
+    throw await translate(temporal, call as UpdateCall<unknown>, err);
   }
 }
 
-async function translate(temporal: Client, workflowId: string, err: unknown, timeoutMs: number): Promise<unknown> {
+async function translate(temporal: Client, call: UpdateCall<unknown>, err: unknown): Promise<unknown> {
+  const { workflowId, timeoutMs } = call;
+  if (isUnhandledUpdate(err)) return notThisProcess(temporal, call);
   if (err instanceof WorkflowUpdateFailedError) return fromUpdateFailure(err, workflowId);
   if (isUpdateTimeout(err)) return workerUnavailable(Math.max(5, Math.ceil(timeoutMs / 1000)));
   if (isNotFound(err)) {
@@ -84,4 +88,22 @@ async function translate(temporal: Client, workflowId: string, err: unknown, tim
     );
   }
   return temporalUnavailable(err) ?? err;
+}
+
+/**
+ * The event belongs to the other process, so this workflow has no handler for it. Answered like any
+ * event that does not fit: 409 with the step the workflow is at and what it expects (one state query;
+ * without it, the refusal still stands).
+ */
+async function notThisProcess(temporal: Client, call: UpdateCall<unknown>): Promise<ApiError> {
+  const why = `${call.name} is not an event of this workflow's process`;
+  try {
+    const state = await temporal.withDeadline(Date.now() + call.timeoutMs, () =>
+      temporal.workflow.getHandle(call.workflowId).query(stateQuery),
+    );
+    const expects = state.pendingTask?.expects ?? [];
+    return eventNotExpectedError(call.workflowId, { step: state.step, status: state.status, expects }, why);
+  } catch {
+    return eventNotExpectedError(call.workflowId, { step: 'unknown', status: 'unknown', expects: [] }, why);
+  }
 }

@@ -2,23 +2,54 @@
  * Change device user (DESIGN §3.1): collect the device from its current user, return it to stock, wipe
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
+import { setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
 import type { AssetSnapshot } from '../activities/contracts';
 import { bookkeeping, call } from './activityProxy';
-import type { ChangeUserInput, HumanReport, HumanTask, LifecycleState, NewUser } from './definitions';
-import { Lifecycle } from './lifecycle';
+import {
+  ADMIN_COMMANDS,
+  adminUpdates,
+  CHANGE_USER_EVENTS,
+  isHumanEvent,
+  reportSignals,
+  reportUpdates,
+  stateQuery,
+  type ActorRef,
+  type ChangeUserInput,
+  type HumanReport,
+  type LifecycleState,
+  type NewUser,
+} from './definitions';
+import { noticeSender, reenrolAndVerify, taskSpec } from './humanTasks';
+import { Lifecycle, type TaskNotice } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
   const lc = new Lifecycle('change-user', input.assetNumber, bookkeeping, input.requestedBy);
+  // The message contract, registered before the first await.
+  setHandler(stateQuery, () => lc.state);
+  for (const event of CHANGE_USER_EVENTS) {
+    setHandler(reportUpdates[event], (r) => lc.intake.accept(event, r), {
+      validator: (r) => lc.intake.validate(event, r),
+    });
+    setHandler(reportSignals[event], (r) => lc.intake.onSignal(event, r));
+  }
+  // Another process's report sent as a Signal (UI, CLI) is recorded as rejected, as an unfit one is;
+  // as an Update it has no handler here, so Temporal refuses it and nothing is written.
+  setDefaultSignalHandler((name, r) => (isHumanEvent(name) ? lc.intake.onSignal(name, r as HumanReport) : undefined));
+  for (const command of ADMIN_COMMANDS) {
+    setHandler(adminUpdates[command], (c) => lc.control.accept(command, c), {
+      validator: (c) => lc.control.validate(command, c),
+    });
+  }
   return lc.run(() => changeUserSteps(lc, input));
 }
 
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
-  let asset = await lc.guard('scheduled', () =>
+  let asset = await lc.parkOnFailure('scheduled', () =>
     call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
   );
   lc.setWhereabouts(asset.department, asset.location);
-  const notify = noticeSender(lc, input);
+  const notice = changeUserNotices(lc, input);
 
   asset = await lc.runStep('scheduled', (ctx) =>
     call('scheduleCollection', 'plan collection and notify the current user', ctx, {
@@ -27,7 +58,7 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
     }),
   );
 
-  const collected = await awaitCollection(lc, input, asset, notify);
+  const collected = await waitForCollection(lc, input, asset, notice);
 
   const storageLocation = (collected.data as { storageLocation?: string }).storageLocation ?? input.storageLocation;
   asset = await lc.runStep(
@@ -42,13 +73,18 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
   );
   lc.setWhereabouts(asset.department, asset.location);
 
-  await wipe(lc, input, notify);
+  await wipe(lc, input, notice);
 
   await lc.runStep('removing-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
 
-  await reenrol(lc, input, asset, notify);
+  await reenrolAndVerify(lc, {
+    timings: input.timings,
+    contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
+    verifySummary: `verify ${asset.serialNumber} is enrolled in the MDM`,
+    notice,
+  });
 
-  const assignment = await chooseNewUser(lc, input, notify);
+  const assignment = await chooseNewUser(lc, input, notice);
   asset = await lc.runStep(
     'assigning',
     (ctx) => call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment),
@@ -56,58 +92,30 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
   );
   lc.setWhereabouts(asset.department, asset.location);
 
-  const delivered = await lc.awaitTask(
-    {
-      ...taskTimes(input, Date.now()),
-      type: 'deliver-device',
-      step: 'awaiting-delivery',
-      expects: ['device-delivered'],
-      contact: { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone },
-    },
-    notify,
-  );
-  await lc.guard('awaiting-delivery', () =>
-    call(
-      'recordDelivery',
-      'keep the signed receipt as evidence',
-      lc.context('awaiting-delivery', delivered.report.actor, 'receipt'),
-      { receipt: { ...delivered.report.data }, applicationId: assignment.applicationId },
-    ),
-  );
+  await deliver(lc, input, assignment, notice);
 }
 
-type Notify = (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>;
-
-/** Reminders go to the person the task concerns; escalations go to the admins (the activity knows them). */
-function noticeSender(lc: Lifecycle, input: ChangeUserInput): Notify {
-  return async (kind, task) => {
-    const ctx = lc.context(task.step, undefined, `${kind}-${task.remindersSent}-${Date.now()}`);
-    const to = kind === 'reminder' && task.contact?.email ? [task.contact.email] : [];
-    await call('sendNotice', `${kind} for ${task.type}`, ctx, kind, {
-      to,
-      subject:
-        kind === 'reminder'
-          ? `Reminder: ${task.type} for device ${input.assetNumber} is due ${task.dueAt.slice(0, 10)}`
-          : `Overdue: ${task.type} for device ${input.assetNumber} (due ${task.dueAt.slice(0, 10)})`,
-      text:
-        `Device ${input.assetNumber}: ${task.type} (waiting for ${task.expects.join(' or ')}) was due ${task.dueAt}.\n` +
-        `Reason for the change: ${input.reason}\n`,
-    });
-  };
+function changeUserNotices(lc: Lifecycle, input: ChangeUserInput): TaskNotice {
+  return noticeSender(lc, (kind, task) => ({
+    subject:
+      kind === 'reminder'
+        ? `Reminder: ${task.type} for device ${input.assetNumber} is due ${task.dueAt.slice(0, 10)}`
+        : `Overdue: ${task.type} for device ${input.assetNumber} (due ${task.dueAt.slice(0, 10)})`,
+    text:
+      `Device ${input.assetNumber}: ${task.type} (waiting for ${task.expects.join(' or ')}) was due ${task.dueAt}.\n` +
+      `Reason for the change: ${input.reason}\n`,
+  }));
 }
 
-function taskTimes(input: ChangeUserInput, from: number) {
-  const due = from + input.timings.escalateAfterMs;
-  return { dueAt: new Date(from), escalateAt: new Date(due), repeatEveryMs: input.timings.taskReminderEveryMs };
-}
-
-async function awaitCollection(
+/** Reminders before and at the planned date go to the current user; admins hear when it is overdue. */
+async function waitForCollection(
   lc: Lifecycle,
   input: ChangeUserInput,
   asset: AssetSnapshot,
-  notify: Notify,
+  notice: TaskNotice,
 ): Promise<HumanReport> {
   const planned = new Date(input.plannedCollectionDate);
+  const { timings } = input;
   const received = await lc.awaitTask(
     {
       type: 'collect-device',
@@ -119,11 +127,11 @@ async function awaitCollection(
         email: asset.userEmail ?? undefined,
         phone: asset.userPhone ?? undefined,
       },
-      remindAt: [new Date(planned.getTime() - input.timings.reminderBeforeMs), planned],
-      escalateAt: new Date(planned.getTime() + input.timings.escalateAfterMs),
-      repeatEveryMs: input.timings.taskReminderEveryMs,
+      remindAt: [new Date(planned.getTime() - timings.reminderBeforeMs), planned],
+      escalateAt: new Date(planned.getTime() + timings.escalateAfterMs),
+      repeatEveryMs: timings.taskReminderEveryMs,
     },
-    notify,
+    notice,
   );
   return received.report;
 }
@@ -132,7 +140,8 @@ async function awaitCollection(
  * MDM initialize with the keep-record option, then wait for the command. An erase the MDM never
  * acknowledges falls back to a person confirming the wipe; a failed one needs an admin.
  */
-async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Promise<void> {
+async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice): Promise<void> {
+  const { timings } = input;
   for (;;) {
     const ref = await lc.runStep('wiping', (ctx) =>
       call('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, {
@@ -140,14 +149,14 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Prom
       }),
     );
     const result = await waitForMdmJob(lc, ref, {
-      deadlineMs: input.timings.wipeAckTimeoutMs,
-      pollInitialMs: input.timings.pollInitialMs,
-      pollMaxMs: input.timings.pollMaxMs,
+      deadlineMs: timings.wipeAckTimeoutMs,
+      pollInitialMs: timings.pollInitialMs,
+      pollMaxMs: timings.pollMaxMs,
       what: 'MDM wipe',
       step: 'wiping',
     });
     if (result.outcome === 'succeeded') {
-      await lc.guard('wiping', () =>
+      await lc.parkOnFailure('wiping', () =>
         call('recordEvent', 'record the finished wipe', lc.context('wiping', undefined, 'finished'), 'wipe-finished', {
           ...ref,
         }),
@@ -156,91 +165,73 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Prom
     }
     if (result.outcome === 'timed-out') {
       lc.note('The MDM did not acknowledge the wipe in time; waiting for a person to confirm it.');
-      await lc.awaitTask(
-        {
-          ...taskTimes(input, Date.now()),
-          type: 'confirm-wipe',
-          step: 'wiping',
-          expects: ['wipe-confirmed'],
-        },
-        notify,
-      );
+      const confirm = taskSpec(timings, Date.now(), {
+        type: 'confirm-wipe',
+        step: 'wiping',
+        expects: ['wipe-confirmed'],
+      });
+      await lc.awaitTask(confirm, notice);
       return;
     }
-    await lc.needsAttention('wiping', `MDM wipe failed: ${result.detail}`);
-  }
-}
-
-/** The device is re-registered by a person; the MDM must then show it enrolled before we go on. */
-async function reenrol(lc: Lifecycle, input: ChangeUserInput, asset: AssetSnapshot, notify: Notify): Promise<void> {
-  for (;;) {
-    const report = await lc.awaitTask(
-      {
-        ...taskTimes(input, Date.now()),
-        type: 'reenroll-device',
-        step: 'awaiting-reenrollment',
-        expects: ['device-reenrolled'],
-        contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
-      },
-      notify,
-    );
-    const data = report.report.data as { mdmDeviceId?: string };
-    const verified = await lc.guard('awaiting-reenrollment', () =>
-      call(
-        'verifyEnrollment',
-        `verify ${asset.serialNumber} is enrolled in the MDM`,
-        lc.context('awaiting-reenrollment', report.report.actor, 'verify'),
-        { reportedMdmDeviceId: data.mdmDeviceId },
-      ),
-    );
-    if (verified.enrolled) return;
-    lc.note(
-      `Re-enrolment reported by ${report.report.actor.id} but not confirmed by the MDM: ${verified.reason ?? 'not enrolled'}`,
-    );
+    await lc.waitForAdminDecision('wiping', `MDM wipe failed: ${result.detail}`);
   }
 }
 
 interface Assignment {
   user: NewUser;
   applicationId?: string;
-  actor: { id: string; role: string };
+  actor: ActorRef;
 }
 
 /** The new user comes from the start request, a waiting application, or a `user-assigned` report. */
-async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notify: Notify): Promise<Assignment> {
+async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice): Promise<Assignment> {
   if (input.newUser) return { user: input.newUser, actor: input.requestedBy };
-  const claimed = await lc.guard('awaiting-assignment', () =>
-    call(
-      'claimApplication',
-      'take the oldest waiting application',
-      lc.context('awaiting-assignment', undefined, 'claim-oldest'),
-      {},
-    ),
+  const step = 'awaiting-assignment';
+  const oldest = await lc.parkOnFailure(step, () =>
+    call('claimApplication', 'take the oldest waiting application', lc.context(step, undefined, 'claim-oldest'), {}),
   );
-  if (claimed.applicationId)
-    return { user: claimed.user, applicationId: claimed.applicationId, actor: input.requestedBy };
+  if (oldest.applicationId) return { user: oldest.user, applicationId: oldest.applicationId, actor: input.requestedBy };
+  const contact = { name: input.adminInCharge.name, email: input.adminInCharge.email };
+  let reopenedBecause: string | undefined;
   for (;;) {
-    const got = await lc.awaitTask(
-      {
-        ...taskTimes(input, Date.now()),
-        type: 'assign-user',
-        step: 'awaiting-assignment',
-        expects: ['user-assigned'],
-        contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
-      },
-      notify,
-    );
+    const spec = taskSpec(input.timings, Date.now(), {
+      type: 'assign-user',
+      step,
+      expects: ['user-assigned'],
+      contact,
+    });
+    const got = await lc.awaitTask({ ...spec, reopenedBecause }, notice);
     const data = got.report.data as { applicationId?: string; user?: NewUser };
     if (data.user) return { user: data.user, actor: got.report.actor };
-    const app = await lc.guard('awaiting-assignment', () =>
+    const app = await lc.parkOnFailure(step, () =>
       call(
         'claimApplication',
         `take application ${data.applicationId}`,
-        lc.context('awaiting-assignment', got.report.actor, `claim-${data.applicationId}`),
+        lc.context(step, got.report.actor, `claim-${data.applicationId}`),
         { applicationId: data.applicationId },
       ),
     );
     if (app.applicationId) return { user: app.user, applicationId: app.applicationId, actor: got.report.actor };
-    lc.note(`Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`);
+    reopenedBecause = `Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`;
+    lc.note(reopenedBecause);
   }
+}
+
+/** The new user signs for the device; the signed receipt is kept as evidence. */
+async function deliver(lc: Lifecycle, input: ChangeUserInput, assignment: Assignment, notice: TaskNotice) {
+  const step = 'awaiting-delivery';
+  const contact = { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone };
+  const spec = taskSpec(input.timings, Date.now(), {
+    type: 'deliver-device',
+    step,
+    expects: ['device-delivered'],
+    contact,
+  });
+  const delivered = await lc.awaitTask(spec, notice);
+  await lc.parkOnFailure(step, () =>
+    call('recordDelivery', 'keep the signed receipt as evidence', lc.context(step, delivered.report.actor, 'receipt'), {
+      receipt: { ...delivered.report.data },
+      applicationId: assignment.applicationId,
+    }),
+  );
 }

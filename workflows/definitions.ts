@@ -11,6 +11,22 @@ export const CHANGE_USER_WORKFLOW = 'changeDeviceUser';
 export const INACTIVATION_WORKFLOW = 'inactivateDevice';
 export type ProcessKind = 'change-user' | 'inactivation';
 
+/** The reports each process takes; a process registers handlers for its own events only. */
+export const CHANGE_USER_EVENTS = [
+  'device-collected',
+  'wipe-confirmed',
+  'device-reenrolled',
+  'user-assigned',
+  'device-delivered',
+] as const satisfies readonly HumanEventName[];
+export const INACTIVATION_EVENTS = [
+  'removal-profile-installed',
+  'profile-removal-failed',
+  'profiles-removed',
+  'app-removed',
+  'device-reenrolled',
+] as const satisfies readonly HumanEventName[];
+
 export const CHANGE_USER_STEPS = [
   'scheduled',
   'awaiting-collection',
@@ -100,10 +116,16 @@ export interface HumanTask {
   escalated: boolean;
 }
 
+/** Who did something, as kept in state and audit: an id and a role (claimed, for Signals). */
+export interface ActorRef {
+  id: string;
+  role: string;
+}
+
 export interface ReportRecord {
   event: string;
   idempotencyKey: string;
-  actor: { id: string; role: string };
+  actor: ActorRef;
   at: string;
   outcome: 'accepted' | 'rejected';
   step: Step;

@@ -3,53 +3,81 @@
  * brick it — request a non-forced inactivation, the user installs the removal profile, removes the
  * profiles, and only then deletes the client app; verify in the MDM, delete the record, update the asset.
  */
+import { setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
 import type { MdmJobRef } from '../activities/contracts';
 import { bookkeeping, call } from './activityProxy';
-import type { HumanEventName, HumanTask, InactivationInput, LifecycleState, Step } from './definitions';
-import { Lifecycle } from './lifecycle';
+import {
+  ADMIN_COMMANDS,
+  adminUpdates,
+  INACTIVATION_EVENTS,
+  isHumanEvent,
+  reportSignals,
+  reportUpdates,
+  stateQuery,
+  type HumanEventName,
+  type HumanReport,
+  type HumanTask,
+  type InactivationInput,
+  type LifecycleState,
+  type Step,
+} from './definitions';
+import { noticeSender, reenrolAndVerify, taskSpec } from './humanTasks';
+import { Lifecycle, type TaskNotice } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
+import type { StepRefusal } from './reportIntake';
 
 const APP_BEFORE_PROFILES =
   'app-removed is refused while the profiles are not removed: deleting the client app first can force a factory reset';
+const PROFILES_BEFORE_REMOVAL_PROFILE =
+  'profiles-removed is refused before removal-profile-installed: the MDM profile cannot be removed without the removal profile';
 
 export async function inactivateDevice(input: InactivationInput): Promise<LifecycleState> {
   const lc = new Lifecycle('inactivation', input.assetNumber, bookkeeping, input.requestedBy);
+  // The message contract, registered before the first await.
+  setHandler(stateQuery, () => lc.state);
+  for (const event of INACTIVATION_EVENTS) {
+    setHandler(reportUpdates[event], (r) => lc.intake.accept(event, r), {
+      validator: (r) => lc.intake.validate(event, r),
+    });
+    setHandler(reportSignals[event], (r) => lc.intake.onSignal(event, r));
+  }
+  // Another process's report sent as a Signal (UI, CLI) is recorded as rejected, as an unfit one is;
+  // as an Update it has no handler here, so Temporal refuses it and nothing is written.
+  setDefaultSignalHandler((name, r) => (isHumanEvent(name) ? lc.intake.onSignal(name, r as HumanReport) : undefined));
+  for (const command of ADMIN_COMMANDS) {
+    setHandler(adminUpdates[command], (c) => lc.control.accept(command, c), {
+      validator: (c) => lc.control.validate(command, c),
+    });
+  }
   return lc.run(() => inactivationSteps(lc, input));
 }
 
+type Contact = HumanTask['contact'];
+
 async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promise<void> {
-  const asset = await lc.guard('requesting-inactivation', () =>
+  const asset = await lc.parkOnFailure('requesting-inactivation', () =>
     call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
   );
   lc.setWhereabouts(asset.department, asset.location);
-  const notify = escalator(lc, input);
+  const notice = inactivationNotices(lc, input);
   const contact = {
     name: asset.userName ?? undefined,
     email: asset.userEmail ?? undefined,
     phone: asset.userPhone ?? undefined,
   };
-  if (input.forced)
+  if (input.forced) {
     lc.note('Forced inactivation: the device-side steps are skipped and the MDM profile stays on the device.');
-  lc.state.inactivationAttempts = 0;
+  }
+  lc.inactivationAttempts = 0;
 
   for (;;) {
-    lc.state.inactivationAttempts += 1;
-    const ref = await lc.runStep('requesting-inactivation', (ctx) =>
-      call(
-        'requestInactivation',
-        `${input.forced ? 'FORCED' : 'non-forced'} inactivation request, attempt ${lc.state.inactivationAttempts}`,
-        ctx,
-        { forced: input.forced },
-      ),
-    );
-    if (!input.forced) {
-      const deviceSide = await deviceSideSteps(lc, input, contact, notify);
-      if (deviceSide === 'failed') {
-        await recoverFromFailure(lc, input, contact, notify);
-        continue;
-      }
+    lc.inactivationAttempts += 1;
+    const ref = await requestInactivation(lc, input, lc.inactivationAttempts);
+    if (!input.forced && (await deviceSideSteps(lc, input, contact, notice)) === 'failed') {
+      await recoverFromFailure(lc, input, contact, notice);
+      continue;
     }
-    if (await verified(lc, input, ref)) break;
+    if (await verifyInactivation(lc, input, ref)) break;
   }
 
   await lc.runStep('deleting-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
@@ -61,86 +89,62 @@ async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promi
   );
 }
 
-type Notify = (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>;
+function requestInactivation(lc: Lifecycle, input: InactivationInput, attempt: number): Promise<MdmJobRef> {
+  const kind = input.forced ? 'FORCED' : 'non-forced';
+  return lc.runStep('requesting-inactivation', (ctx) =>
+    call('requestInactivation', `${kind} inactivation request, attempt ${attempt}`, ctx, { forced: input.forced }),
+  );
+}
 
 /** Device-side tasks wait on the device user; when nobody reports, the admins hear about it. */
-function escalator(lc: Lifecycle, input: InactivationInput): Notify {
-  return async (kind, task) => {
-    await call(
-      'sendNotice',
-      `${kind} for ${task.type}`,
-      lc.context(task.step, undefined, `${kind}-${Date.now()}`),
-      kind,
-      {
-        to: kind === 'reminder' && task.contact?.email ? [task.contact.email] : [],
-        subject: `${kind === 'reminder' ? 'Reminder' : 'Overdue'}: ${task.type} for device ${input.assetNumber}`,
-        text: `Device ${input.assetNumber} is being inactivated (${input.reason}). Waiting for ${task.expects.join(' or ')} since ${task.createdAt}.\n`,
-      },
-    );
-  };
+function inactivationNotices(lc: Lifecycle, input: InactivationInput): TaskNotice {
+  return noticeSender(lc, (kind, task) => ({
+    subject: `${kind === 'reminder' ? 'Reminder' : 'Overdue'}: ${task.type} for device ${input.assetNumber}`,
+    text:
+      `Device ${input.assetNumber} is being inactivated (${input.reason}). ` +
+      `Waiting for ${task.expects.join(' or ')} since ${task.createdAt}.\n`,
+  }));
 }
 
-type Contact = HumanTask['contact'];
-
-function task(
-  input: InactivationInput,
-  contact: Contact,
-  type: string,
-  step: Step,
-  expects: HumanEventName[],
-  refusal?: (e: HumanEventName) => string | undefined,
-) {
-  const now = Date.now();
-  return {
-    type,
-    step,
-    expects,
-    refusal,
-    dueAt: new Date(now),
-    escalateAt: new Date(now + input.timings.escalateAfterMs),
-    repeatEveryMs: input.timings.taskReminderEveryMs,
-    contact,
-  };
+function deviceTask(input: InactivationInput, contact: Contact, type: string, step: Step, expects: HumanEventName[]) {
+  return (refusal?: StepRefusal) => taskSpec(input.timings, Date.now(), { type, step, expects, contact, refusal });
 }
 
+/** The seed's order: removal profile, then the profiles, and only then the client app. */
 async function deviceSideSteps(
   lc: Lifecycle,
   input: InactivationInput,
   contact: Contact,
-  notify: Notify,
+  notice: TaskNotice,
 ): Promise<'done' | 'failed'> {
+  const installStep = deviceTask(input, contact, 'install-removal-profile', 'awaiting-removal-profile', [
+    'removal-profile-installed',
+    'profile-removal-failed',
+  ]);
   const installed = await lc.awaitTask(
-    task(
-      input,
-      contact,
-      'install-removal-profile',
-      'awaiting-removal-profile',
-      ['removal-profile-installed', 'profile-removal-failed'],
-      (e) =>
-        e === 'profiles-removed'
-          ? 'profiles-removed is refused before removal-profile-installed: the MDM profile cannot be removed without the removal profile'
-          : e === 'app-removed'
-            ? APP_BEFORE_PROFILES
-            : undefined,
+    installStep((e) =>
+      e === 'profiles-removed'
+        ? PROFILES_BEFORE_REMOVAL_PROFILE
+        : e === 'app-removed'
+          ? APP_BEFORE_PROFILES
+          : undefined,
     ),
-    notify,
+    notice,
   );
   if (installed.event === 'profile-removal-failed') return 'failed';
 
+  const removeStep = deviceTask(input, contact, 'remove-profiles', 'awaiting-profile-removal', [
+    'profiles-removed',
+    'profile-removal-failed',
+  ]);
   const removed = await lc.awaitTask(
-    task(
-      input,
-      contact,
-      'remove-profiles',
-      'awaiting-profile-removal',
-      ['profiles-removed', 'profile-removal-failed'],
-      (e) => (e === 'app-removed' ? APP_BEFORE_PROFILES : undefined),
-    ),
-    notify,
+    removeStep((e) => (e === 'app-removed' ? APP_BEFORE_PROFILES : undefined)),
+    notice,
   );
   if (removed.event === 'profile-removal-failed') return 'failed';
 
-  await lc.awaitTask(task(input, contact, 'remove-client-app', 'awaiting-app-removal', ['app-removed']), notify);
+  const appStep = deviceTask(input, contact, 'remove-client-app', 'awaiting-app-removal', ['app-removed']);
+  await lc.awaitTask(appStep(), notice);
   return 'done';
 }
 
@@ -148,41 +152,24 @@ async function deviceSideSteps(
  * After a failed profile removal the device is re-registered and must show as active in the MDM before
  * the inactivation starts again; after too many attempts an admin decides.
  */
-async function recoverFromFailure(
-  lc: Lifecycle,
-  input: InactivationInput,
-  contact: Contact,
-  notify: Notify,
-): Promise<void> {
-  if ((lc.state.inactivationAttempts ?? 0) >= input.maxAttempts) {
-    await lc.needsAttention(
+async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, contact: Contact, notice: TaskNotice) {
+  const attempts = lc.inactivationAttempts ?? 0;
+  if (attempts >= input.maxAttempts) {
+    await lc.waitForAdminDecision(
       'awaiting-reenrollment',
-      `profile removal failed ${lc.state.inactivationAttempts} times (limit ${input.maxAttempts}); retry allows one more attempt`,
+      `profile removal failed ${attempts} times (limit ${input.maxAttempts}); retry allows one more attempt`,
     );
   }
-  for (;;) {
-    const got = await lc.awaitTask(
-      task(input, contact, 'reenroll-device', 'awaiting-reenrollment', ['device-reenrolled']),
-      notify,
-    );
-    const data = got.report.data as { mdmDeviceId?: string };
-    const check = await lc.guard('awaiting-reenrollment', () =>
-      call(
-        'verifyEnrollment',
-        'verify the device is active in the MDM again',
-        lc.context('awaiting-reenrollment', got.report.actor, 'verify'),
-        { reportedMdmDeviceId: data.mdmDeviceId },
-      ),
-    );
-    if (check.enrolled) return;
-    lc.note(
-      `Re-enrolment reported by ${got.report.actor.id} but the MDM does not show the device active: ${check.reason ?? ''}`,
-    );
-  }
+  await reenrolAndVerify(lc, {
+    timings: input.timings,
+    contact,
+    verifySummary: 'verify the device is active in the MDM again',
+    notice,
+  });
 }
 
 /** The job must have succeeded and the device must be inactive; a failed or stuck job needs an admin. */
-async function verified(lc: Lifecycle, input: InactivationInput, ref: MdmJobRef): Promise<boolean> {
+async function verifyInactivation(lc: Lifecycle, input: InactivationInput, ref: MdmJobRef): Promise<boolean> {
   lc.enterStep('verifying');
   const t = input.timings;
   const job = await waitForMdmJob(lc, ref, {
@@ -192,33 +179,35 @@ async function verified(lc: Lifecycle, input: InactivationInput, ref: MdmJobRef)
     what: 'inactivation job',
     step: 'verifying',
   });
-  if (job.outcome === 'succeeded') {
-    const device = await lc.guard('verifying', () =>
-      call('getDeviceState', 'check the device is inactive', lc.context('verifying')),
+  if (job.outcome !== 'succeeded') {
+    await lc.waitForAdminDecision(
+      'verifying',
+      job.outcome === 'failed'
+        ? `the MDM inactivation job failed: ${job.detail}; retry requests the inactivation again`
+        : `the inactivation job did not finish within ${Math.round(t.verifyDeadlineMs / 60_000)} minutes; retry requests it again`,
     );
-    if (device.status === 'inactive') {
-      await lc.guard('verifying', () =>
-        call(
-          'recordEvent',
-          'record the verified inactivation',
-          lc.context('verifying', undefined, 'verified'),
-          'inactivation-verified',
-          { ...ref },
-        ),
-      );
-      return true;
-    }
-    await lc.needsAttention(
+    return false;
+  }
+  const device = await lc.parkOnFailure('verifying', () =>
+    call('getDeviceState', 'check the device is inactive', lc.context('verifying')),
+  );
+  if (device.status !== 'inactive') {
+    await lc.waitForAdminDecision(
       'verifying',
       `the inactivation job succeeded but the device status is ${device.status ?? 'unknown'}, not inactive`,
     );
     return false;
   }
-  await lc.needsAttention(
-    'verifying',
-    job.outcome === 'failed'
-      ? `the MDM inactivation job failed: ${job.detail}; retry requests the inactivation again`
-      : `the inactivation job did not finish within ${Math.round(t.verifyDeadlineMs / 60_000)} minutes; retry requests it again`,
+  await lc.parkOnFailure('verifying', () =>
+    call(
+      'recordEvent',
+      'record the verified inactivation',
+      lc.context('verifying', undefined, 'verified'),
+      'inactivation-verified',
+      {
+        ...ref,
+      },
+    ),
   );
-  return false;
+  return true;
 }

@@ -20,7 +20,7 @@ export async function waitForMdmJob(
   let interval = opts.pollInitialMs;
   for (let poll = 1; ; poll++) {
     lc.throwIfStopped();
-    const { state, detail } = await lc.guard(opts.step, () =>
+    const { state, detail } = await lc.parkOnFailure(opts.step, () =>
       call('getMdmJobState', `${opts.what}: poll ${poll}`, ref),
     );
     if (state === 'succeeded') return { outcome: 'succeeded' };

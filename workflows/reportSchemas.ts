@@ -4,6 +4,7 @@
  * the Temporal UI or CLI is held to the same rules. Pure and deterministic: safe in workflow code.
  */
 import { z } from 'zod';
+import type { FieldProblem } from './refusals';
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 const note = text(2000).optional();
@@ -86,9 +87,13 @@ export function isHumanEvent(name: string): name is HumanEventName {
   return Object.prototype.hasOwnProperty.call(eventPayloadSchemas, name);
 }
 
-/** `path: message` for each problem, so a refusal names the field. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
+/** One `{ field, problem }` per issue, with the field's dotted path under `prefix`, so a refusal names it. */
+export function describeIssues(error: z.ZodError, prefix?: string): FieldProblem[] {
+  return error.issues.map((i) => {
+    const path = i.path.map(String).join('.');
+    const field = prefix ? (path ? `${prefix}.${path}` : prefix) : path || '(body)';
+    return { field, problem: i.message };
+  });
 }
 
 /** Validates a report for `event`; returns it with a typed payload or throws with the fields named. */
@@ -96,13 +101,13 @@ export function parseReport<E extends HumanEventName>(event: E, raw: unknown): H
   const envelope = reportSchema.safeParse(raw);
   if (!envelope.success) throw new ReportInvalid(describeIssues(envelope.error));
   const payload = eventPayloadSchemas[event].safeParse(envelope.data.data);
-  if (!payload.success) throw new ReportInvalid(describeIssues(payload.error).map((m) => `data.${m}`));
+  if (!payload.success) throw new ReportInvalid(describeIssues(payload.error, 'data'));
   return { ...envelope.data, data: payload.data as EventPayload<E> };
 }
 
 export class ReportInvalid extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid report: ${problems.join('; ')}`);
+  constructor(readonly problems: FieldProblem[]) {
+    super(`invalid report: ${problems.map((p) => `${p.field}: ${p.problem}`).join('; ')}`);
     this.name = 'ReportInvalid';
   }
 }

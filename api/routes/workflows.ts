@@ -8,7 +8,7 @@ import { actorOf, ANY_ROLE, REPORTERS, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { invalidInput, problemsFromZod } from '../errors';
 import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
-import { splitProblem, temporalUnavailable } from '../temporalErrors';
+import { temporalUnavailable } from '../temporalErrors';
 import { eventParam, parseBody, parseQuery, workflowIdParam } from '../validation';
 import { listWorkflows } from '../workflowList';
 import { executeUpdate, idempotencyKeyFor } from '../workflowUpdates';
@@ -49,7 +49,7 @@ export function workflowsRouter(ctx: ApiContext): Router {
     try {
       report = parseReport(event, { actor: { id: actor.id, role: actor.role }, idempotencyKey, data: body.data });
     } catch (err) {
-      if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems.map(splitProblem));
+      if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems);
       throw err;
     }
     const ack = await executeUpdate(ctx.temporal, {

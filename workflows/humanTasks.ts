@@ -1,0 +1,78 @@
+/**
+ * Small helpers both processes use to open human tasks: the task's times, the notices sent while it
+ * waits, and the re-enrolment a person reports and the MDM must confirm.
+ */
+import { call } from './activityProxy';
+import type { ActorRef, HumanEventName, HumanTask, LifecycleTimings, Step } from './definitions';
+import type { Lifecycle, TaskNotice, TaskSpec } from './lifecycle';
+import type { StepRefusal } from './reportIntake';
+
+interface TaskShape {
+  type: string;
+  step: Step;
+  expects: HumanEventName[];
+  contact?: HumanTask['contact'];
+  refusal?: StepRefusal;
+}
+
+/** A task due from `from`, escalated to the admins after the deployment's escalation delay, then repeatedly. */
+export function taskSpec(timings: LifecycleTimings, from: number, shape: TaskShape): TaskSpec {
+  const escalateAt = from + timings.escalateAfterMs;
+  return {
+    ...shape,
+    dueAt: new Date(from),
+    escalateAt: new Date(escalateAt),
+    repeatEveryMs: timings.taskReminderEveryMs,
+  };
+}
+
+export interface NoticeText {
+  subject: string;
+  text: string;
+}
+
+/**
+ * Reminders go to the person the task concerns; escalations go to the admins (the activity knows them).
+ * `wording` gives each process its own subject and text.
+ */
+export function noticeSender(
+  lc: Lifecycle,
+  wording: (kind: 'reminder' | 'escalation', task: HumanTask) => NoticeText,
+): TaskNotice {
+  return async (kind, task) => {
+    const ctx = lc.context(task.step, undefined, `${kind}-${task.remindersSent}-${Date.now()}`);
+    const to = kind === 'reminder' && task.contact?.email ? [task.contact.email] : [];
+    await call('sendNotice', `${kind} for ${task.type}`, ctx, kind, { to, ...wording(kind, task) });
+  };
+}
+
+export interface ReenrolmentSpec {
+  timings: LifecycleTimings;
+  contact: HumanTask['contact'];
+  /** The verify activity's summary in the Temporal UI. */
+  verifySummary: string;
+  notice: TaskNotice;
+}
+
+/**
+ * A person re-registers the device and reports it; the MDM must then show it enrolled (the activity
+ * stores its new MDM id). Until it does, the task opens again and the report's answer says why.
+ */
+export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Promise<void> {
+  const step: Step = 'awaiting-reenrollment';
+  let reopenedBecause: string | undefined;
+  for (;;) {
+    const shape: TaskShape = { type: 'reenroll-device', step, expects: ['device-reenrolled'], contact: spec.contact };
+    const got = await lc.awaitTask({ ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause }, spec.notice);
+    const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };
+    const reporter: ActorRef = got.report.actor;
+    const check = await lc.parkOnFailure(step, () =>
+      call('verifyEnrollment', spec.verifySummary, lc.context(step, reporter, 'verify'), {
+        reportedMdmDeviceId: mdmDeviceId,
+      }),
+    );
+    if (check.enrolled) return;
+    reopenedBecause = `Re-enrolment reported by ${reporter.id} but not confirmed by the MDM: ${check.reason ?? 'not enrolled'}`;
+    lc.note(reopenedBecause);
+  }
+}

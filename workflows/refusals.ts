@@ -1,0 +1,83 @@
+/**
+ * The one vocabulary of refusals. A workflow refuses a report or an admin command by throwing one of
+ * these from an Update validator (nothing is written) or handler; the API reads the same types and
+ * details back to build its 400/409 answers. Both sides import this module, so neither matches strings.
+ * Pure and deterministic: safe in workflow code.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { HumanEventName } from './reportSchemas';
+
+/** `ApplicationFailure.type` of each refusal. The strings are part of the wire contract: never rename. */
+export const Refusal = {
+  /** The report does not fit the current step (or the process waits for no report). */
+  eventNotExpected: 'EventNotExpected',
+  /** The report or command is malformed: `details.problems` names each field. */
+  invalidReport: 'InvalidReport',
+  /** cancel / retry / abort is not possible in the process's current status. */
+  commandNotAllowed: 'CommandNotAllowed',
+} as const;
+export type RefusalType = (typeof Refusal)[keyof typeof Refusal];
+
+/** One problem with one field, as every 400 of the API lists them. */
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
+/** Where the process stands when it refuses: what the caller needs to send the right thing next. */
+export interface ProcessPosition {
+  step: string;
+  status: string;
+  expects: HumanEventName[];
+}
+
+export interface RefusalDetails {
+  EventNotExpected: ProcessPosition;
+  InvalidReport: { problems: FieldProblem[] };
+  CommandNotAllowed: ProcessPosition;
+}
+
+function refuse<T extends RefusalType>(type: T, message: string, details: RefusalDetails[T]): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, details: [details], nonRetryable: true });
+}
+
+export function eventNotExpected(message: string, position: ProcessPosition): ApplicationFailure {
+  return refuse(Refusal.eventNotExpected, message, position);
+}
+
+export function invalidReport(message: string, problems: FieldProblem[]): ApplicationFailure {
+  return refuse(Refusal.invalidReport, message, { problems });
+}
+
+export function commandNotAllowed(message: string, position: ProcessPosition): ApplicationFailure {
+  return refuse(Refusal.commandNotAllowed, message, position);
+}
+
+/** A refusal read back from a failure: its type, message and typed details; undefined for anything else. */
+export type ReadRefusal = {
+  [T in RefusalType]: { type: T; message: string; details: RefusalDetails[T] };
+}[RefusalType];
+
+export function readRefusal(failure: unknown): ReadRefusal | undefined {
+  if (!(failure instanceof ApplicationFailure)) return undefined;
+  const type = failure.type as RefusalType;
+  if (!Object.values(Refusal).includes(type)) return undefined;
+  const first = failure.details?.[0];
+  const details = (first && typeof first === 'object' ? first : {}) as Record<string, unknown>;
+  if (type === Refusal.invalidReport) {
+    const problems = Array.isArray(details.problems) ? details.problems.map(asFieldProblem) : [];
+    return { type, message: failure.message, details: { problems } };
+  }
+  const position: ProcessPosition = {
+    step: typeof details.step === 'string' ? details.step : 'unknown',
+    status: typeof details.status === 'string' ? details.status : 'unknown',
+    expects: Array.isArray(details.expects) ? (details.expects.map(String) as HumanEventName[]) : [],
+  };
+  return { type, message: failure.message, details: position };
+}
+
+function asFieldProblem(p: unknown): FieldProblem {
+  const o = p as Partial<FieldProblem> | undefined;
+  if (o && typeof o.field === 'string' && typeof o.problem === 'string') return { field: o.field, problem: o.problem };
+  return { field: '(body)', problem: String(p) };
+}

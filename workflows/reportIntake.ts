@@ -1,0 +1,195 @@
+/**
+ * Report intake: what people report (Updates, validated; the same reports as Signals) against the open
+ * human task. It owns the acknowledgements by idempotency key, the inbox the main loop takes from, the
+ * report records, and the open task itself. It decides nothing about steps: it reads where the process
+ * stands from the step log and waits for the main loop to move on before answering.
+ */
+import { condition, workflowInfo } from '@temporalio/workflow';
+import type { ActorRef, HumanEventName, HumanReport, HumanTask, ReportAck, ReportRecord } from './definitions';
+import { eventNotExpected, invalidReport } from './refusals';
+import { parseReport, ReportInvalid } from './reportSchemas';
+import { nowIso, type StepLog } from './stepLog';
+
+/** Says why a report is refused at a step even though the step expects another event. */
+export type StepRefusal = (event: HumanEventName) => string | undefined;
+
+export interface Received {
+  event: HumanEventName;
+  report: HumanReport;
+}
+
+/** What intake needs from the rest of the lifecycle. */
+export interface IntakeHost {
+  log: StepLog;
+  /** Writes the audit record of a Signal that was not taken. */
+  recordRejection(event: string, actor: ActorRef, rejectionKey: string, reason: string): Promise<void>;
+  refreshDetails(): void;
+}
+
+export class ReportIntake {
+  readonly records: ReportRecord[] = [];
+  pendingTask?: HumanTask;
+  private readonly acks = new Map<string, ReportAck>();
+  private inbox: Received[] = [];
+  private refusal?: StepRefusal;
+  /** Set by the step when it opens again after a report it could not use: the report's answer says why. */
+  private reopenedBecause?: string;
+
+  constructor(private readonly host: IntakeHost) {}
+
+  // ---- the main loop's side ----
+
+  /** Opens `task`: from now on reports are checked against it. */
+  open(task: HumanTask, refusal?: StepRefusal): void {
+    this.inbox = [];
+    this.refusal = refusal;
+    this.pendingTask = task;
+  }
+
+  /** Called before the step is entered again, so a report waiting for its answer can say why. */
+  reopen(because: string | undefined): void {
+    this.reopenedBecause = because;
+  }
+
+  hasReport(): boolean {
+    return this.inbox.length > 0;
+  }
+
+  /** Takes the accepted report and closes the task. */
+  take(): Received {
+    const received = this.inbox.shift() as Received;
+    this.close();
+    return received;
+  }
+
+  close(): void {
+    this.pendingTask = undefined;
+    this.refusal = undefined;
+  }
+
+  // ---- the handlers' side ----
+
+  /** Update validator: throws (the Update is rejected, nothing is written) when the report does not fit. */
+  validate(event: HumanEventName, raw: HumanReport): void {
+    if (this.isRepeat(raw)) return; // a repeat is acknowledged, not re-applied
+    try {
+      parseReport(event, raw);
+    } catch (err) {
+      if (err instanceof ReportInvalid) throw invalidReport(err.message, err.problems);
+      throw err;
+    }
+    this.refuseIfNotExpected(event);
+  }
+
+  /** Update handler: applies the report and answers with the step the process moved to. */
+  async accept(event: HumanEventName, raw: HumanReport): Promise<ReportAck> {
+    const { log } = this.host;
+    const previous = this.acks.get(raw.idempotencyKey);
+    if (previous) return { ...previous, duplicate: true, step: log.step, status: log.status };
+    // Two reports validated at once both pass the validator; only the first may be applied.
+    this.refuseIfNotExpected(event);
+    const report = parseReport(event, raw);
+    const stepAtReport = log.step;
+    // The step's occurrence, not its name: a step can open again (e.g. a re-enrolment the MDM did not confirm).
+    const occurrenceAtReport = log.occurrence;
+    this.keep(event, report);
+    const ack: ReportAck = { accepted: true, duplicate: false, event, step: stepAtReport, status: log.status };
+    this.acks.set(report.idempotencyKey, ack);
+    await condition(() => log.occurrence !== occurrenceAtReport || log.status !== 'running');
+    ack.step = log.step;
+    ack.status = log.status;
+    if (ack.step === stepAtReport) ack.message = this.reopenedBecause;
+    return { ...ack };
+  }
+
+  /**
+   * Signal handler. Signals cannot be refused to the sender, so an unfit one is recorded as rejected
+   * (state and audit) instead.
+   */
+  async onSignal(event: HumanEventName, raw: HumanReport): Promise<void> {
+    if (this.isRepeat(raw)) return;
+    let reason: string | undefined;
+    let report: HumanReport | undefined;
+    try {
+      report = parseReport(event, raw);
+      reason = this.notExpectedReason(event);
+    } catch (err) {
+      reason = err instanceof ReportInvalid ? err.message : String(err);
+    }
+    const { log } = this.host;
+    if (report && !reason) {
+      this.keep(event, report);
+      this.acks.set(report.idempotencyKey, {
+        accepted: true,
+        duplicate: false,
+        event,
+        step: log.step,
+        status: log.status,
+      });
+      return;
+    }
+    const key = idempotencyKeyOf(raw);
+    const actor = report?.actor ?? claimedActor(raw);
+    const rejectionKey = key ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.records.length}`;
+    this.records.push({
+      event,
+      idempotencyKey: rejectionKey,
+      actor,
+      at: nowIso(),
+      outcome: 'rejected',
+      step: log.step,
+      reason,
+    });
+    this.host.refreshDetails();
+    await this.host.recordRejection(event, actor, rejectionKey, reason as string);
+  }
+
+  // ---- rules ----
+
+  private isRepeat(raw: unknown): boolean {
+    const key = idempotencyKeyOf(raw);
+    return key !== undefined && this.acks.has(key);
+  }
+
+  private refuseIfNotExpected(event: HumanEventName): void {
+    const reason = this.notExpectedReason(event);
+    if (!reason) return;
+    const { log } = this.host;
+    throw eventNotExpected(reason, { step: log.step, expects: this.pendingTask?.expects ?? [], status: log.status });
+  }
+
+  private notExpectedReason(event: HumanEventName): string | undefined {
+    const { log } = this.host;
+    const task = this.pendingTask;
+    if (log.status !== 'running' || !task) {
+      return `${event} is not expected: the workflow is ${log.status} at step ${log.step} and waits for no report`;
+    }
+    const special = this.refusal?.(event);
+    if (special) return special;
+    if (!task.expects.includes(event)) {
+      return `${event} is not expected at step ${task.step}; expected: ${task.expects.join(', ')}`;
+    }
+    if (this.inbox.length > 0) return `${event} is not expected: a report for step ${task.step} was already accepted`;
+    return undefined;
+  }
+
+  private keep(event: HumanEventName, report: HumanReport): void {
+    this.inbox.push({ event, report });
+    const { actor, idempotencyKey } = report;
+    this.records.push({ event, idempotencyKey, actor, at: nowIso(), outcome: 'accepted', step: this.host.log.step });
+  }
+}
+
+function idempotencyKeyOf(raw: unknown): string | undefined {
+  const key = (raw as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;
+  return typeof key === 'string' ? key : undefined;
+}
+
+/** The actor a malformed Signal claims, cut to size: recorded as claimed, never trusted. */
+function claimedActor(raw: unknown): ActorRef {
+  const a = (raw as { actor?: { id?: unknown; role?: unknown } } | undefined)?.actor;
+  return {
+    id: typeof a?.id === 'string' ? a.id.slice(0, 200) : 'unknown',
+    role: typeof a?.role === 'string' ? a.role.slice(0, 50) : 'unknown',
+  };
+}

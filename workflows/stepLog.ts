@@ -1,0 +1,81 @@
+/**
+ * Where a process stands: its status, the step sequence with times, the notes a person should read, and
+ * the search attributes the Temporal Web UI filters on. Every step change goes through `enter`, so the
+ * step, its occurrence number and the `LifecycleStep` / `AwaitingTask` / `NeedsAttention` attributes
+ * never disagree.
+ */
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import { AwaitingTaskKey, LifecycleStepKey, NeedsAttentionKey } from '../temporal/searchAttributes';
+import type { LifecycleStatus, Step, StepRecord } from './definitions';
+
+export type FinalStatus = 'completed' | 'cancelled' | 'aborted';
+
+export class StepLog {
+  status: LifecycleStatus = 'running';
+  step: Step;
+  failedStep?: Step;
+  lastError?: string;
+  readonly steps: StepRecord[] = [];
+  readonly notes: string[] = [];
+  /** Counts step occurrences: a step that opens again (same name) is a new occurrence. */
+  private occurrences = 0;
+
+  constructor(
+    first: Step,
+    private readonly changed: () => void,
+  ) {
+    this.step = first;
+  }
+
+  /** The number of the current step occurrence; part of every idempotency key of that occurrence. */
+  get occurrence(): number {
+    return this.occurrences;
+  }
+
+  enter(step: Step, awaiting?: string): void {
+    this.occurrences += 1;
+    const now = nowIso();
+    const open = this.steps[this.steps.length - 1];
+    if (open && !open.finishedAt) open.finishedAt = now;
+    this.step = step;
+    this.steps.push({ step, startedAt: now, attempts: 1 });
+    upsertSearchAttributes([
+      { key: LifecycleStepKey, value: step },
+      { key: AwaitingTaskKey, value: awaiting ?? null },
+      { key: NeedsAttentionKey, value: step === 'needs-attention' },
+    ]);
+    this.changed();
+  }
+
+  /** A step's work finally failed: the process waits for an admin's decision. */
+  park(failedStep: Step, error: string): void {
+    this.status = 'needs-attention';
+    this.failedStep = failedStep;
+    this.lastError = error;
+  }
+
+  resume(): void {
+    this.status = 'running';
+  }
+
+  /** The last step: named after how the process ended, finished as soon as it starts. */
+  close(status: FinalStatus): void {
+    this.status = status;
+    this.enter(status);
+    const last = this.steps[this.steps.length - 1];
+    last.finishedAt = last.startedAt;
+  }
+
+  isClosed(): boolean {
+    return this.status === 'completed' || this.status === 'cancelled' || this.status === 'aborted';
+  }
+
+  note(text: string): void {
+    this.notes.push(`${nowIso()} ${text}`);
+    this.changed();
+  }
+}
+
+export function nowIso(): string {
+  return new Date().toISOString(); // workflow Date is the deterministic workflow clock
+}
