@@ -8,7 +8,8 @@
  * already held by itself and goes on (the repository's assign is idempotent for the same holder).
  *
  * - Update rejected (the workflow moved on, closed, or another report got there first): the reservation
- *   is released and the next oldest waiting workflow is tried.
+ *   is released (the repository's `releaseReservation`, conditional on the holder) and the next oldest
+ *   waiting workflow is tried.
  * - Update not answered in time (no worker): the reservation stays, because the workflow may still take
  *   the report; the answer says `unconfirmed`. Retrying the POST with the same Idempotency-Key re-sends
  *   the same Update (same update id and report key, so it is applied at most once) and confirms it.
@@ -48,20 +49,6 @@ export interface HandoffResult {
 export interface HandoffDeps extends InboxDeps {
   pool: pg.Pool;
   updateTimeoutMs: number;
-}
-
-/**
- * Undoes a reservation the workflow refused. Conditional on the holder, so it can never take an
- * application away from a workflow that holds it for real. (Kept beside its one caller: it only
- * exists to undo the reservation made above.)
- */
-async function release(pool: pg.Pool, applicationId: string, workflowId: string): Promise<void> {
-  await pool.query(
-    `UPDATE applications
-        SET state = 'pending', assigned_asset_number = NULL, workflow_id = NULL, assigned_at = NULL, updated_at = now()
-      WHERE id = $1 AND state = 'assigned' AND workflow_id = $2`,
-    [applicationId, workflowId],
-  );
 }
 
 type SendResult = 'accepted' | 'refused' | 'unanswered';
@@ -133,7 +120,7 @@ export async function handOff(deps: HandoffDeps, app: Application, actor: Actor)
     const sent = await sendAssignment(deps, task.workflowId, app, actor);
     if (sent === 'accepted') return { assignedTo: task.workflowId, handoff: 'accepted', tried };
     if (sent === 'unanswered') return { assignedTo: task.workflowId, handoff: 'unconfirmed', tried };
-    await release(deps.pool, app.id, task.workflowId);
+    await applicationsRepo.releaseReservation(deps.pool, app.id, task.workflowId);
     tried.push({ workflowId: task.workflowId, outcome: 'no longer waiting' });
   }
   return { assignedTo: null, handoff: 'pending', tried };

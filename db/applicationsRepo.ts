@@ -205,6 +205,22 @@ export async function assign(db: Queryable, id: string, assignment: Assignment):
   throw new ApplicationUnavailableError(current);
 }
 
+/**
+ * Puts an application that `workflowId` holds back to pending (clears its asset, workflow and
+ * assigned_at), to undo a reservation the workflow refused (api/applicationHandoff.ts). Conditional on
+ * `state = 'assigned'` and on the holder, so it never takes an application away from another workflow
+ * and never reopens a delivered or cancelled one; a repeat (or a call after the application moved on)
+ * matches nothing and changes nothing, so it is idempotent.
+ */
+export async function releaseReservation(db: Queryable, id: string, workflowId: string): Promise<void> {
+  await db.query(
+    `UPDATE applications
+        SET state = 'pending', assigned_asset_number = NULL, workflow_id = NULL, assigned_at = NULL, updated_at = now()
+      WHERE id = $1 AND state = 'assigned' AND workflow_id = $2`,
+    [id, workflowId],
+  );
+}
+
 function isHeldBy(app: Application, a: Assignment): boolean {
   return (
     (app.state === 'assigned' || app.state === 'delivered') &&

@@ -176,4 +176,27 @@ describe('applicationsRepo', () => {
     expect(await applicationsRepo.cancel(db.pool, b.id)).toEqual(cancelled);
     await expect(applicationsRepo.assign(db.pool, b.id, { assetNumber, workflowId })).rejects.toThrow(/cancelled/);
   });
+
+  it('releases a reservation only for its holder, and only once', async () => {
+    const [assetA, assetB] = [await newAssetNumber(), await newAssetNumber()];
+    const { application: app } = await applicationsRepo.create(db.pool, application());
+    await applicationsRepo.assign(db.pool, app.id, { assetNumber: assetA, workflowId: `device-${assetA}` });
+
+    await applicationsRepo.releaseReservation(db.pool, app.id, `device-${assetB}`);
+    expect(await applicationsRepo.get(db.pool, app.id)).toMatchObject({
+      state: 'assigned',
+      workflowId: `device-${assetA}`,
+    });
+
+    await applicationsRepo.releaseReservation(db.pool, app.id, `device-${assetA}`);
+    const released = await applicationsRepo.get(db.pool, app.id);
+    expect(released).toMatchObject({ state: 'pending', assignedAssetNumber: null, workflowId: null, assignedAt: null });
+    await applicationsRepo.releaseReservation(db.pool, app.id, `device-${assetA}`);
+    expect(await applicationsRepo.get(db.pool, app.id)).toEqual(released);
+
+    await applicationsRepo.assign(db.pool, app.id, { assetNumber: assetB, workflowId: `device-${assetB}` });
+    await applicationsRepo.markDelivered(db.pool, app.id, `device-${assetB}`);
+    await applicationsRepo.releaseReservation(db.pool, app.id, `device-${assetB}`);
+    expect((await applicationsRepo.get(db.pool, app.id))?.state).toBe('delivered');
+  });
 });

@@ -1,12 +1,13 @@
 /**
  * The local stack's PostgreSQL: the embedded server (db/embeddedPostgres.ts) with persistent data, the
- * application database and role created when missing, migrations applied; plus a way to notice that the
- * server died and a stop that cannot hang.
+ * application database and role created when missing (db/ensureDatabase.ts), migrations applied; plus a
+ * way to notice that the server died and a stop that cannot hang.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../db/embeddedPostgres';
+import { ensureDatabase } from '../../db/ensureDatabase';
 import { migrate } from '../../db/migrate';
 import type { Log } from './processes';
 
@@ -53,34 +54,6 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The role and database in DATABASE_URL, created when missing (a fresh data dir has only `postgres`). */
-async function ensureDatabase(adminUrl: string, databaseUrl: string, log: Log): Promise<void> {
-  const target = new URL(databaseUrl);
-  const database = decodeURIComponent(target.pathname.replace(/^\//, '')) || 'postgres';
-  const user = decodeURIComponent(target.username) || 'postgres';
-  const password = decodeURIComponent(target.password);
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    if (user !== 'postgres') {
-      const { rowCount } = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
-      if (!rowCount) {
-        await admin.query(
-          `CREATE ROLE ${admin.escapeIdentifier(user)} LOGIN${password ? ` PASSWORD ${admin.escapeLiteral(password)}` : ''}`,
-        );
-        log(`created role ${user}`);
-      }
-    }
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (!rowCount) {
-      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)} OWNER ${admin.escapeIdentifier(user)}`);
-      log(`created database ${database}`);
-    }
-  } finally {
-    await admin.end();
   }
 }
 
