@@ -42,36 +42,165 @@ export interface Notice {
   text: string;
 }
 
+/** The admin in charge who takes a device over while it is in stock. */
+export interface AdminInCharge {
+  name: string;
+  email: string;
+  department: string;
+}
+
+export interface ScheduleCollectionArgs {
+  /** ISO date (or date-time; the asset keeps its date part). */
+  plannedDate: string;
+  reason: string;
+}
+
+export interface ReturnToStockArgs {
+  storageLocation: string;
+  admin: AdminInCharge;
+  /** The field-staff report, kept in the audit event. */
+  report: Record<string, unknown>;
+}
+
+export interface RequestWipeArgs {
+  /** Wipe with the MDM's keep-enrolment-data option, so the device can re-enrol. */
+  keepRecord: boolean;
+}
+
+export interface MdmJobStateResult {
+  state: MdmJobState;
+  /** The MDM's error code and message when the command failed. */
+  detail?: string;
+}
+
+export interface DeleteFromMdmResult {
+  alreadyGone: boolean;
+}
+
+export interface VerifyEnrollmentArgs {
+  /** The MDM device id the reporter saw; without it the MDM is searched by the asset's serial number. */
+  reportedMdmDeviceId?: string;
+}
+
+export interface VerifyEnrollmentResult {
+  enrolled: boolean;
+  mdmDeviceId?: string;
+  /** Why the enrolment was not verified (what the MDM shows instead). */
+  reason?: string;
+}
+
+export interface ClaimApplicationArgs {
+  /** A specific application; without it the oldest pending one is taken. */
+  applicationId?: string;
+}
+
+/** The claimed application and its user, or why none could be claimed. */
+export type ClaimApplicationResult =
+  { applicationId: string; user: NewUser } | { applicationId?: undefined; reason: string };
+
+export interface AssignUserArgs {
+  user: NewUser;
+  /** The application the user came from, if any (kept in the audit event). */
+  applicationId?: string;
+}
+
+export interface RecordDeliveryArgs {
+  /** The delivery report (signature and who received it), kept in the audit event. */
+  receipt: Record<string, unknown>;
+  /** The application to mark delivered, if the user came from one. */
+  applicationId?: string;
+}
+
+export interface RequestInactivationArgs {
+  /** Inactivate even though the management profile then stays on the device. */
+  forced: boolean;
+}
+
+export interface DeviceStateResult {
+  exists: boolean;
+  status?: string;
+  mdmDeviceId?: string;
+}
+
+export interface FinishInactivationArgs {
+  finalStatus: string;
+  forced: boolean;
+}
+
+/**
+ * Every activity is safe to retry. Asset changes go through assetsRepo.applyChange, which writes the
+ * change and its audit event in one transaction once per idempotency key (a retry gets the stored result
+ * back); MDM commands carry ctx.idempotencyKey and are looked up in the MDM before being sent.
+ */
 export interface LifecycleActivities {
+  /** Reads the asset; changes nothing. A missing asset fails non-retryably (AssetNotFound). */
   loadAsset(assetNumber: string): Promise<AssetSnapshot>;
-  /** Appends one audit event (idempotent on ctx.idempotencyKey). */
+  /** Appends one audit event; idempotent on ctx.idempotencyKey in asset_events. */
   recordEvent(ctx: StepContext, eventType: string, details: Record<string, unknown>): Promise<void>;
+  /**
+   * Mails the notice (to the admins when `to` is empty) and records a `notice-sent` event. Once per
+   * ctx.idempotencyKey: no mail once that event exists; a retry before it re-sends with the same Message-ID.
+   */
   sendNotice(ctx: StepContext, kind: string, notice: Notice): Promise<void>;
 
-  scheduleCollection(ctx: StepContext, args: { plannedDate: string; reason: string }): Promise<AssetSnapshot>;
-  returnToStock(
-    ctx: StepContext,
-    args: {
-      storageLocation: string;
-      admin: { name: string; email: string; department: string };
-      report: Record<string, unknown>;
-    },
-  ): Promise<AssetSnapshot>;
-  requestWipe(ctx: StepContext, args: { keepRecord: boolean }): Promise<MdmJobRef>;
-  getMdmJobState(ref: MdmJobRef): Promise<{ state: MdmJobState; detail?: string }>;
-  deleteFromMdm(ctx: StepContext): Promise<{ alreadyGone: boolean }>;
-  verifyEnrollment(
-    ctx: StepContext,
-    args: { reportedMdmDeviceId?: string },
-  ): Promise<{ enrolled: boolean; mdmDeviceId?: string; reason?: string }>;
-  claimApplication(
-    ctx: StepContext,
-    args: { applicationId?: string },
-  ): Promise<{ applicationId: string; user: NewUser } | { applicationId?: undefined; reason: string }>;
-  assignUser(ctx: StepContext, args: { user: NewUser; applicationId?: string }): Promise<AssetSnapshot>;
-  recordDelivery(ctx: StepContext, args: { receipt: Record<string, unknown>; applicationId?: string }): Promise<void>;
+  /**
+   * Plans the asset back into stock on the date (`collection-scheduled` event), then mails the current user
+   * a collection notice if it has an email; each once per ctx.idempotencyKey (the notice under key + `:notice`).
+   */
+  scheduleCollection(ctx: StepContext, args: ScheduleCollectionArgs): Promise<AssetSnapshot>;
+  /**
+   * Puts the asset in stock at the storage location, held by the admin in charge (`returned-to-stock`
+   * event); once per ctx.idempotencyKey.
+   */
+  returnToStock(ctx: StepContext, args: ReturnToStockArgs): Promise<AssetSnapshot>;
+  /**
+   * Sends the MDM a wipe command and records `wipe-requested`. The command carries ctx.idempotencyKey and
+   * is not sent again when the MDM already lists one with that key; the event is keyed by it too.
+   */
+  requestWipe(ctx: StepContext, args: RequestWipeArgs): Promise<MdmJobRef>;
+  /** Reads a command's state from the MDM (`unknown` when the MDM has none); changes nothing. */
+  getMdmJobState(ref: MdmJobRef): Promise<MdmJobStateResult>;
+  /**
+   * Deletes the device from the MDM (keyed by ctx.idempotencyKey) and clears the asset's MDM device id
+   * (`mdm-record-deleted` event, once per key); a retry finds the id cleared and deletes nothing.
+   */
+  deleteFromMdm(ctx: StepContext): Promise<DeleteFromMdmResult>;
+  /**
+   * Looks in the MDM for an active enrolment of the asset's serial number. When found, stores its device id
+   * on the asset (`reenrollment-verified` event, once per ctx.idempotencyKey); when not, changes nothing.
+   */
+  verifyEnrollment(ctx: StepContext, args: VerifyEnrollmentArgs): Promise<VerifyEnrollmentResult>;
+  /**
+   * Takes the given (or oldest pending) application for this workflow and device and records
+   * `application-claimed`. A retry gets back the application the workflow already holds (conditional
+   * updates in applicationsRepo) and the event is keyed by ctx.idempotencyKey. An unavailable or unknown
+   * application is answered with a reason, not thrown.
+   */
+  claimApplication(ctx: StepContext, args: ClaimApplicationArgs): Promise<ClaimApplicationResult>;
+  /**
+   * Puts the asset in use by the new user and clears the plan (`user-assigned` event), then mails a delivery
+   * notice; each once per ctx.idempotencyKey (the notice under key + `:notice`).
+   */
+  assignUser(ctx: StepContext, args: AssignUserArgs): Promise<AssetSnapshot>;
+  /**
+   * Records the `delivery-receipt` event (keyed by ctx.idempotencyKey) and marks the application delivered,
+   * if any (idempotent for the workflow that holds it).
+   */
+  recordDelivery(ctx: StepContext, args: RecordDeliveryArgs): Promise<void>;
 
-  requestInactivation(ctx: StepContext, args: { forced: boolean }): Promise<MdmJobRef>;
-  getDeviceState(ctx: StepContext): Promise<{ exists: boolean; status?: string; mdmDeviceId?: string }>;
-  finishInactivation(ctx: StepContext, args: { finalStatus: string; forced: boolean }): Promise<AssetSnapshot>;
+  /**
+   * Sends the MDM an inactivate command and records `inactivation-requested` (or
+   * `forced-inactivation-requested`); sent and recorded once per ctx.idempotencyKey, as requestWipe.
+   */
+  requestInactivation(ctx: StepContext, args: RequestInactivationArgs): Promise<MdmJobRef>;
+  /**
+   * Reads the asset's device in the MDM (`exists: false` when the asset has no MDM device id or the MDM has
+   * no record of it); changes nothing.
+   */
+  getDeviceState(ctx: StepContext): Promise<DeviceStateResult>;
+  /**
+   * Sets the asset's final status and clears its MDM device id and plan (`inactivation-completed` event);
+   * once per ctx.idempotencyKey.
+   */
+  finishInactivation(ctx: StepContext, args: FinishInactivationArgs): Promise<AssetSnapshot>;
 }
