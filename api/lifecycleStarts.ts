@@ -55,11 +55,11 @@ export interface StartPlan {
 
 export function timingsFrom(config: Config): LifecycleTimings {
   return {
-    reminderBeforeMs: config.REMINDER_BEFORE_DAYS,
-    escalateAfterMs: config.ESCALATE_AFTER_DAYS,
-    taskReminderEveryMs: config.TASK_REMINDER_EVERY_DAYS,
-    wipeAckTimeoutMs: config.WIPE_ACK_TIMEOUT_DAYS,
-    verifyDeadlineMs: config.VERIFY_DEADLINE_DAYS,
+    reminderBeforeMs: config.REMINDER_BEFORE_MS,
+    escalateAfterMs: config.ESCALATE_AFTER_MS,
+    taskReminderEveryMs: config.TASK_REMINDER_EVERY_MS,
+    wipeAckTimeoutMs: config.WIPE_ACK_TIMEOUT_MS,
+    verifyDeadlineMs: config.VERIFY_DEADLINE_MS,
     pollInitialMs: config.MDM_POLL_INITIAL_MS,
     pollMaxMs: config.MDM_POLL_MAX_MS,
   };

@@ -7,7 +7,10 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
-/** Durations people think of in days; fractions allowed so a test deployment can use minutes. */
+/**
+ * Durations people think of in days; fractions allowed so a test deployment can use minutes. Parsed into
+ * milliseconds, and so held under a `…_MS` name in Config (see `schema` below).
+ */
 const days = (d: number) =>
   z.coerce
     .number()
@@ -96,7 +99,8 @@ const oidcRoleMap = z
     return map;
   });
 
-const schema = z.object({
+/** The environment variables, by the names users set; `schema` below turns them into the Config. */
+const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port.default(3000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
@@ -158,7 +162,8 @@ const schema = z.object({
   ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
   ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT'),
   INACTIVATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
-  // Workflow timings (LifecycleTimings), handed to each workflow at start.
+  // Workflow timings (LifecycleTimings), handed to each workflow at start. Set in days, held in
+  // milliseconds: Config has them as REMINDER_BEFORE_MS, ESCALATE_AFTER_MS, ... (see `schema`).
   REMINDER_BEFORE_DAYS: days(1),
   ESCALATE_AFTER_DAYS: days(2),
   TASK_REMINDER_EVERY_DAYS: days(3),
@@ -167,6 +172,33 @@ const schema = z.object({
   MDM_POLL_INITIAL_MS: millis(5_000),
   MDM_POLL_MAX_MS: millis(15 * 60_000),
 });
+
+/** Every environment variable the configuration reads (the names users set). */
+export const CONFIG_VARIABLES = Object.keys(environmentSchema.shape) as (keyof typeof environmentSchema.shape)[];
+
+/**
+ * Naming scheme: a Config field has the name of its environment variable, except where the variable's
+ * unit is not the unit of the parsed value. The `*_DAYS` variables are set in days but parsed into
+ * milliseconds, so Config holds them as `*_MS` (`REMINDER_BEFORE_DAYS=1` gives `REMINDER_BEFORE_MS`
+ * = 86400000), like the variables already given in milliseconds (`MDM_POLL_INITIAL_MS`).
+ */
+const schema = environmentSchema.transform(
+  ({
+    REMINDER_BEFORE_DAYS,
+    ESCALATE_AFTER_DAYS,
+    TASK_REMINDER_EVERY_DAYS,
+    WIPE_ACK_TIMEOUT_DAYS,
+    VERIFY_DEADLINE_DAYS,
+    ...sameName
+  }) => ({
+    ...sameName,
+    REMINDER_BEFORE_MS: REMINDER_BEFORE_DAYS,
+    ESCALATE_AFTER_MS: ESCALATE_AFTER_DAYS,
+    TASK_REMINDER_EVERY_MS: TASK_REMINDER_EVERY_DAYS,
+    WIPE_ACK_TIMEOUT_MS: WIPE_ACK_TIMEOUT_DAYS,
+    VERIFY_DEADLINE_MS: VERIFY_DEADLINE_DAYS,
+  }),
+);
 
 export type Config = z.infer<typeof schema>;
 
