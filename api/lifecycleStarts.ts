@@ -7,6 +7,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { Config } from '../config/env';
+import type { changeDeviceUser } from '../workflows/changeDeviceUser';
+import type { inactivateDevice } from '../workflows/inactivateDevice';
 import {
   CHANGE_USER_STEPS,
   CHANGE_USER_WORKFLOW,
@@ -16,7 +18,6 @@ import {
   type ChangeUserInput,
   type InactivationInput,
   type LifecycleTimings,
-  type ProcessKind,
 } from '../workflows/definitions';
 import {
   AssetNumberKey,
@@ -44,11 +45,12 @@ export type StartOutcome =
   | { result: 'busy'; workflowId: string; running: RunningSummary; message: string };
 
 /** What to start for one asset; the bulk routes build one per asset from the shared body. */
-export interface StartPlan {
-  process: ProcessKind;
-  workflowType: string;
-  firstStep: string;
-  args: [ChangeUserInput] | [InactivationInput];
+export type StartPlan =
+  | ({ process: 'change-user'; input: ChangeUserInput } & StartText)
+  | ({ process: 'inactivation'; input: InactivationInput } & StartText);
+
+/** What the Temporal Web UI shows for the process: a one-line summary and a details table. */
+interface StartText {
   summary: string;
   details: string;
 }
@@ -100,9 +102,7 @@ export function changeUserPlan(assetNumber: string, body: ChangeUserBody, actor:
     : 'to be assigned';
   return {
     process: 'change-user',
-    workflowType: CHANGE_USER_WORKFLOW,
-    firstStep: CHANGE_USER_STEPS[0],
-    args: [input],
+    input,
     summary: oneLine(`Change user of ${assetNumber}: ${body.reason}`),
     details: `### Change device user — ${assetNumber}\n\n${markdownTable([
       ['reason', body.reason],
@@ -128,9 +128,7 @@ export function inactivationPlan(assetNumber: string, body: InactivationBody, ac
   };
   return {
     process: 'inactivation',
-    workflowType: INACTIVATION_WORKFLOW,
-    firstStep: INACTIVATION_STEPS[0],
-    args: [input],
+    input,
     summary: oneLine(`${body.forced ? 'Forced inactivation' : 'Inactivate'} ${assetNumber}: ${body.reason}`),
     details: `### Inactivate device — ${assetNumber}\n\n${markdownTable([
       ['reason', body.reason],
@@ -146,7 +144,7 @@ function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttribute
   return [
     { key: AssetNumberKey, value: asset.assetNumber },
     { key: LifecycleProcessKey, value: plan.process },
-    { key: LifecycleStepKey, value: plan.firstStep },
+    { key: LifecycleStepKey, value: plan.process === 'change-user' ? CHANGE_USER_STEPS[0] : INACTIVATION_STEPS[0] },
     { key: DepartmentKey, value: asset.department },
     { key: LocationKey, value: asset.location },
     { key: NeedsAttentionKey, value: false },
@@ -157,18 +155,28 @@ export async function startLifecycle(deps: StartDeps, assetNumber: string, p: St
   const asset = await deps.assets.get(assetNumber);
   if (!asset) return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
   const workflowId = workflowIdFor(assetNumber);
+  const options = {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    workflowIdConflictPolicy: 'FAIL' as const,
+    // A device gets a new process once its previous one has closed, whatever way it closed.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+    typedSearchAttributes: searchAttributes(asset, p),
+    staticSummary: p.summary,
+    staticDetails: p.details,
+  };
   try {
-    const handle = await deps.temporal.workflow.start(p.workflowType, {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: p.args,
-      workflowIdConflictPolicy: 'FAIL',
-      // A device gets a new process once its previous one has closed, whatever way it closed.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: searchAttributes(asset, p),
-      staticSummary: p.summary,
-      staticDetails: p.details,
-    });
+    // Typed by the workflow function, so the input must be the one that workflow takes.
+    const handle =
+      p.process === 'change-user'
+        ? await deps.temporal.workflow.start<typeof changeDeviceUser>(CHANGE_USER_WORKFLOW, {
+            ...options,
+            args: [p.input],
+          })
+        : await deps.temporal.workflow.start<typeof inactivateDevice>(INACTIVATION_WORKFLOW, {
+            ...options,
+            args: [p.input],
+          });
     return { result: 'started', workflowId, runId: handle.firstExecutionRunId };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

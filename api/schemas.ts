@@ -3,6 +3,7 @@
  * silently dropped, so a typo like `forcd: true` cannot start a process the admin did not mean.
  */
 import { z } from 'zod';
+import { filterText } from './queryFilters';
 import { ASSET_NUMBER_PATTERN } from '../db/types';
 import { HUMAN_EVENTS, newUserSchema } from '../workflows/reportSchemas';
 import { CHANGE_USER_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflows/definitions';
@@ -91,17 +92,6 @@ export const EXECUTION_STATUSES = [
   'continued-as-new',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-
-// Control characters have no business in a department name and would only complicate query escaping.
-const filterText = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .refine(
-    (s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
-    'must not contain control characters',
-  );
 
 export const listWorkflowsQuery = z.strictObject({
   type: z.enum(PROCESS_TYPES).optional(),
