@@ -7,8 +7,11 @@ export default defineConfig({
     pool: 'forks',
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/support/globalSetup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
+    // Deadlines, not speed limits: tests wait for conditions. TEST_TIMEOUT_MS and PATIENCE_MS of
+    // tests/support/patience.ts (not imported: Vite's config loader wants no extensionless imports).
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+    expect: { poll: { timeout: 180_000, interval: 100 } },
     maxWorkers: 2,
     reporters: ['default', './tests/support/summaryReporter.ts'],
   },

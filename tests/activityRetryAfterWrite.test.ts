@@ -3,22 +3,13 @@
  * work committed (as if the worker crashed before replying), Temporal retries it, and the database, the
  * audit trail, the mail and the MDM each show the step exactly once.
  */
-import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LifecycleActivities } from '../activities/contracts';
 import * as assetsRepo from '../db/assetsRepo';
-import * as eventsRepo from '../db/assetEventsRepo';
-import {
-  CHANGE_USER_WORKFLOW,
-  DEFAULT_TIMINGS,
-  reportUpdates,
-  workflowIdFor,
-  type ChangeUserInput,
-  type HumanReport,
-  type LifecycleState,
-} from '../workflows/definitions';
-import { startHarness, type Harness } from './support/lifecycleHarness';
+import { reportUpdates, type LifecycleState } from '../workflows/definitions';
+import { changeUserInput, DAY_MS, newAssetNumber, report } from './support/fixtures';
+import { useHarness } from './support/suite';
 
 const FLAKY: (keyof LifecycleActivities)[] = [
   'scheduleCollection',
@@ -48,54 +39,31 @@ function failOnceAfterWrite(real: LifecycleActivities): LifecycleActivities {
   return wrapped as unknown as LifecycleActivities;
 }
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({ wrapActivities: failOnceAfterWrite });
-});
-afterAll(async () => {
-  await h?.stop();
-});
-
-const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
-const report = (data: Record<string, unknown>) =>
-  ({ actor: field, idempotencyKey: `k-${randomUUID()}`, data }) as HumanReport;
+const h = useHarness({ wrapActivities: failOnceAfterWrite });
 
 describe('activities retried after their write', () => {
   it('leave one change, one audit event, one mail and one MDM command per step', async () => {
-    const assetNumber = `A-${String(Math.floor(Math.random() * 900000) + 100000)}`;
+    const assetNumber = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber, userEmail: 'holder@example.com' });
-    const input: ChangeUserInput = {
-      assetNumber,
-      reason: 'Refresh',
-      plannedCollectionDate: new Date(Date.now() + 86_400_000).toISOString(),
-      storageLocation: 'Store',
-      keepRecordAfterWipe: true,
-      requestedBy: { id: 'admin@example.com', role: 'admin' },
-      adminInCharge: { name: 'IT Admin', email: 'it@example.com', department: 'IT' },
-      timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 300 },
-      newUser: { department: 'HR', location: 'Kyoto', name: 'New User', email: 'new.user@example.com' },
-    };
-    const handle = await h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: h.taskQueue,
-      workflowId: `${workflowIdFor(assetNumber)}-${randomUUID().slice(0, 6)}`,
-      args: [input],
+    const input = changeUserInput(assetNumber, {
+      plannedCollectionDate: new Date(Date.now() + DAY_MS).toISOString(),
     });
-    await h.waitForStep(handle, 'awaiting-collection', 30_000);
+    const handle = await h.startChangeUser(input);
+    await h.waitForStep(handle, 'awaiting-collection');
     await handle.executeUpdate(reportUpdates['device-collected'], { args: [report({ collectedBy: 'Bob' })] });
-    await h.waitForStep(handle, 'awaiting-reenrollment', 60_000);
+    await h.waitForStep(handle, 'awaiting-reenrollment');
     await h.emulator.reEnroll(mdmDeviceId);
-    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report({})] });
-    await h.waitForStep(handle, 'awaiting-delivery', 60_000);
+    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
+    await h.waitForStep(handle, 'awaiting-delivery');
     await handle.executeUpdate(reportUpdates['device-delivered'], {
-      args: [report({ receivedBy: 'New User', signature: 'typed: New User' })],
+      args: [report({ receivedBy: input.newUser!.name, signature: `typed: ${input.newUser!.name}` })],
     });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
 
     for (const name of FLAKY) expect(attempts.get(name), `${name} was retried`).toBeGreaterThanOrEqual(2);
-    const events = await eventsRepo.listForAsset(h.db.pool, assetNumber);
-    const counts = events.reduce<Record<string, number>>(
-      (acc, e) => ({ ...acc, [e.eventType]: (acc[e.eventType] ?? 0) + 1 }),
+    const counts = (await h.eventTypes(assetNumber)).reduce<Record<string, number>>(
+      (acc, type) => ({ ...acc, [type]: (acc[type] ?? 0) + 1 }),
       {},
     );
     expect(counts).toEqual({
@@ -116,7 +84,7 @@ describe('activities retried after their write', () => {
     // new MDM id, new user.
     expect((await assetsRepo.get(h.db.pool, assetNumber))?.version).toBe(6);
     expect(h.mail.messages().filter((m) => m.to.includes('holder@example.com'))).toHaveLength(1);
-    expect(h.mail.messages().filter((m) => m.to.includes('new.user@example.com'))).toHaveLength(1);
+    expect(h.mail.messages().filter((m) => m.to.includes(input.newUser!.email))).toHaveLength(1);
     expect((await h.mdm.listCommands(mdmDeviceId)).filter((c) => c.type === 'wipe')).toHaveLength(1);
   });
 });

@@ -5,39 +5,31 @@
  * workflow already waiting; two applications at once go to two different workflows; retries are
  * idempotent.
  */
-import { randomInt } from 'node:crypto';
 import {
   ApplicationFailure,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { handOff } from '../api/applicationHandoff';
 import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
-import { CHANGE_USER_WORKFLOW, type LifecycleState } from '../workflows/definitions';
-import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
+import { CHANGE_USER_WORKFLOW, workflowIdFor, type LifecycleState } from '../workflows/definitions';
+import { TOKENS } from './support/apiHarness';
+import { assetSeries, dateInDays } from './support/fixtures';
+import { useHarnessWithApi } from './support/suite';
 
-let h: Harness;
-let api: ApiHarness;
+const { h, api } = useHarnessWithApi();
 const started: string[] = [];
 
-const base = randomInt(100, 899) * 1000;
-const no = (n: number) => `A-${String(base + n).padStart(6, '0')}`;
-const wf = (n: number) => `device-${no(n)}`;
-const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+const no = assetSeries();
+const wf = (n: number) => workflowIdFor(no(n));
+const inAWeek = dateInDays(7);
 
-beforeAll(async () => {
-  h = await startHarness();
-  api = await startApiFor(h);
-});
 afterAll(async () => {
   await Promise.allSettled(started.map((id) => api.temporal.workflow.getHandle(id).terminate('test cleanup')));
-  await api?.close();
-  await h?.stop();
 });
 
 const application = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -55,9 +47,16 @@ const apply = (body: unknown, key?: string, token: string = TOKENS.admin) =>
 const report = (n: number, event: string, data: Record<string, unknown>) =>
   api.call('POST', `/api/v1/workflows/${wf(n)}/events/${event}`, { token: TOKENS.field, body: { data } });
 
+/** The workflows the task inbox shows waiting for a new user: where an application can go. */
+const waitingForAUser = async (): Promise<string[]> =>
+  (await api.call('GET', '/api/v1/tasks?type=assign-user', { token: TOKENS.admin })).body.items.map(
+    (t: { workflowId: string }) => t.workflowId,
+  );
+
 /**
  * Drives a change-user workflow (no new user given) through collection, wipe and re-enrolment, up to
- * the point where it needs a new user; returns once it waits for one or has taken an application.
+ * the point where it needs a new user; returns once it waits for one (and the task inbox, which reads
+ * visibility a moment behind the workflow, shows it waiting) or has taken an application.
  */
 async function toAssignment(n: number, expected: 'awaiting-assignment' | 'awaiting-delivery') {
   const { mdmDeviceId } = await h.seedDevice({ assetNumber: no(n) });
@@ -70,10 +69,12 @@ async function toAssignment(n: number, expected: 'awaiting-assignment' | 'awaiti
   const handle = api.temporal.workflow.getHandle(wf(n));
   await h.waitForStep(handle, 'awaiting-collection');
   expect((await report(n, 'device-collected', { collectedBy: 'Bob Field' })).status).toBe(200);
-  await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+  await h.waitForStep(handle, 'awaiting-reenrollment');
   await h.emulator.reEnroll(mdmDeviceId);
   expect((await report(n, 'device-reenrolled', {})).status).toBe(200);
-  return h.waitForStep(handle, expected, 30_000);
+  const state = await h.waitForStep(handle, expected);
+  if (expected === 'awaiting-assignment') await expect.poll(waitingForAUser).toContain(wf(n));
+  return state;
 }
 
 describe('roles and validation', () => {
@@ -120,7 +121,7 @@ describe('roles and validation', () => {
 
 describe('pending, then taken by the next workflow that needs a user', () => {
   it('stays pending when nobody waits, is idempotent, and is claimed by a workflow reaching awaiting-assignment', async () => {
-    const key = `app-${base}-pending`;
+    const key = `app-${no.base}-pending`;
     const res = await apply(application('Hanako Pending'), key);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.headers.get('location')).toBe(`/api/v1/applications/${res.body.application.id}`);
@@ -161,10 +162,9 @@ describe('handoff to a workflow already waiting', () => {
   it('goes to the workflow that has waited longest, through the user-assigned report, attributed to the admin', async () => {
     await toAssignment(2, 'awaiting-assignment');
     await toAssignment(3, 'awaiting-assignment');
-    const tasks = await api.call('GET', '/api/v1/tasks?type=assign-user', { token: TOKENS.admin });
-    expect(tasks.body.items.map((t: { workflowId: string }) => t.workflowId)).toEqual([wf(2), wf(3)]);
+    expect(await waitingForAUser()).toEqual([wf(2), wf(3)]);
 
-    const key = `app-${base}-first`;
+    const key = `app-${no.base}-first`;
     const res = await apply(application('Jiro First'), key);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toMatchObject({
@@ -173,7 +173,7 @@ describe('handoff to a workflow already waiting', () => {
       tried: [],
       application: { state: 'assigned', workflowId: wf(2), assignedAssetNumber: no(2) },
     });
-    const state = await h.waitForStep(api.temporal.workflow.getHandle(wf(2)), 'awaiting-delivery', 30_000);
+    const state = await h.waitForStep(api.temporal.workflow.getHandle(wf(2)), 'awaiting-delivery');
     expect(state.reports.filter((r) => r.event === 'user-assigned')).toEqual([
       expect.objectContaining({ outcome: 'accepted', actor: { id: 'admin@local', role: 'admin' } }),
     ]);
@@ -194,7 +194,7 @@ describe('handoff to a workflow already waiting', () => {
 
     const second = await apply(application('Saburo Second'));
     expect(second.body).toMatchObject({ assignedTo: wf(3), handoff: 'accepted' });
-    await h.waitForStep(api.temporal.workflow.getHandle(wf(3)), 'awaiting-delivery', 30_000);
+    await h.waitForStep(api.temporal.workflow.getHandle(wf(3)), 'awaiting-delivery');
     expect(await assetsRepo.get(h.db.pool, no(3))).toMatchObject({ userName: 'Saburo Second' });
   });
 
@@ -206,7 +206,7 @@ describe('handoff to a workflow already waiting', () => {
     expect(b.status, JSON.stringify(b.body)).toBe(201);
     expect([a.body.handoff, b.body.handoff]).toEqual(['accepted', 'accepted']);
     expect([a.body.assignedTo, b.body.assignedTo].sort()).toEqual([wf(4), wf(5)]);
-    for (const n of [4, 5]) await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-delivery', 30_000);
+    for (const n of [4, 5]) await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-delivery');
     const users = [
       (await assetsRepo.get(h.db.pool, no(4)))?.userName,
       (await assetsRepo.get(h.db.pool, no(5)))?.userName,
@@ -250,12 +250,10 @@ describe('races the real worker cannot be made to lose on cue', () => {
         listWorkflowExecutions: () =>
           Promise.resolve({
             // Newest first, as visibility lists them: the inbox must sort by due time itself.
-            executions: [...waiting]
-              .reverse()
-              .map((id) => ({
-                execution: { workflowId: id, runId: `run-${id}` },
-                type: { name: CHANGE_USER_WORKFLOW },
-              })),
+            executions: [...waiting].reverse().map((id) => ({
+              execution: { workflowId: id, runId: `run-${id}` },
+              type: { name: CHANGE_USER_WORKFLOW },
+            })),
             nextPageToken: new Uint8Array(),
           }),
       },
@@ -277,7 +275,7 @@ describe('races the real worker cannot be made to lose on cue', () => {
     for (const n of assets) {
       await assetsRepo.upsert(h.db.pool, {
         assetNumber: no(n),
-        serialNumber: `SN-race-${base + n}`,
+        serialNumber: `SN-race-${no.base + n}`,
         model: 'X',
         department: 'IT',
         location: 'IT store',

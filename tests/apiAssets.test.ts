@@ -4,25 +4,15 @@
  * import (row errors, nothing written when one row is bad, BOM/CRLF/Japanese, charsets, size limit), and
  * an asset's history with actors after a workflow ran.
  */
-import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApi, startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startApi, TOKENS } from './support/apiHarness';
+import { assetSeries } from './support/fixtures';
+import { startChangeUserThroughApi, useHarnessWithApi } from './support/suite';
 
-let h: Harness;
-let api: ApiHarness;
+const { h, api } = useHarnessWithApi();
 
-beforeAll(async () => {
-  h = await startHarness();
-  api = await startApiFor(h);
-});
-afterAll(async () => {
-  await api?.close();
-  await h?.stop();
-});
-
-const base = randomInt(100, 899) * 1000;
-const no = (n: number) => `A-${String(base + n).padStart(6, '0')}`;
+const no = assetSeries();
+const { base } = no;
 
 const newAsset = (n: number, extra: Record<string, unknown> = {}) => ({
   assetNumber: no(n),
@@ -330,20 +320,13 @@ describe('history after a workflow ran', () => {
     const assetNumber = no(50);
     const workflowId = `device-${assetNumber}`;
     await h.seedDevice({ assetNumber, department: 'Sales', location: 'Tokyo HQ' });
-    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
-    const started = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
-      token: TOKENS.admin,
-      body: { reason: 'Leaver', plannedCollectionDate: inAWeek, storageLocation: 'Shelf 9' },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const handle = api.temporal.workflow.getHandle(workflowId);
-    await h.waitForStep(handle, 'awaiting-collection');
+    const handle = await startChangeUserThroughApi(h, api, assetNumber, { storageLocation: 'Shelf 9' });
     const reported = await api.call('POST', `/api/v1/workflows/${workflowId}/events/device-collected`, {
       token: TOKENS.field,
       body: { data: { collectedBy: 'Bob Field', storageLocation: 'Shelf 9' } },
     });
     expect(reported.status, JSON.stringify(reported.body)).toBe(200);
-    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    await h.waitForStep(handle, 'awaiting-reenrollment');
 
     const res = await api.call('GET', `/api/v1/assets/${assetNumber}`, { token: TOKENS.viewer });
     expect(res.status).toBe(200);

@@ -3,40 +3,22 @@
  * all the same: through the API as a 409 naming the step and what it expects (nothing written), and as
  * a Signal from the Temporal UI or CLI it is recorded as rejected, in state and in the audit trail.
  */
-import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as eventsRepo from '../db/assetEventsRepo';
-import { reportSignals } from '../workflows/definitions';
-import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
-import { startHarness, type Harness } from './support/lifecycleHarness';
+import { describe, expect, it } from 'vitest';
+import { reportSignals, workflowIdFor } from '../workflows/definitions';
+import { TOKENS } from './support/apiHarness';
+import { newAssetNumber } from './support/fixtures';
+import { startChangeUserThroughApi, useHarnessWithApi } from './support/suite';
 
-let h: Harness;
-let api: ApiHarness;
+const { h, api } = useHarnessWithApi({ ADMIN_EMAILS: 'it-admins@example.com' });
 
-beforeAll(async () => {
-  h = await startHarness();
-  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
-});
-afterAll(async () => {
-  await api?.close();
-  await h?.stop();
-});
-
-const assetNumber = `A-${String(randomInt(100_000, 999_999))}`;
-const workflowId = `device-${assetNumber}`;
-const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+const assetNumber = newAssetNumber();
+const workflowId = workflowIdFor(assetNumber);
 
 describe('an event of the other process', () => {
   it('is refused as an Update with 409 naming the step, and recorded as rejected when signalled', async () => {
     await h.seedDevice({ assetNumber });
-    const started = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
-      token: TOKENS.admin,
-      body: { reason: 'Leaver', plannedCollectionDate: inAWeek, storageLocation: 'Shelf 1' },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const handle = api.temporal.workflow.getHandle(workflowId);
-    await h.waitForStep(handle, 'awaiting-collection');
-    const before = await eventsRepo.listForAsset(h.db.pool, assetNumber);
+    const handle = await startChangeUserThroughApi(h, api, assetNumber);
+    const before = await h.eventTypes(assetNumber);
 
     const res = await api.call('POST', `/api/v1/workflows/${workflowId}/events/app-removed`, {
       token: TOKENS.field,
@@ -48,7 +30,7 @@ describe('an event of the other process', () => {
       details: { workflowId, step: 'awaiting-collection', expects: ['device-collected'], status: 'running' },
     });
     expect(res.body.error.message).toContain('app-removed is not an event of this');
-    expect(await eventsRepo.listForAsset(h.db.pool, assetNumber)).toHaveLength(before.length);
+    expect(await h.eventTypes(assetNumber)).toEqual(before);
 
     const claimed = { id: 'someone@example.com', role: 'field-staff' as const };
     await handle.signal(reportSignals['app-removed'], { actor: claimed, idempotencyKey: 'other-process-2', data: {} });
@@ -59,11 +41,7 @@ describe('an event of the other process', () => {
       actor: claimed,
       reason: 'app-removed is not expected at step awaiting-collection; expected: device-collected',
     });
-    await expect
-      .poll(async () => (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType), {
-        timeout: 60_000,
-      })
-      .toContain('report-rejected');
+    await expect.poll(() => h.eventTypes(assetNumber)).toContain('report-rejected');
 
     // The process still takes its own report.
     const collected = await api.call('POST', `/api/v1/workflows/${workflowId}/events/device-collected`, {

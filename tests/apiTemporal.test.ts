@@ -3,15 +3,14 @@
  * queue: starts, the one-process-per-device rule, listing with filters and cursors, detail with the
  * describe() fallback, and how reports are answered when no worker is there or the workflow is gone.
  */
-import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHANGE_USER_WORKFLOW, type ChangeUserInput } from '../workflows/definitions';
 import { asset, memoryDb, startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { assetSeries, PATIENCE_MS } from './support/fixtures';
 
 // Asset numbers unique to this run and file: other test files share the dev server and its workflow ids.
-const base = randomInt(100, 999) * 1000;
-const assetNo = (n: number) => `A-${String(base + n).padStart(6, '0')}`;
-const DEPARTMENT = `Dept O'Neil ${base}`;
+const assetNo = assetSeries();
+const DEPARTMENT = `Dept O'Neil ${assetNo.base}`;
 
 const changeUser = { reason: 'Leaver', plannedCollectionDate: '2099-01-01', storageLocation: 'Locker 3' };
 
@@ -41,7 +40,7 @@ async function startChangeUser(n: number, body: Record<string, unknown> = change
 }
 
 /** Visibility is eventually consistent: poll until `check` holds. */
-async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = PATIENCE_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();

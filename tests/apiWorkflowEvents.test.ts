@@ -3,26 +3,17 @@
  * MDM emulator, SMTP sink): the asset lookup goes through the real repository, reports and commands go
  * through the workflows' update validators, and their refusals come back as the HTTP answers of DESIGN §4.
  */
-import { randomInt } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from './support/lifecycleHarness';
-import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
+import { describe, expect, it } from 'vitest';
+import { workflowIdFor } from '../workflows/definitions';
+import { TOKEN_ACTORS, TOKENS } from './support/apiHarness';
+import { dateInDays, NEW_USER, newAssetNumber } from './support/fixtures';
+import { startChangeUserThroughApi, useHarnessWithApi } from './support/suite';
 
-let h: Harness;
-let api: ApiHarness;
+const { h, api } = useHarnessWithApi({ ADMIN_EMAILS: 'it-admins@example.com' });
 
-beforeAll(async () => {
-  h = await startHarness();
-  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
-});
-afterAll(async () => {
-  await api?.close();
-  await h?.stop();
-});
-
-const assetNumber = `A-${String(randomInt(100_000, 999_999))}`;
-const workflowId = `device-${assetNumber}`;
-const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+const assetNumber = newAssetNumber();
+const workflowId = workflowIdFor(assetNumber);
+const inAWeek = dateInDays(7);
 
 const report = (event: string, body: unknown, headers: Record<string, string> = {}) =>
   api.call('POST', `/api/v1/workflows/${workflowId}/events/${event}`, { token: TOKENS.field, body, headers });
@@ -38,17 +29,7 @@ describe('change user through the API with a worker', () => {
 
   it('starts for a known asset and shows the live state with the pending task', async () => {
     await h.seedDevice({ assetNumber, department: 'Sales', location: 'Tokyo HQ' });
-    const res = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
-      token: TOKENS.admin,
-      body: {
-        reason: 'Employee moved team',
-        plannedCollectionDate: inAWeek,
-        storageLocation: 'Shelf 1',
-        newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com' },
-      },
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    await h.waitForStep(api.temporal.workflow.getHandle(workflowId), 'awaiting-collection');
+    await startChangeUserThroughApi(h, api, assetNumber, { reason: 'Employee moved team', newUser: NEW_USER });
 
     const view = await api.call('GET', `/api/v1/workflows/${workflowId}`, { token: TOKENS.field });
     expect(view.status).toBe(200);
@@ -105,10 +86,10 @@ describe('change user through the API with a worker', () => {
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(again.body.accepted).toBe(true);
 
-    const state = await h.waitForStep(api.temporal.workflow.getHandle(workflowId), 'awaiting-reenrollment', 30_000);
+    const state = await h.waitForStep(api.temporal.workflow.getHandle(workflowId), 'awaiting-reenrollment');
     const accepted = state.reports.filter((r) => r.event === 'device-collected' && r.outcome === 'accepted');
     expect(accepted).toHaveLength(1);
-    expect(accepted[0]!.actor).toMatchObject({ id: 'field@local', role: 'field-staff' });
+    expect(accepted[0]!.actor).toMatchObject({ id: TOKEN_ACTORS.field, role: 'field-staff' });
   });
 
   it('cancels on an admin command, then answers reports with 409 and still shows the final state', async () => {

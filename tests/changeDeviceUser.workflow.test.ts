@@ -2,99 +2,50 @@
  * The change-user workflow on the real Temporal dev server: activities write to real PostgreSQL, call
  * the MDM emulator over HTTP and send mail to a real SMTP sink. Reports arrive as Updates and Signals.
  */
-import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
   adminUpdates,
   CHANGE_USER_WORKFLOW,
-  DEFAULT_TIMINGS,
   reportSignals,
   reportUpdates,
   stateQuery,
-  workflowIdFor,
   type ChangeUserInput,
   type LifecycleState,
-  type HumanEventName,
-  type HumanReport,
 } from '../workflows/definitions';
 import { NeedsAttentionKey } from '../temporal/searchAttributes';
+import { admin, changeUserInput, command, field, newAssetNumber, report } from './support/fixtures';
 import { recordHistoryIfAsked } from './support/histories';
-import { startHarness, type Harness } from './support/lifecycleHarness';
+import { useHarness } from './support/suite';
 
-const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
-const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
+const h = useHarness();
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.stop();
-});
-
-let seq = 0;
-function nextAsset(): string {
-  seq += 1;
-  return `A-${String(100000 + Math.floor(Math.random() * 800000) + seq).padStart(6, '0')}`;
-}
-
-function input(assetNumber: string, extra: Partial<ChangeUserInput> = {}): ChangeUserInput {
-  return {
-    assetNumber,
-    reason: 'Employee moved to another team',
-    plannedCollectionDate: new Date(Date.now() + 7 * 86_400_000).toISOString(),
-    storageLocation: 'Tokyo HQ IT store',
-    keepRecordAfterWipe: true,
-    requestedBy: admin,
-    adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
-    timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400 },
-    newUser: {
-      department: 'Engineering',
-      location: 'Osaka',
-      name: 'Yuki New',
-      email: 'y.new@example.com',
-      phone: '+81 6 0000 0000',
-    },
-    ...extra,
-  };
-}
-
-function report<E extends HumanEventName>(actor: HumanReport['actor'], data: Record<string, unknown>): HumanReport<E> {
-  return { actor, idempotencyKey: `k-${randomUUID()}`, data } as unknown as HumanReport<E>;
-}
-
-async function start(assetNumber: string, extra: Partial<ChangeUserInput> = {}) {
-  return h.client.workflow.start(CHANGE_USER_WORKFLOW, {
-    taskQueue: h.taskQueue,
-    workflowId: workflowIdFor(assetNumber) + `-${randomUUID().slice(0, 6)}`,
-    args: [input(assetNumber, extra)],
-  });
-}
+const start = (assetNumber: string, extra: Partial<ChangeUserInput> = {}) =>
+  h.startChangeUser(changeUserInput(assetNumber, extra));
 
 describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP', () => {
   it('moves a device from user X to user Y, with every step in the audit trail and the MDM', async () => {
-    const assetNumber = nextAsset();
+    const assetNumber = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber, userName: 'Xavier Old', userEmail: 'x.old@example.com' });
     const handle = await start(assetNumber);
 
     await h.waitForStep(handle, 'awaiting-collection');
     const scheduled = await assetsRepo.get(h.db.pool, assetNumber);
     expect(scheduled?.plannedStatus).toBe('in_stock');
-    const notice = await h.mail.waitFor((m) => m.to.includes('x.old@example.com'), 10_000);
+    const notice = await h.mail.waitFor((m) => m.to.includes('x.old@example.com'));
     expect(notice.subject).toContain(assetNumber);
     expect(notice.text).toContain('Employee moved to another team');
 
     const ack = await handle.executeUpdate(reportUpdates['device-collected'], {
-      args: [report(field, { collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })],
+      args: [report({ collectedBy: 'Bob Field', storageLocation: 'Shelf 3' })],
     });
     expect(ack).toMatchObject({ accepted: true, duplicate: false, event: 'device-collected' });
     expect(ack.step).not.toBe('awaiting-collection');
 
-    const reenrol = await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    const reenrol = await h.waitForStep(handle, 'awaiting-reenrollment');
     expect(reenrol.steps.map((s) => s.step)).toEqual(
       expect.arrayContaining(['returning-to-stock', 'wiping', 'removing-from-mdm']),
     );
@@ -113,7 +64,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     });
 
     // Reported too early: the MDM shows no enrolment yet, so the task opens again and the reporter is told why.
-    const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
     expect(early).toMatchObject({
       step: 'awaiting-reenrollment',
       message: expect.stringMatching(/not confirmed by the MDM/),
@@ -121,7 +72,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
 
     // Field staff re-enrol the device; the emulator gives it a new MDM id which the workflow must find.
     const enrolled = await h.emulator.reEnroll(mdmDeviceId);
-    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
     await h.waitForStep(handle, 'awaiting-delivery');
     const assigned = await assetsRepo.get(h.db.pool, assetNumber);
     expect(assigned).toMatchObject({
@@ -131,18 +82,17 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
       department: 'Engineering',
       mdmDeviceId: enrolled.newDeviceId,
     });
-    await h.mail.waitFor((m) => m.to.includes('y.new@example.com'), 10_000);
+    await h.mail.waitFor((m) => m.to.includes('y.new@example.com'));
 
     await handle.executeUpdate(reportUpdates['device-delivered'], {
-      args: [report(field, { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' })],
+      args: [report({ receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' })],
     });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('completed');
     await recordHistoryIfAsked('change-user-completed', handle, CHANGE_USER_WORKFLOW);
 
     const history = await eventsRepo.listForAsset(h.db.pool, assetNumber);
-    const types = history.map((e) => e.eventType);
-    expect(types).toEqual([
+    expect(history.map((e) => e.eventType)).toEqual([
       'collection-scheduled',
       'notice-sent',
       'device-collected',
@@ -166,7 +116,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
   });
 
   it('refuses an out-of-order update atomically and records an out-of-order signal as rejected', async () => {
-    const assetNumber = nextAsset();
+    const assetNumber = newAssetNumber();
     await h.seedDevice({ assetNumber });
     const handle = await start(assetNumber);
     await h.waitForStep(handle, 'awaiting-collection');
@@ -176,14 +126,11 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
       `LifecycleStep = 'awaiting-collection' AND AwaitingTask = 'collect-device' AND AssetNumber = '${assetNumber}' ` +
       `AND LifecycleProcess = 'change-user' AND Department = 'Sales'`;
     await expect
-      .poll(
-        async () => {
-          const ids: string[] = [];
-          for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
-          return ids;
-        },
-        { timeout: 10_000 },
-      )
+      .poll(async () => {
+        const ids: string[] = [];
+        for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
+        return ids;
+      })
       .toEqual([handle.workflowId]);
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(NeedsAttentionKey)).toBe(false);
@@ -192,7 +139,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
 
     const err = await handle
       .executeUpdate(reportUpdates['device-delivered'], {
-        args: [report(field, { receivedBy: 'Someone', signature: 'x' })],
+        args: [report({ receivedBy: 'Someone', signature: 'x' })],
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
@@ -201,19 +148,17 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     expect(cause.details?.[0]).toMatchObject({ step: 'awaiting-collection', expects: ['device-collected'] });
     expect(await eventsRepo.listForAsset(h.db.pool, assetNumber)).toHaveLength(before.length);
 
-    await handle.signal(reportSignals['device-delivered'], report(field, { receivedBy: 'Someone', signature: 'x' }));
+    await handle.signal(reportSignals['device-delivered'], report({ receivedBy: 'Someone', signature: 'x' }));
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-collection');
     expect(state.reports.find((r) => r.outcome === 'rejected')).toMatchObject({
       event: 'device-delivered',
       actor: field,
     });
-    await expect
-      .poll(async () => (await eventsRepo.listForAsset(h.db.pool, assetNumber)).map((e) => e.eventType))
-      .toContain('report-rejected');
+    await expect.poll(() => h.eventTypes(assetNumber)).toContain('report-rejected');
 
     // A repeated report (same idempotency key) is acknowledged, not applied twice.
-    const collected = report(field, { collectedBy: 'Bob' });
+    const collected = report({ collectedBy: 'Bob' });
     const first = await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
     const again = await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
     expect(first.duplicate).toBe(false);
@@ -224,7 +169,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
   });
 
   it('parks a step that keeps failing in needs-attention; an admin retry resumes it and a cancel ends it', async () => {
-    const assetNumber = nextAsset();
+    const assetNumber = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber });
     const handle = await start(assetNumber);
     await h.waitForStep(handle, 'awaiting-collection');
@@ -236,27 +181,23 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
       method: 'POST',
       pathPrefix: `/devices/${mdmDeviceId}/commands`,
     });
-    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] });
+    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report({ collectedBy: 'Bob' })] });
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked).toMatchObject({ status: 'needs-attention', failedStep: 'wiping' });
     expect(parked.lastError).toMatch(/requestWipe/);
 
     const ack = await handle
-      .executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] })
+      .executeUpdate(reportUpdates['device-collected'], { args: [report({ collectedBy: 'Bob' })] })
       .catch((e: unknown) => e);
     expect(ack).toBeInstanceOf(WorkflowUpdateFailedError);
 
-    await handle.executeUpdate(adminUpdates.retry, {
-      args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }],
-    });
-    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    await handle.executeUpdate(adminUpdates.retry, { args: [command()] });
+    await h.waitForStep(handle, 'awaiting-reenrollment');
     const state = await handle.query(stateQuery);
     expect(state.status).toBe('running');
     const wipes = (await h.mdm.listCommands(mdmDeviceId)).filter((c) => c.type === 'wipe');
     expect(wipes).toHaveLength(1);
-    await handle.executeUpdate(adminUpdates.cancel, {
-      args: [{ actor: admin, idempotencyKey: `cancel-${randomUUID()}`, reason: 'user stays' }],
-    });
+    await handle.executeUpdate(adminUpdates.cancel, { args: [command('user stays')] });
     const cancelled: LifecycleState = await handle.result();
     expect(cancelled.status).toBe('cancelled');
     const last = (await eventsRepo.listForAsset(h.db.pool, assetNumber)).at(-1);
@@ -266,18 +207,18 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
   });
 
   it('waits for an assignment when no new user was given; an unusable application is refused with the reason', async () => {
-    const assetNumber = nextAsset();
+    const assetNumber = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber });
     const handle = await start(assetNumber, { newUser: undefined });
     await h.waitForStep(handle, 'awaiting-collection');
-    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report(field, { collectedBy: 'Bob' })] });
-    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    await handle.executeUpdate(reportUpdates['device-collected'], { args: [report({ collectedBy: 'Bob' })] });
+    await h.waitForStep(handle, 'awaiting-reenrollment');
     await h.emulator.reEnroll(mdmDeviceId);
-    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report(field, {})] });
+    await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
     await h.waitForStep(handle, 'awaiting-assignment'); // no application was waiting
 
     const missing = await handle.executeUpdate(reportUpdates['user-assigned'], {
-      args: [report(admin, { applicationId: '00000000-0000-4000-8000-000000000000' })],
+      args: [report({ applicationId: '00000000-0000-4000-8000-000000000000' }, admin)],
     });
     expect(missing).toMatchObject({ step: 'awaiting-assignment', message: expect.stringMatching(/could not be used/) });
 
@@ -289,7 +230,7 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
       createdBy: admin.id,
     });
     const ack = await handle.executeUpdate(reportUpdates['user-assigned'], {
-      args: [report(admin, { applicationId: application.id })],
+      args: [report({ applicationId: application.id }, admin)],
     });
     expect(ack.step).toBe('assigning');
     await h.waitForStep(handle, 'awaiting-delivery');

@@ -7,52 +7,44 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { randomInt } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stateQuery, type LifecycleState } from '../workflows/definitions';
-import { startApiFor, TOKENS, type ApiHarness } from './support/apiHarness';
+import { TOKEN_ACTORS, TOKENS } from './support/apiHarness';
 import { openPhone, type BrowserSession } from './support/browser';
-import { startHarness, type Harness } from './support/lifecycleHarness';
+import { NEW_USER, newAssetNumber } from './support/fixtures';
+import { startChangeUserThroughApi, useHarnessWithApi } from './support/suite';
 
 const RESULTS = path.join(import.meta.dirname, '..', 'test-results');
 
-let h: Harness;
-let api: ApiHarness;
+const { h, api } = useHarnessWithApi({ ADMIN_EMAILS: 'it-admins@example.com' });
 let browser: BrowserSession;
 let page: Page;
 
-const number = () => `A-${String(randomInt(100_000, 999_999))}`;
-const first = number();
-let second = number();
-while (second === first) second = number();
-const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+const first = newAssetNumber();
+const second = newAssetNumber();
 let firstMdmId: string;
 
-async function startChangeUser(assetNumber: string): Promise<void> {
-  const res = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
-    token: TOKENS.admin,
-    body: {
-      reason: 'Moves to the Osaka office',
-      plannedCollectionDate: inAWeek,
-      storageLocation: 'IT room shelf 2',
-      newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com' },
-    },
+const startChangeUser = (assetNumber: string) =>
+  startChangeUserThroughApi(h, api, assetNumber, {
+    reason: 'Moves to the Osaka office',
+    storageLocation: 'IT room shelf 2',
+    newUser: NEW_USER,
   });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  await h.waitForStep(api.temporal.workflow.getHandle(`device-${assetNumber}`), 'awaiting-collection');
-}
 
 const state = (assetNumber: string): Promise<LifecycleState> =>
   api.temporal.workflow.getHandle(`device-${assetNumber}`).query(stateQuery);
 
-/** The task list answers from Temporal visibility, which lags a moment behind a new workflow. */
 /** Full-page screenshot from the top (a sticky header would otherwise be drawn mid-page). */
 async function screenshot(name: string): Promise<void> {
   await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: path.join(RESULTS, name), fullPage: true });
 }
 
+/**
+ * The task list answers from Temporal visibility, which lags a moment behind a new workflow: refresh
+ * the list until the task's card is there.
+ */
 async function waitForCard(assetNumber: string): Promise<void> {
   const card = page.locator(`a[data-workflow-id="device-${assetNumber}"]`);
   await expect
@@ -60,18 +52,15 @@ async function waitForCard(assetNumber: string): Promise<void> {
       async () => {
         if (await card.count()) return true;
         await page.getByRole('button', { name: 'Refresh' }).click();
-        await page.waitForTimeout(300);
-        return (await card.count()) > 0;
+        return false;
       },
-      { timeout: 15_000, interval: 200 },
+      { interval: 500 },
     )
     .toBe(true);
 }
 
 beforeAll(async () => {
   mkdirSync(RESULTS, { recursive: true });
-  h = await startHarness();
-  api = await startApiFor(h, { ADMIN_EMAILS: 'it-admins@example.com' });
   ({ mdmDeviceId: firstMdmId } = await h.seedDevice({
     assetNumber: first,
     department: 'Sales',
@@ -89,8 +78,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await api?.close();
-  await h?.stop();
 });
 
 describe('field-staff page on a phone', () => {
@@ -175,9 +162,7 @@ describe('field-staff page on a phone', () => {
     await page.evaluate(
       "const form = document.getElementById('report-form'); form.requestSubmit(); form.requestSubmit();",
     );
-    await expect
-      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
-      .toContain(`Reported: Device collected for ${first}`);
+    await expect.poll(() => page.locator('#banner').innerText()).toContain(`Reported: Device collected for ${first}`);
     await expect.poll(() => page.getByRole('heading', { name: 'My tasks' }).isVisible()).toBe(true);
     await expect.poll(() => page.locator(`a[data-workflow-id="device-${first}"]`).count()).toBe(0);
     await expect.poll(() => page.locator(`a[data-workflow-id="device-${second}"]`).count()).toBe(1);
@@ -185,22 +170,20 @@ describe('field-staff page on a phone', () => {
     const s = await state(first);
     const collected = s.reports.filter((r) => r.event === 'device-collected' && r.outcome === 'accepted');
     expect(collected).toHaveLength(1);
-    expect(collected[0]!.actor).toEqual({ id: 'field@local', role: 'field-staff' });
+    expect(collected[0]!.actor).toEqual({ id: TOKEN_ACTORS.field, role: 'field-staff' });
     expect(collected[0]!.idempotencyKey).toMatch(/^field-[0-9a-f]{32}$/);
   });
 
   it('takes the device through re-enrolment and delivery with a signature drawn on the canvas', async () => {
     const handle = api.temporal.workflow.getHandle(`device-${first}`);
-    await h.waitForStep(handle, 'awaiting-reenrollment', 30_000);
+    await h.waitForStep(handle, 'awaiting-reenrollment');
     await h.emulator.reEnroll(firstMdmId);
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Re-enrol device: ${first}`);
     await page.getByRole('button', { name: /Report: Device re-enrolled/ }).click();
-    await expect
-      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
-      .toContain('Reported: Device re-enrolled');
+    await expect.poll(() => page.locator('#banner').innerText()).toContain('Reported: Device re-enrolled');
 
-    await h.waitForStep(handle, 'awaiting-delivery', 30_000);
+    await h.waitForStep(handle, 'awaiting-delivery');
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Deliver device: ${first}`);
     await page.getByLabel(/Received by/).fill('Yuki New');
@@ -212,9 +195,7 @@ describe('field-staff page on a phone', () => {
     await page.mouse.up();
     await screenshot('field-page-phone-signature.png');
     await page.getByRole('button', { name: /Report: Device delivered/ }).click();
-    await expect
-      .poll(() => page.locator('#banner').innerText(), { timeout: 20_000 })
-      .toContain('Reported: Device delivered');
+    await expect.poll(() => page.locator('#banner').innerText()).toContain('Reported: Device delivered');
 
     await handle.result();
     const s = await state(first);
@@ -240,7 +221,7 @@ describe('field-staff page on a phone', () => {
 
     await page.getByRole('button', { name: /Report: Device collected/ }).click();
     const refusal = page.locator('#report-error');
-    await expect.poll(() => refusal.innerText(), { timeout: 20_000 }).toContain('The report was refused.');
+    await expect.poll(() => refusal.innerText()).toContain('The report was refused.');
     const text = await refusal.innerText();
     expect(text).toMatch(/Current step: [a-z-]+\./);
     expect(text).not.toContain('Current step: awaiting-collection.');
@@ -252,7 +233,7 @@ describe('field-staff page on a phone', () => {
       (r) => r.event === 'device-collected' && r.outcome === 'accepted',
     );
     expect(accepted).toHaveLength(1);
-    expect(accepted[0]!.actor.id).toBe('admin@local');
+    expect(accepted[0]!.actor.id).toBe(TOKEN_ACTORS.admin);
   });
 
   it("the API's /docs page renders every operation of /openapi.json (same browser, no CDN)", async () => {

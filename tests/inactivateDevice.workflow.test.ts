@@ -2,73 +2,38 @@
  * The inactivation workflow on real Temporal, PostgreSQL and the MDM emulator: the emulator's device-side
  * actions play the device user, so the emulator's view of the device matches each step.
  */
-import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
 import {
   adminUpdates,
-  DEFAULT_TIMINGS,
   INACTIVATION_WORKFLOW,
   reportSignals,
   reportUpdates,
-  workflowIdFor,
   type HumanEventName,
-  type HumanReport,
   type InactivationInput,
   type LifecycleState,
 } from '../workflows/definitions';
+import { admin, command, inactivationInput, newAssetNumber, report, SAFE_INACTIVATION_TRAIL } from './support/fixtures';
 import { recordHistoryIfAsked } from './support/histories';
-import { startHarness, type Harness } from './support/lifecycleHarness';
+import { useHarness } from './support/suite';
 
-const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
+/** The device's user does the device-side steps and reports them. */
 const user = { id: 'device.user@example.com', role: 'field-staff' as const };
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness();
 
-function assetNumber(): string {
-  return `A-${String(Math.floor(Math.random() * 900000) + 100000)}`;
-}
-
-function input(asset: string, extra: Partial<InactivationInput> = {}): InactivationInput {
-  return {
-    assetNumber: asset,
-    reason: 'Contract ended',
-    forced: false,
-    finalStatus: 'retired',
-    maxAttempts: 3,
-    requestedBy: admin,
-    timings: { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400, verifyDeadlineMs: 20_000 },
-    ...extra,
-  };
-}
-
-function report(data: Record<string, unknown> = {}, actor: HumanReport['actor'] = user): HumanReport {
-  return { actor, idempotencyKey: `k-${randomUUID()}`, data } as HumanReport;
-}
-
-async function start(asset: string, extra: Partial<InactivationInput> = {}) {
-  return h.client.workflow.start(INACTIVATION_WORKFLOW, {
-    taskQueue: h.taskQueue,
-    workflowId: `${workflowIdFor(asset)}-${randomUUID().slice(0, 6)}`,
-    args: [input(asset, extra)],
-  });
-}
+const start = (asset: string, extra: Partial<InactivationInput> = {}) =>
+  h.startInactivation(inactivationInput(asset, extra));
 
 async function send(handle: WorkflowHandle, event: HumanEventName, data: Record<string, unknown> = {}) {
-  return handle.executeUpdate(reportUpdates[event], { args: [report(data)] });
+  return handle.executeUpdate(reportUpdates[event], { args: [report(data, user)] });
 }
 
 describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', () => {
   it('walks the one safe order and retires the asset', async () => {
-    const asset = assetNumber();
+    const asset = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset);
     await h.waitForStep(handle, 'awaiting-removal-profile');
@@ -89,24 +54,15 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired', mdmDeviceId: null });
-    const types = (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType);
-    expect(types).toEqual([
-      'inactivation-requested',
-      'removal-profile-installed',
-      'profiles-removed',
-      'app-removed',
-      'inactivation-verified',
-      'mdm-record-deleted',
-      'inactivation-completed',
-    ]);
+    expect(await h.eventTypes(asset)).toEqual(SAFE_INACTIVATION_TRAIL);
   });
 
   it('refuses the unsafe order and changes nothing', async () => {
-    const asset = assetNumber();
+    const asset = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset);
     await h.waitForStep(handle, 'awaiting-removal-profile');
-    const before = await eventsRepo.listForAsset(h.db.pool, asset);
+    const before = await h.eventTypes(asset);
 
     for (const event of ['app-removed', 'profiles-removed'] as const) {
       const err = await send(handle, event).catch((e: unknown) => e);
@@ -122,19 +78,17 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(((err as WorkflowUpdateFailedError).cause as Error).message).toMatch(/profiles are not removed/);
 
     // The same refusal arriving as a signal is recorded as rejected; the workflow stays where it was.
-    await handle.signal(reportSignals['app-removed'], report());
+    await handle.signal(reportSignals['app-removed'], report({}, user));
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-profile-removal');
     // The rejection reaches the audit trail through an activity, shortly after the state shows it.
-    await expect
-      .poll(async () => (await eventsRepo.listForAsset(h.db.pool, asset)).map((e) => e.eventType))
-      .toEqual([...before.map((e) => e.eventType), 'removal-profile-installed', 'report-rejected']);
+    await expect.poll(() => h.eventTypes(asset)).toEqual([...before, 'removal-profile-installed', 'report-rejected']);
     expect((await h.emulator.device(mdmDeviceId)).status).toBe('active');
     await handle.terminate('test done');
   });
 
   it('loops through re-enrolment twice after failed profile removals, then succeeds', async () => {
-    const asset = assetNumber();
+    const asset = newAssetNumber();
     let { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset);
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -165,7 +119,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
   });
 
   it('goes to needs-attention after the attempts limit; abort ends it with nothing undone', async () => {
-    const asset = assetNumber();
+    const asset = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset, { maxAttempts: 1 });
     await h.waitForStep(handle, 'awaiting-removal-profile');
@@ -174,9 +128,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await send(handle, 'profile-removal-failed', { reason: 'Remove button missing' });
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked.lastError).toMatch(/limit 1/);
-    await handle.executeUpdate(adminUpdates.abort, {
-      args: [{ actor: admin, idempotencyKey: `abort-${randomUUID()}`, reason: 'device lost' }],
-    });
+    await handle.executeUpdate(adminUpdates.abort, { args: [command('device lost')] });
     const final: LifecycleState = await handle.result();
     expect(final.status).toBe('aborted');
     await recordHistoryIfAsked('inactivation-attempts-limit-abort', handle, INACTIVATION_WORKFLOW);
@@ -186,7 +138,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
   });
 
   it('sends a failed MDM job to needs-attention; retry requests the inactivation again', async () => {
-    const asset = assetNumber();
+    const asset = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset, { forced: true, acknowledgeProfileStays: true });
     // Forced: no device-side steps; the emulator finishes the job at once.
@@ -202,7 +154,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
 
     // A job that fails in the MDM: the device's user removes the app first -> the emulator fails the job.
-    const asset2 = assetNumber();
+    const asset2 = newAssetNumber();
     const second = await h.seedDevice({ assetNumber: asset2 });
     const handle2 = await start(asset2);
     await h.waitForStep(handle2, 'awaiting-removal-profile');
@@ -212,18 +164,15 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await send(handle2, 'removal-profile-installed');
     await send(handle2, 'profiles-removed');
     await send(handle2, 'app-removed');
-    const parked = await h.waitForStep(handle2, 'needs-attention', 20_000);
+    const parked = await h.waitForStep(handle2, 'needs-attention');
     expect(parked).toMatchObject({ failedStep: 'verifying' });
     expect(parked.lastError).toMatch(/job failed/);
     // Retry asks the MDM again; the factory-reset device is no longer active, which the MDM refuses, so the
     // workflow parks again at the request step with the MDM's reason rather than failing silently.
-    await handle2.executeUpdate(adminUpdates.retry, {
-      args: [{ actor: admin, idempotencyKey: `retry-${randomUUID()}` }],
-    });
+    await handle2.executeUpdate(adminUpdates.retry, { args: [command()] });
     const again = await h.waitForState(
       handle2,
       (s: LifecycleState) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation',
-      20_000,
     );
     expect(again.lastError).toMatch(/requestInactivation/);
     expect(again.inactivationAttempts).toBe(2);

@@ -72,11 +72,9 @@ describe('SMTP mailer and sink', () => {
   });
 
   it('waitFor times out cleanly, naming what did arrive', async () => {
-    const started = Date.now();
     await expect(sink.waitFor((m) => m.subject === 'never sent', 300)).rejects.toThrow(
       /no matching message within 300 ms \(received \d+: /,
     );
-    expect(Date.now() - started).toBeLessThan(2_000);
     // the timed-out waiter is gone: a later message still resolves a new waiter and nothing else fires
     const later = sink.waitFor((m) => m.subject === 'after timeout', 5_000);
     await mailer.send({ to: ['x@example.com'], subject: 'after timeout', text: '.' });

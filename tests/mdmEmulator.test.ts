@@ -148,10 +148,7 @@ describe('wipe', () => {
     await start({ jobStepMs: 20 });
     const d = await enrol();
     const sent = await command(d.id, { type: 'wipe' }, 'wipe-fast');
-    const deadline = Date.now() + 3000;
-    while ((await job(sent.body.jobId)).status !== 'succeeded' && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+    await expect.poll(async () => (await job(sent.body.jobId)).status).toBe('succeeded');
     expect(sent.body.options).toEqual({ keepEnrollmentData: true }); // the seed's console default: keep
   });
 });

@@ -4,7 +4,7 @@
  * one scrape of the worker's /metrics then shows our activity counts and latencies and Temporal Core's
  * workflow metrics (the runtime is installed with the Prometheus exporter before anything connects).
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
@@ -20,7 +20,9 @@ import {
   type MetricsServer,
 } from '../worker/metrics';
 import { startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { newAssetNumber, PATIENCE_MS } from './support/fixtures';
 import { ADMIN_EMAILS, startHarness, workflowBundle, type Harness } from './support/lifecycleHarness';
+import { startChangeUserThroughApi } from './support/suite';
 
 let h: Harness;
 let api: ApiHarness;
@@ -60,6 +62,8 @@ beforeAll(async () => {
     db: h.db.pool,
     taskQueue,
     env: { ADMIN_EMAILS: ADMIN_EMAILS.join(',') },
+    updateTimeoutMs: PATIENCE_MS,
+    queryTimeoutMs: PATIENCE_MS,
   });
 });
 
@@ -97,19 +101,13 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return found ? sum : Number.NaN;
 }
 
-const assetNumber = `A-${String(randomInt(100_000, 999_999))}`;
+const assetNumber = newAssetNumber();
 const workflowId = `device-${assetNumber}`;
-const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
 
 describe('worker /metrics', () => {
   it("counts activity executions by type with their latency, and shows Core's workflow metrics after a workflow completes", async () => {
     await h.seedDevice({ assetNumber });
-    const start = await api.call('POST', `/api/v1/devices/${assetNumber}/change-user`, {
-      token: TOKENS.admin,
-      body: { reason: 'Metrics test', plannedCollectionDate: inAWeek, storageLocation: 'Shelf M' },
-    });
-    expect(start.status, JSON.stringify(start.body)).toBe(201);
-    await h.waitForStep(api.temporal.workflow.getHandle(workflowId), 'awaiting-collection');
+    await startChangeUserThroughApi(h, api, assetNumber, { reason: 'Metrics test', storageLocation: 'Shelf M' });
 
     const cancel = await api.call('POST', `/api/v1/workflows/${workflowId}/cancel`, {
       token: TOKENS.admin,
@@ -145,13 +143,11 @@ describe('worker /metrics', () => {
 
     // Core's exporter (appended): workflow completions by workflow type and task queue.
     await expect
-      .poll(
-        async () =>
-          sample(await scrape(), 'temporal_workflow_completed_total', {
-            workflow_type: 'changeDeviceUser',
-            task_queue: taskQueue,
-          }),
-        { timeout: 10_000 },
+      .poll(async () =>
+        sample(await scrape(), 'temporal_workflow_completed_total', {
+          workflow_type: 'changeDeviceUser',
+          task_queue: taskQueue,
+        }),
       )
       .toBe(1);
     expect(

@@ -12,11 +12,19 @@ import { loadConfig, type Config } from '../../config/env';
 import { createApiApp } from '../../api/app';
 import { StaticTokenAuthenticator, type Authenticator } from '../../api/auth';
 import type { AssetSummary, DbPorts } from '../../api/ports';
+import { PATIENCE_MS } from './patience';
 
 export const TOKENS = {
   admin: 'dev-admin-token',
   field: 'dev-field-token',
   viewer: 'dev-viewer-token',
+} as const;
+
+/** Whom each token speaks for (config/env.ts, API_TOKENS default): the actor audit records name. */
+export const TOKEN_ACTORS = {
+  admin: 'admin@local',
+  field: 'field@local',
+  viewer: 'viewer@local',
 } as const;
 
 export interface CallOptions {
@@ -130,7 +138,8 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
 
 /**
  * The API in front of a test's worker (tests/support/lifecycleHarness): same database, same task queue,
- * the shared Temporal dev server, fast MDM polling.
+ * the shared Temporal dev server, fast MDM polling. It waits for the worker's answers (Updates, state
+ * queries) as long as a test waits for anything: a busy machine slows the worker, not the verdict.
  */
 export function startApiFor(
   h: { db: { pool: pg.Pool }; taskQueue: string },
@@ -141,6 +150,7 @@ export function startApiFor(
     db: h.db.pool,
     taskQueue: h.taskQueue,
     env: { MDM_POLL_INITIAL_MS: '100', MDM_POLL_MAX_MS: '400', ...env },
-    updateTimeoutMs: 20_000,
+    updateTimeoutMs: PATIENCE_MS,
+    queryTimeoutMs: PATIENCE_MS,
   });
 }

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { PATIENCE_MS } from './patience';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -46,7 +47,10 @@ export async function openPhone(
     hasTouch: true,
     locale: 'en-GB',
     timezoneId: 'Asia/Tokyo',
+    timeout: PATIENCE_MS,
   });
+  // Playwright's 30 s default for actions and navigation is a guess about the machine's speed.
+  context.setDefaultTimeout(PATIENCE_MS);
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));

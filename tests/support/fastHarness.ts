@@ -13,11 +13,10 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import {
   CHANGE_USER_WORKFLOW,
-  DEFAULT_TIMINGS,
   INACTIVATION_WORKFLOW,
   stateQuery,
   workflowIdFor,
@@ -30,17 +29,21 @@ import {
   type Step,
 } from '../../workflows/definitions';
 import { createLifecycleWorker } from '../../worker/createWorker';
-import { workflowBundle } from './lifecycleHarness';
+import {
+  admin,
+  changeUserInput,
+  command,
+  FAST_TIMINGS,
+  field,
+  inactivationInput,
+  PATIENCE_MS,
+  report,
+} from './fixtures';
+import { quietRuntime, restartableWorker, workflowBundle } from './lifecycleHarness';
 import { createStubActivities, releaseAllGates, type StubActivities, type StubSetup } from './stubActivities';
 
-export const admin = { id: 'alice.admin@example.com', role: 'admin' as const };
-export const field = { id: 'bob.field@example.com', role: 'field-staff' as const };
-
-/** How long a test waits for a condition or an answer: generous, because the machine may be busy. */
-export const PATIENCE_MS = 60_000;
-
-/** Short MDM polling; task reminders and escalations stay days away so they never interleave. */
-export const FAST_TIMINGS = { ...DEFAULT_TIMINGS, pollInitialMs: 100, pollMaxMs: 400, verifyDeadlineMs: 60_000 };
+// The people, reports, commands, inputs and deadlines the real-stack tests use too (tests/support/fixtures.ts).
+export { admin, changeUserInput, command, FAST_TIMINGS, field, inactivationInput, PATIENCE_MS, report };
 
 /** Either lifecycle workflow, as the client sees it. */
 export type LifecycleWorkflow = (input: ChangeUserInput | InactivationInput) => Promise<LifecycleState>;
@@ -86,62 +89,8 @@ export interface FastHarness {
   stop(): Promise<void>;
 }
 
-let runtimeInstalled = false;
-/** Worker logs at WARN: the failures tests provoke on purpose would otherwise drown the output. */
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
-  }
-}
-
 export function newAssetNumber(): string {
   return `F-${randomUUID().slice(0, 8)}`;
-}
-
-export function report(data: Record<string, unknown> = {}, actor: HumanReport['actor'] = field): HumanReport {
-  return { actor, idempotencyKey: `k-${randomUUID()}`, data } as HumanReport;
-}
-
-export function command(reason?: string, actor: AdminCommand['actor'] = admin): AdminCommand {
-  return { actor, idempotencyKey: `cmd-${randomUUID()}`, ...(reason ? { reason } : {}) };
-}
-
-export function changeUserInput(assetNumber: string, extra: Partial<ChangeUserInput> = {}): ChangeUserInput {
-  return {
-    assetNumber,
-    reason: 'Employee moved to another team',
-    plannedCollectionDate: new Date(Date.now() + 7 * 86_400_000).toISOString(),
-    storageLocation: 'Tokyo HQ IT store',
-    keepRecordAfterWipe: true,
-    requestedBy: admin,
-    adminInCharge: { name: 'IT Admin', email: 'it-admin@example.com', department: 'IT' },
-    timings: FAST_TIMINGS,
-    newUser: {
-      department: 'Engineering',
-      location: 'Osaka',
-      name: 'Yuki New',
-      email: 'y.new@example.com',
-      phone: '+81 6 0000 0000',
-    },
-    ...extra,
-  };
-}
-
-export function inactivationInput(assetNumber: string, extra: Partial<InactivationInput> = {}): InactivationInput {
-  return {
-    assetNumber,
-    reason: 'Contract ended',
-    forced: false,
-    finalStatus: 'retired',
-    maxAttempts: 3,
-    requestedBy: admin,
-    timings: FAST_TIMINGS,
-    ...extra,
-  };
 }
 
 /** Polls `check` (e.g. a stub's call log) until it holds (deadline PATIENCE_MS). */
@@ -176,8 +125,7 @@ export async function startFastHarness(overrides?: StubSetup): Promise<FastHarne
       activities: stubs.activities,
       workflowBundle: await workflowBundle(),
     });
-  let worker = await newWorker();
-  let runDone = worker.run();
+  const worker = await restartableWorker(newWorker);
   const started: LifecycleHandle[] = [];
 
   const start = async (type: string, assetNumber: string, input: ChangeUserInput | InactivationInput) => {
@@ -258,13 +206,7 @@ export async function startFastHarness(overrides?: StubSetup): Promise<FastHarne
         throw err;
       }
     },
-    async restartWorker(whileDown) {
-      worker.shutdown();
-      await runDone;
-      await whileDown?.();
-      worker = await newWorker();
-      runDone = worker.run();
-    },
+    restartWorker: worker.restart,
     async stop() {
       releaseAllGates();
       await Promise.allSettled(
@@ -273,8 +215,7 @@ export async function startFastHarness(overrides?: StubSetup): Promise<FastHarne
           if (desc.status.name === 'RUNNING') await h.terminate('fast test finished');
         }),
       );
-      worker.shutdown();
-      await runDone.catch(() => undefined);
+      await worker.stop();
       await connection.close();
       await clientConnection.close();
     },

@@ -29,8 +29,19 @@ import type { MdmPort } from '../../mdm/port';
 import { createMdmEmulator, type RunningEmulator } from '../../mdmEmulator/server';
 import { freePort } from '../../scripts/freePort';
 import { startTimeSkippingEnv, type TimeSkippingEnv } from '../../scripts/temporal/timeSkippingServer';
-import { stateQuery, type LifecycleState, type Step } from '../../workflows/definitions';
+import * as eventsRepo from '../../db/assetEventsRepo';
+import {
+  CHANGE_USER_WORKFLOW,
+  INACTIVATION_WORKFLOW,
+  stateQuery,
+  workflowIdFor,
+  type ChangeUserInput,
+  type InactivationInput,
+  type LifecycleState,
+  type Step,
+} from '../../workflows/definitions';
 import { createLifecycleWorker, workflowsPath } from '../../worker/createWorker';
+import { PATIENCE_MS } from './patience';
 import { createTestDatabase, type TestDatabase } from './postgres';
 
 export const MDM_KEY = 'test-mdm-key';
@@ -40,7 +51,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let runtimeInstalled = false;
 
 /** Worker logs at WARN: activity failures the tests provoke on purpose would otherwise drown the output. */
-function quietRuntime(): void {
+export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
@@ -49,6 +60,33 @@ function quietRuntime(): void {
     // already installed by another harness in this process
   }
 }
+
+/**
+ * A worker a test can stop and start again on the same task queue, as a crash or a deploy would:
+ * `restart` waits until the old one has stopped, runs `whileDown` (e.g. send a report meanwhile), then
+ * starts a fresh one.
+ */
+export async function restartableWorker(create: () => Promise<Worker>) {
+  let worker = await create();
+  let running = worker.run();
+  return {
+    get current() {
+      return worker;
+    },
+    async restart(whileDown?: () => Promise<void>) {
+      worker.shutdown();
+      await running;
+      await whileDown?.();
+      worker = await create();
+      running = worker.run();
+    },
+    async stop() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+    },
+  };
+}
+
 /** Bundled once per test file: webpack takes seconds. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
@@ -65,6 +103,7 @@ export interface Harness {
   mdm: MdmPort;
   emulator: EmulatorControl;
   emulatorUrl: string;
+  /** The SMTP sink; `waitFor` waits PATIENCE_MS unless told otherwise. */
   mail: SmtpSink;
   timeSkipping?: TimeSkippingEnv;
   worker: Worker;
@@ -72,7 +111,15 @@ export interface Harness {
   restartWorker(whileDown?: () => Promise<void>): Promise<void>;
   /** Creates the asset in the database and enrols the device in the emulator (same serial, linked ids). */
   seedDevice(input: Partial<AssetInput> & { assetNumber: string }): Promise<{ mdmDeviceId: string }>;
-  /** Polls the workflow's state query until `predicate` holds. */
+  /**
+   * Starts the workflow on this harness's worker, as `device-<asset>-<random>`: the id of a device plus a
+   * suffix, so a test can start several runs for one asset and reruns never meet an old one.
+   */
+  startChangeUser(input: ChangeUserInput): Promise<WorkflowHandle>;
+  startInactivation(input: InactivationInput): Promise<WorkflowHandle>;
+  /** The asset's audit trail (event types, oldest first), as the database holds it. */
+  eventTypes(assetNumber: string): Promise<string[]>;
+  /** Polls the workflow's state query until `predicate` holds (deadline PATIENCE_MS unless given). */
   waitForState(
     handle: WorkflowHandle,
     predicate: (s: LifecycleState) => boolean,
@@ -133,10 +180,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
   const newWorker = async () =>
     createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
-  let worker = await newWorker();
-  let runDone = worker.run();
+  const worker = await restartableWorker(newWorker);
 
-  const waitForState: Harness['waitForState'] = async (handle, predicate, timeoutMs = 30_000) => {
+  const waitForState: Harness['waitForState'] = async (handle, predicate, timeoutMs = PATIENCE_MS) => {
     const deadline = Date.now() + timeoutMs;
     let last: LifecycleState | undefined;
     while (Date.now() < deadline) {
@@ -149,6 +195,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     );
   };
 
+  const start = (workflowType: string, input: ChangeUserInput | InactivationInput) =>
+    client.workflow.start(workflowType, {
+      taskQueue,
+      workflowId: `${workflowIdFor(input.assetNumber)}-${randomUUID().slice(0, 6)}`,
+      args: [input],
+    });
+
   return {
     db,
     client,
@@ -156,18 +209,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     mdm,
     emulator,
     emulatorUrl: running.url,
-    mail,
+    mail: { ...mail, waitFor: (predicate, timeoutMs = PATIENCE_MS) => mail.waitFor(predicate, timeoutMs) },
     timeSkipping,
     get worker() {
-      return worker;
+      return worker.current;
     },
-    async restartWorker(whileDown) {
-      worker.shutdown();
-      await runDone;
-      await whileDown?.();
-      worker = await newWorker();
-      runDone = worker.run();
-    },
+    restartWorker: worker.restart,
     async seedDevice(input) {
       const serialNumber = input.serialNumber ?? `SN-${input.assetNumber}-${randomUUID().slice(0, 8)}`;
       const model = input.model ?? 'iPhone 15';
@@ -191,9 +238,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       });
       return { mdmDeviceId: device.id };
     },
+    startChangeUser: (input) => start(CHANGE_USER_WORKFLOW, input),
+    startInactivation: (input) => start(INACTIVATION_WORKFLOW, input),
+    async eventTypes(assetNumber) {
+      return (await eventsRepo.listForAsset(db.pool, assetNumber)).map((e) => e.eventType);
+    },
     waitForState,
     waitForStep: (handle, step, timeoutMs) => waitForState(handle, (s) => s.step === step, timeoutMs),
-    async inactivationDelivered(deviceId, timeoutMs = 10_000) {
+    async inactivationDelivered(deviceId, timeoutMs = PATIENCE_MS) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const latest = (await emulator.jobs()).filter((j) => j.deviceId === deviceId && j.type === 'inactivate').at(-1);
@@ -206,8 +258,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }
     },
     async stop() {
-      worker.shutdown();
-      await runDone.catch(() => undefined);
+      await worker.stop();
       if (timeSkipping) await timeSkipping.stop();
       else {
         await connection.close();
