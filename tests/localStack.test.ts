@@ -13,6 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/freePort';
+import { PATIENCE_MS } from './support/patience';
 
 const root = path.resolve(import.meta.dirname, '..');
 const READY = /local stack is ready in ([\d.]+) s/;
@@ -39,7 +40,10 @@ function startStack(env: NodeJS.ProcessEnv): RunningStack {
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const ready = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 180 s:\n${output.slice(-4000)}`)), 180_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no ready line within ${PATIENCE_MS} ms:\n${output.slice(-4000)}`)),
+      PATIENCE_MS,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = READY.exec(output);
@@ -180,12 +184,12 @@ describe('local stack (npm start)', () => {
 
   afterAll(async () => {
     if (stack && isAlive(stack.child)) {
-      await stopStack(stack, 30_000).catch(() => process.kill(-stack!.child.pid!, 'SIGKILL'));
+      await stopStack(stack, PATIENCE_MS).catch(() => process.kill(-stack!.child.pid!, 'SIGKILL'));
     }
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('starts, serves seeded data, stops on SIGINT, and comes back on the same data', { timeout: 480_000 }, async () => {
+  it('starts, serves seeded data, stops on SIGINT, and comes back on the same data', async () => {
     // --- first start: fresh data folder
     stack = startStack(env);
     const firstSeconds = await stack.ready;
@@ -233,7 +237,7 @@ describe('local stack (npm start)', () => {
     expect(started.status, await started.clone().text()).toBe(201);
 
     // --- Ctrl-C
-    const stopped = await stopStack(stack, 30_000);
+    const stopped = await stopStack(stack, PATIENCE_MS);
     // npx re-raises the SIGINT on itself once its child has exited; the stack itself exits 0.
     expect(stopped.code === 0 || stopped.signal === 'SIGINT', JSON.stringify(stopped)).toBe(true);
     const shutdownLog = stack.output().slice(stack.output().indexOf('SIGINT received'));
@@ -244,9 +248,13 @@ describe('local stack (npm start)', () => {
     );
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    // Nothing left behind: the supervisor runs in its own process group, so check the ports themselves.
-    await new Promise((r) => setTimeout(r, 1_000));
-    for (const port of Object.values(ports)) expect(await portIsFree(port), `port ${port} still taken`).toBe(true);
+    // Nothing left behind: the supervisor runs in its own process group, so check the ports themselves
+    // (the kernel frees a port a moment after its process has gone).
+    const taken = async () => {
+      const free = await Promise.all(Object.values(ports).map(portIsFree));
+      return Object.values(ports).filter((_, i) => !free[i]);
+    };
+    await expect.poll(taken).toEqual([]);
 
     // --- second start on the same data
     stack = startStack(env);
@@ -264,14 +272,14 @@ describe('local stack (npm start)', () => {
     });
     expect(workflow.status, await workflow.clone().text()).toBe(200);
 
-    const stoppedAgain = await stopStack(stack, 30_000);
+    const stoppedAgain = await stopStack(stack, PATIENCE_MS);
     expect(stoppedAgain.code === 0 || stoppedAgain.signal === 'SIGINT').toBe(true);
     console.log(
       `[localStack.test] ready in ${firstSeconds} s (fresh data), ${secondSeconds} s (restart); stopped in ${stopped.ms} / ${stoppedAgain.ms} ms`,
     );
   });
 
-  it('names the port and the variable to change when a port is taken', { timeout: 60_000 }, async () => {
+  it('names the port and the variable to change when a port is taken', async () => {
     const blocker = net.createServer();
     const port = await freePort();
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
