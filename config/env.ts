@@ -114,6 +114,12 @@ const environmentSchema = z.object({
   // The worker's Prometheus endpoint (worker/metrics.ts); 0 turns it off. Use 0.0.0.0 in a container.
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // Worker sizing. Processes sit idle for days, so the cache holds only the recently active ones (a
+  // cached workflow costs memory; an evicted one replays its history when it wakes). Activities are short
+  // database or MDM calls, so they run in parallel; the database pool must allow about as many clients.
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(2_000).default(50),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2_000).default(40),
   DATABASE_URL: url.default('postgres://postgres:postgres@127.0.0.1:5433/device_lifecycle'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   MDM_BASE_URL: url.default('http://127.0.0.1:4010'),
@@ -146,6 +152,8 @@ const environmentSchema = z.object({
     .default('5mb'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
+  // Bulk starts (POST /collections, /inactivations): workflow starts in flight at once per request.
+  BULK_START_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   // OIDC (optional; issuer, audience and JWKS URL together or not at all)
   OIDC_ISSUER: z.string().min(1).optional(),
   OIDC_AUDIENCE: commaList.pipe(z.array(z.string()).min(1)).optional(),
@@ -169,7 +177,8 @@ const environmentSchema = z.object({
   TASK_REMINDER_EVERY_DAYS: days(3),
   WIPE_ACK_TIMEOUT_DAYS: days(1),
   VERIFY_DEADLINE_DAYS: days(2),
-  MDM_POLL_INITIAL_MS: millis(5_000),
+  // The emulator finishes a wipe in about 0.4 s; real MDMs take minutes: start fast and back off.
+  MDM_POLL_INITIAL_MS: millis(1_000),
   MDM_POLL_MAX_MS: millis(15 * 60_000),
 });
 

@@ -23,14 +23,14 @@ describe('workflow timings set in days', () => {
     expect(Object.keys(c).filter((k) => k.endsWith('_DAYS'))).toEqual([]);
   });
 
-  it('default to 1, 2, 3, 1 and 2 days and reach the workflows unchanged', () => {
+  it('default to 1, 2, 3, 1 and 2 days (MDM polls from 1 s) and reach the workflows unchanged', () => {
     expect(timingsFrom(loadConfig({}))).toEqual({
       reminderBeforeMs: DAY_MS,
       escalateAfterMs: 2 * DAY_MS,
       taskReminderEveryMs: 3 * DAY_MS,
       wipeAckTimeoutMs: DAY_MS,
       verifyDeadlineMs: 2 * DAY_MS,
-      pollInitialMs: 5_000,
+      pollInitialMs: 1_000,
       pollMaxMs: 15 * 60_000,
     });
   });

@@ -22,6 +22,10 @@ export async function createLifecycleWorker(opts: {
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** E.g. the metrics interceptor of worker/metrics.ts. */
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /** Sizing (config WORKER_MAX_*); the defaults suit tests. */
+  maxCachedWorkflows?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -30,7 +34,13 @@ export async function createLifecycleWorker(opts: {
     activities: opts.activities,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
-    // Lifecycle workflows sit idle for days; keeping them cached costs memory for nothing.
-    maxCachedWorkflows: 200,
+    // Lifecycle workflows sit idle for days; keeping them all cached costs memory for nothing.
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? 200,
+    ...(opts.maxConcurrentActivityTaskExecutions
+      ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions }
+      : {}),
+    ...(opts.maxConcurrentWorkflowTaskExecutions
+      ? { maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTaskExecutions }
+      : {}),
   });
 }
