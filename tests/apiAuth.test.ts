@@ -465,7 +465,7 @@ describe('npm run api-key', () => {
     });
     expect((await cli('list')).stdout).not.toContain(key.slice(0, 12));
     expect((await cli('revoke', row.id)).stdout).toMatch(/already revoked/);
-  }, 60_000);
+  });
 
   it('explains bad command lines (exit 2) and unknown keys (exit 1)', async () => {
     const cases: [string[], number, RegExp][] = [
@@ -491,7 +491,7 @@ describe('npm run api-key', () => {
       expect(r.code, `${cases[i]![0].join(' ')}: ${r.stderr}`).toBe(cases[i]![1]);
       expect(r.stderr).toMatch(cases[i]![2]);
     });
-  }, 60_000);
+  });
 });
 
 describe('OIDC configuration', () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   original = await readFile(composeFile, 'utf8');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'compose-test-'));
   project = await loadResolvedProject([composeFile], options);
-}, 300_000);
+});
 
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });

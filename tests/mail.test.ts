@@ -5,6 +5,7 @@ import path from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogMailer, createSmtpMailer, MailDeliveryError, messageIdFor, type SmtpMailer } from '../mail/mailer';
+import { PATIENCE_MS } from './support/patience';
 import { startSmtpSink, type SmtpSink } from './support/smtpSink';
 
 const from = 'device-lifecycle@example.com';
@@ -34,7 +35,7 @@ describe('SMTP mailer and sink', () => {
     const html = '<p>山田 太郎 様</p><p>端末を<strong>回収</strong>いたします。</p>';
     const sent = await mailer.send({ to: ['taro.yamada@example.com', 'hanako@example.com'], subject, text, html });
 
-    const mail = await sink.waitFor((m) => m.subject === subject, 5_000);
+    const mail = await sink.waitFor((m) => m.subject === subject, PATIENCE_MS);
     expect(mail.to).toEqual(['taro.yamada@example.com', 'hanako@example.com']);
     expect(mail.envelopeTo).toEqual(['taro.yamada@example.com', 'hanako@example.com']);
     expect(mail.from).toBe(from);
@@ -55,6 +56,7 @@ describe('SMTP mailer and sink', () => {
 
     await sink.waitFor(
       (m) => m.subject === 'Retry test' && sink.messages().filter((x) => x.subject === 'Retry test').length === 2,
+      PATIENCE_MS,
     );
     const copies = sink.messages().filter((m) => m.subject === 'Retry test');
     expect(copies.map((m) => m.messageId)).toEqual([first.messageId, first.messageId]);
@@ -63,7 +65,7 @@ describe('SMTP mailer and sink', () => {
 
   it('appends received mail to the JSONL file', async () => {
     await mailer.send({ to: ['file@example.com'], subject: 'ファイル保存', text: '本文' });
-    await sink.waitFor((m) => m.subject === 'ファイル保存');
+    await sink.waitFor((m) => m.subject === 'ファイル保存', PATIENCE_MS);
     const lines = (await readFile(jsonl, 'utf8'))
       .trim()
       .split('\n')
@@ -76,7 +78,7 @@ describe('SMTP mailer and sink', () => {
       /no matching message within 300 ms \(received \d+: /,
     );
     // the timed-out waiter is gone: a later message still resolves a new waiter and nothing else fires
-    const later = sink.waitFor((m) => m.subject === 'after timeout', 5_000);
+    const later = sink.waitFor((m) => m.subject === 'after timeout', PATIENCE_MS);
     await mailer.send({ to: ['x@example.com'], subject: 'after timeout', text: '.' });
     await expect(later).resolves.toMatchObject({ subject: 'after timeout' });
   });
