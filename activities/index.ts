@@ -8,6 +8,8 @@ import type pg from 'pg';
 import * as applications from '../db/applicationsRepo';
 import * as assets from '../db/assetsRepo';
 import * as events from '../db/assetEventsRepo';
+import { withTransaction } from '../db/pool';
+import * as tasks from '../db/tasksRepo';
 import { ApplicationUnavailableError, NotFoundError, type Application, type Asset, type AssetPatch } from '../db/types';
 import type { Mailer } from '../mail/mailer';
 import type { MdmCommand, MdmCommandStatus, MdmPort } from '../mdm/port';
@@ -93,12 +95,30 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       return snapshot(await requireAsset(assetNumber));
     },
 
-    async recordEvent(ctx, eventType, details) {
-      await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, details));
+    async recordEvent(ctx, eventType, details, bookkeeping) {
+      if (!bookkeeping?.open && bookkeeping?.closeThrough === undefined) {
+        await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, details));
+        return;
+      }
+      // One transaction: the audit event (once per key) and the task index move together. The task
+      // writes run on every attempt; each is idempotent by itself (tasksRepo).
+      await withTransaction(db, async (tx) => {
+        await events.record(tx, ctx.assetNumber, eventOf(ctx, eventType, details));
+        if (bookkeeping.closeThrough !== undefined) {
+          await tasks.closeThrough(tx, { workflowId: ctx.workflowId, runId: ctx.runId }, bookkeeping.closeThrough);
+        }
+        if (bookkeeping.open) await tasks.open(tx, bookkeeping.open);
+      });
     },
 
-    async sendNotice(ctx, kind, notice) {
+    async openTask(task) {
+      await tasks.open(db, task);
+    },
+
+    async sendNotice(ctx, kind, notice, count) {
       await notifyOnce(ctx, kind, notice, '');
+      // After the mail, on every attempt: the count only grows, so a repeat changes nothing.
+      if (count) await tasks.noteNotice(db, { workflowId: ctx.workflowId, runId: ctx.runId }, count);
     },
 
     async scheduleCollection(ctx, { plannedDate, reason }) {

@@ -1,5 +1,7 @@
 /**
  * Handing a new application to the change-user workflow that has waited longest in `awaiting-assignment`.
+ * Who is waiting comes from the task index (`assign-user` rows, oldest created first: one query on a
+ * partial index, db/tasksRepo.ts), never from asking the workflows.
  *
  * The database decides who gets the application, not the order of messages: the API first reserves it
  * for one waiting workflow (the repository's conditional `assign`, so an arriving workflow's own
@@ -16,13 +18,14 @@
  * - Nobody waiting: the application stays pending; the next workflow that reaches `awaiting-assignment`
  *   takes the oldest pending application itself (changeDeviceUser's chooseNewUser).
  */
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import * as applicationsRepo from '../db/applicationsRepo';
+import * as tasksRepo from '../db/tasksRepo';
 import { ApplicationUnavailableError, ConstraintViolationError, type Application } from '../db/types';
 import { reportUpdates } from '../workflows/definitions';
 import type { Actor } from './auth';
 import { ApiError } from './errors';
-import { collectTasks, type InboxDeps, type TaskItem } from './taskInbox';
 import { executeUpdate } from './workflowUpdates';
 
 export type HandoffOutcome =
@@ -46,10 +49,16 @@ export interface HandoffResult {
   tried: { workflowId: string; outcome: string }[];
 }
 
-export interface HandoffDeps extends InboxDeps {
+export interface HandoffDeps {
   pool: pg.Pool;
+  temporal: Client;
+  /** Only this deployment's workflows wait here. */
+  taskQueue: string;
   updateTimeoutMs: number;
 }
+
+/** How many waiting workflows one query reads; more are read only if all of these refuse. */
+const WAITING_PAGE = 20;
 
 type SendResult = 'accepted' | 'refused' | 'unanswered';
 
@@ -79,8 +88,7 @@ async function sendAssignment(
 
 type Reserve = { ok: true } | { ok: false; takenBy?: Application };
 
-async function reserve(deps: HandoffDeps, app: Application, task: TaskItem): Promise<Reserve> {
-  if (!task.assetNumber) return { ok: false };
+async function reserve(deps: HandoffDeps, app: Application, task: tasksRepo.OpenTask): Promise<Reserve> {
   try {
     await applicationsRepo.assign(deps.pool, app.id, { assetNumber: task.assetNumber, workflowId: task.workflowId });
     return { ok: true };
@@ -92,10 +100,16 @@ async function reserve(deps: HandoffDeps, app: Application, task: TaskItem): Pro
   }
 }
 
-/** Oldest waiting first; workflows whose worker did not answer cannot take an Update now. */
-async function waitingWorkflows(deps: HandoffDeps): Promise<TaskItem[]> {
-  const { tasks } = await collectTasks(deps, { process: 'change-user', type: 'assign-user' });
-  return tasks.filter((t) => t.stateAvailable);
+/** The workflows waiting for a new user, the one waiting longest first, read from the index a page at a time. */
+async function* waitingWorkflows(deps: HandoffDeps): AsyncGenerator<tasksRepo.OpenTask> {
+  let after: tasksRepo.AssignmentKey | undefined;
+  for (;;) {
+    const page = await tasksRepo.oldestWaitingForAssignment(deps.pool, deps.taskQueue, WAITING_PAGE, after);
+    for (const task of page) if (task.process === 'change-user') yield task;
+    const last = page.at(-1);
+    if (page.length < WAITING_PAGE || !last) return;
+    after = { createdAt: last.createdAt, workflowId: last.workflowId };
+  }
 }
 
 export async function handOff(deps: HandoffDeps, app: Application, actor: Actor): Promise<HandoffResult> {
@@ -110,7 +124,7 @@ export async function handOff(deps: HandoffDeps, app: Application, actor: Actor)
       tried,
     };
   }
-  for (const task of await waitingWorkflows(deps)) {
+  for await (const task of waitingWorkflows(deps)) {
     const reserved = await reserve(deps, app, task);
     if (!reserved.ok) {
       if (reserved.takenBy) return { assignedTo: reserved.takenBy.workflowId, handoff: 'claimed-by-workflow', tried };

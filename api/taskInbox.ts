@@ -1,45 +1,27 @@
 /**
- * GET /tasks: every pending human step of both processes, oldest due first.
+ * GET /tasks: every open human task of both processes on this deployment, oldest due first.
  *
- * Source: a visibility query finds the running lifecycle workflows on this deployment's task queue whose
- * `AwaitingTask` search attribute is set (`AwaitingTask IS NOT NULL`; the workflows set it when a human
- * step opens and clear it when it closes; department, location and task type filters are pushed into the
- * same query). Each candidate's `state` query then gives the
- * task's details (what it expects, who to contact, when it is due, reminders, escalation). The state
- * query is also the freshness check: a workflow that has moved on since the visibility store last heard
- * from it says so, and its old task is dropped.
+ * Source: the task index (`open_tasks`, db/tasksRepo.ts), which the workflows' bookkeeping activities keep
+ * as tasks open and close (DESIGN §7) and `npm run tasks:rebuild` restores. One page is one indexed SQL
+ * query; no workflow is asked anything, so the answer costs the same with ten tasks or ten thousand and
+ * does not depend on any worker being up.
  *
- * Visibility stores cannot sort by a task's due time (and SQL visibility has no ORDER BY at all), so the
- * candidates are read in full (up to SCAN_LIMIT), sorted here, and paged with a keyset cursor on
- * (dueAt, createdAt, workflowId), which stays stable while tasks come and go. Queries run with bounded
- * concurrency and one shared deadline, so a worker that does not answer costs at most that deadline: its
- * workflows are still listed, from their search attributes, with `stateAvailable: false`.
+ * Paging is a keyset cursor on (dueAt, workflowId), the index order: a task keeps its key while it is
+ * open, so paging through returns every task open throughout exactly once, whatever opens and closes
+ * between pages. The cursor is opaque and carries a fingerprint of its filters, so it cannot be replayed
+ * against another list.
  */
 import { createHash } from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import type { temporal as proto } from '@temporalio/proto';
-import { defaultPayloadConverter } from '@temporalio/client';
+import type pg from 'pg';
 import { z } from 'zod';
-import {
-  CHANGE_USER_WORKFLOW,
-  INACTIVATION_WORKFLOW,
-  stateQuery,
-  type HumanTask,
-  type LifecycleState,
-  type ProcessKind,
-} from '../workflows/definitions';
-import { mapBounded } from './concurrency';
+import * as tasksRepo from '../db/tasksRepo';
+import type { HumanTask, ProcessKind } from '../workflows/definitions';
 import { ApiError } from './errors';
 import { filterText } from './queryFilters';
-import { literal } from './workflowList';
-import { processOf } from './workflowView';
 
-/** More open tasks than this and the answer says `truncated: true` (the oldest-started are read first). */
-export const SCAN_LIMIT = 2000;
-const QUERY_CONCURRENCY = 16;
 /** app.ts mounts the API here (not imported: app.ts imports the routes that import this). */
 const API_PREFIX_PATH = '/api/v1';
-/** The task type the workflows set while waiting for an admin's retry or abort. */
+/** The task type the workflows open while waiting for an admin's retry or abort. */
 export const ADMIN_DECISION = 'admin-decision';
 
 export const listTasksQuery = z.strictObject({
@@ -68,6 +50,8 @@ export interface TaskItem {
   location?: string;
   contact?: HumanTask['contact'];
   dueAt?: string;
+  /** When the task is escalated to the admins if nobody reports (absent for an admin decision). */
+  escalateAt?: string;
   createdAt?: string;
   overdue?: boolean;
   remindersSent?: number;
@@ -75,69 +59,27 @@ export interface TaskItem {
   /** For an admin decision: the step that failed and why. */
   failedStep?: string;
   lastError?: string;
-  /** False when the workflow's worker did not answer in time: the fields come from search attributes only. */
-  stateAvailable: boolean;
+  /**
+   * Always true now: every item comes whole from the task index, never from search attributes alone.
+   * Kept so clients written against the visibility-scan inbox (which set it false for a workflow whose
+   * worker did not answer) keep working.
+   */
+  stateAvailable: true;
   workflowUrl: string;
   /** Where to POST each report this task accepts (or, for an admin decision, each command). */
   reportUrls: Record<string, string>;
 }
 
+export interface TaskPage {
+  items: TaskItem[];
+  nextCursor: string | null;
+}
+
 export interface InboxDeps {
-  temporal: Client;
-  namespace: string;
-  /** Only this deployment's workflows: the ones its workers run (and whose database the API shares). */
+  pool: pg.Pool;
+  /** Only this deployment's tasks: the ones its workers run (and whose database the API shares). */
   taskQueue: string;
-  queryTimeoutMs: number;
   now: Date;
-}
-
-export function taskVisibilityQuery(f: TaskFilters, taskQueue: string): string {
-  const types =
-    f.process === 'change-user'
-      ? [CHANGE_USER_WORKFLOW]
-      : f.process === 'inactivation'
-        ? [INACTIVATION_WORKFLOW]
-        : [CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW];
-  const clauses = [
-    `WorkflowType IN (${types.map(literal).join(', ')})`,
-    `TaskQueue = ${literal(taskQueue)}`,
-    `ExecutionStatus = 'Running'`,
-    'AwaitingTask IS NOT NULL',
-  ];
-  if (f.type) clauses.push(`AwaitingTask = ${literal(f.type)}`);
-  if (f.department) clauses.push(`Department = ${literal(f.department)}`);
-  if (f.location) clauses.push(`Location = ${literal(f.location)}`);
-  return clauses.join(' AND ');
-}
-
-type Execution = proto.api.workflow.v1.IWorkflowExecutionInfo;
-
-function attribute(e: Execution, name: string): string | undefined {
-  const payload = e.searchAttributes?.indexedFields?.[name];
-  if (!payload) return undefined;
-  try {
-    const value = defaultPayloadConverter.fromPayload<unknown>(payload);
-    const one = Array.isArray(value) && value.length === 1 ? value[0] : value;
-    return typeof one === 'string' ? one : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function candidates(deps: InboxDeps, query: string): Promise<{ executions: Execution[]; truncated: boolean }> {
-  const executions: Execution[] = [];
-  let token: Uint8Array | undefined;
-  do {
-    const page = await deps.temporal.workflowService.listWorkflowExecutions({
-      namespace: deps.namespace,
-      query,
-      pageSize: Math.min(500, SCAN_LIMIT - executions.length),
-      nextPageToken: token,
-    });
-    executions.push(...page.executions);
-    token = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (token && executions.length < SCAN_LIMIT);
-  return { executions, truncated: Boolean(token) };
 }
 
 const urls = (workflowId: string, names: readonly string[], kind: 'events' | 'commands') =>
@@ -145,112 +87,35 @@ const urls = (workflowId: string, names: readonly string[], kind: 'events' | 'co
     names.map((n) => [n, `${API_PREFIX_PATH}/workflows/${workflowId}/${kind === 'events' ? `events/${n}` : n}`]),
   );
 
-/** The task as the workflow itself describes it; undefined when it waits for nobody any more. */
-function fromState(e: Execution, s: LifecycleState, now: Date): TaskItem | undefined {
-  const workflowId = e.execution?.workflowId ?? '';
-  const base = {
-    workflowId,
-    runId: e.execution?.runId ?? '',
-    process: s.process,
-    assetNumber: s.assetNumber,
-    department: attribute(e, 'Department'),
-    location: attribute(e, 'Location'),
-    stateAvailable: true,
-    workflowUrl: `${API_PREFIX_PATH}/workflows/${workflowId}`,
-  };
-  const t = s.pendingTask;
-  if (s.status === 'running' && t) {
-    return {
-      ...base,
-      type: t.type,
-      step: t.step,
-      expects: t.expects,
-      contact: t.contact,
-      dueAt: t.dueAt,
-      createdAt: t.createdAt,
-      overdue: Date.parse(t.dueAt) < now.getTime(),
-      remindersSent: t.remindersSent,
-      escalated: t.escalated,
-      reportUrls: urls(workflowId, t.expects, 'events'),
-    };
-  }
-  if (s.status === 'needs-attention') {
-    // Waiting for an admin since the step was parked: that is when the decision became due.
-    const since = s.steps.at(-1)?.startedAt;
-    return {
-      ...base,
-      type: ADMIN_DECISION,
-      step: s.step,
-      expects: [],
-      dueAt: since,
-      createdAt: since,
-      overdue: true,
-      failedStep: s.failedStep,
-      lastError: s.lastError,
-      reportUrls: urls(workflowId, ['retry', 'abort', 'cancel'], 'commands'),
-    };
-  }
-  return undefined;
-}
-
-/** What the visibility store alone says, for a workflow whose worker did not answer. */
-function fromSearchAttributes(e: Execution): TaskItem {
-  const workflowId = e.execution?.workflowId ?? '';
+/** The inbox item of an index row; `overdue` is its due time against the request's clock. */
+export function taskItem(t: tasksRepo.OpenTask, now: Date): TaskItem {
+  const decision = t.type === ADMIN_DECISION;
   return {
-    workflowId,
-    runId: e.execution?.runId ?? '',
-    process: processOf(e.type?.name ?? ''),
-    type: attribute(e, 'AwaitingTask') ?? 'unknown',
-    step: attribute(e, 'LifecycleStep'),
-    expects: [],
-    assetNumber: attribute(e, 'AssetNumber'),
-    department: attribute(e, 'Department'),
-    location: attribute(e, 'Location'),
-    stateAvailable: false,
-    workflowUrl: `${API_PREFIX_PATH}/workflows/${workflowId}`,
-    reportUrls: {},
+    workflowId: t.workflowId,
+    runId: t.runId,
+    process: t.process,
+    type: t.type,
+    step: t.step,
+    expects: t.expects,
+    assetNumber: t.assetNumber,
+    ...(t.department !== null ? { department: t.department } : {}),
+    ...(t.location !== null ? { location: t.location } : {}),
+    ...(t.contact ? { contact: t.contact } : {}),
+    dueAt: t.dueAt,
+    ...(t.escalateAt ? { escalateAt: t.escalateAt } : {}),
+    createdAt: t.createdAt,
+    overdue: Date.parse(t.dueAt) < now.getTime(),
+    remindersSent: t.remindersSent,
+    escalated: t.escalated,
+    ...(t.failedStep !== undefined ? { failedStep: t.failedStep } : {}),
+    ...(t.lastError !== undefined ? { lastError: t.lastError } : {}),
+    stateAvailable: true,
+    workflowUrl: `${API_PREFIX_PATH}/workflows/${t.workflowId}`,
+    reportUrls: decision
+      ? urls(t.workflowId, ['retry', 'abort', 'cancel'], 'commands')
+      : urls(t.workflowId, t.expects, 'events'),
   };
 }
-
-async function taskOf(deps: InboxDeps, e: Execution, deadline: number): Promise<TaskItem | undefined> {
-  const id = e.execution?.workflowId ?? '';
-  try {
-    if (Date.now() >= deadline) return fromSearchAttributes(e);
-    const state = await deps.temporal.withDeadline(deadline, () =>
-      deps.temporal.workflow.getHandle(id, e.execution?.runId ?? undefined).query(stateQuery),
-    );
-    return fromState(e, state, deps.now);
-  } catch {
-    // No worker, a worker too busy to answer before the deadline, or a run that closed meanwhile.
-    return fromSearchAttributes(e);
-  }
-}
-
-/** Every open task matching the filters, sorted oldest due first (tasks without known due time last). */
-export async function collectTasks(
-  deps: InboxDeps,
-  filters: TaskFilters,
-): Promise<{ tasks: TaskItem[]; truncated: boolean }> {
-  const { executions, truncated } = await candidates(deps, taskVisibilityQuery(filters, deps.taskQueue));
-  const deadline = Date.now() + deps.queryTimeoutMs;
-  const found = await mapBounded(executions, QUERY_CONCURRENCY, (e) => taskOf(deps, e, deadline));
-  // The state is fresher than the search attributes the visibility query filtered on: filter again.
-  const tasks = found.filter((t): t is TaskItem => t !== undefined && (!filters.type || t.type === filters.type));
-  return { tasks: tasks.sort(compareTasks), truncated };
-}
-
-type SortKey = [string, string, string];
-const FAR = '\uffff'; // unknown times sort after every ISO timestamp
-const keyOf = (t: TaskItem): SortKey => [t.dueAt ?? FAR, t.createdAt ?? FAR, t.workflowId];
-
-function compareKeys(a: SortKey, b: SortKey): number {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i]! !== b[i]!) return a[i]! < b[i]! ? -1 : 1;
-  }
-  return 0;
-}
-
-export const compareTasks = (a: TaskItem, b: TaskItem) => compareKeys(keyOf(a), keyOf(b));
 
 // The cursor carries a fingerprint of its filters, so it cannot be replayed against another list.
 const fingerprint = (f: TaskFilters) =>
@@ -264,16 +129,24 @@ const invalidCursor = () =>
     problems: [{ field: 'cursor', problem: 'not a cursor from this list with these filters' }],
   });
 
-function decodeCursor(cursor: string, f: TaskFilters): SortKey {
+/** Exactly what Date#toISOString writes, the form the index keeps due times in. */
+const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function decodeCursor(cursor: string, f: TaskFilters): tasksRepo.TaskKey {
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (
       Array.isArray(parsed) &&
-      parsed.length === 4 &&
+      parsed.length === 3 &&
       parsed[0] === fingerprint(f) &&
-      parsed.slice(1).every((x) => typeof x === 'string')
+      typeof parsed[1] === 'string' &&
+      ISO_MILLIS.test(parsed[1]) &&
+      Number.isFinite(Date.parse(parsed[1])) &&
+      typeof parsed[2] === 'string' &&
+      parsed[2].length > 0 &&
+      parsed[2].length <= 255
     ) {
-      return parsed.slice(1) as SortKey;
+      return { dueAt: parsed[1], workflowId: parsed[2] };
     }
   } catch {
     // fall through: anything undecodable is simply not a cursor
@@ -281,20 +154,17 @@ function decodeCursor(cursor: string, f: TaskFilters): SortKey {
   throw invalidCursor();
 }
 
-const encodeCursor = (t: TaskItem, f: TaskFilters) =>
-  Buffer.from(JSON.stringify([fingerprint(f), ...keyOf(t)])).toString('base64url');
+const encodeCursor = (t: tasksRepo.OpenTask, f: TaskFilters) =>
+  Buffer.from(JSON.stringify([fingerprint(f), t.dueAt, t.workflowId])).toString('base64url');
 
-export async function listTasks(deps: InboxDeps, q: ListTasksQuery) {
+/** One page of the inbox: one query on the task index. */
+export async function listTasks(deps: InboxDeps, q: ListTasksQuery): Promise<TaskPage> {
   const { limit, cursor, ...filters } = q;
   const after = cursor ? decodeCursor(cursor, filters) : undefined;
-  const { tasks, truncated } = await collectTasks(deps, filters);
-  const rest = after ? tasks.filter((t) => compareKeys(keyOf(t), after) > 0) : tasks;
-  const items = rest.slice(0, limit);
-  const last = items.at(-1);
+  const page = await tasksRepo.list(deps.pool, { taskQueue: deps.taskQueue, filters, after, limit });
+  const last = page.items.at(-1);
   return {
-    items,
-    nextCursor: rest.length > limit && last ? encodeCursor(last, filters) : null,
-    truncated,
-    stateUnavailable: items.filter((t) => !t.stateAvailable).map((t) => t.workflowId),
+    items: page.items.map((t) => taskItem(t, deps.now)),
+    nextCursor: page.more && last ? encodeCursor(last, filters) : null,
   };
 }

@@ -16,7 +16,8 @@ import { handOff } from '../api/applicationHandoff';
 import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
-import { CHANGE_USER_WORKFLOW, workflowIdFor, type LifecycleState } from '../workflows/definitions';
+import * as tasksRepo from '../db/tasksRepo';
+import { workflowIdFor } from '../workflows/definitions';
 import { TOKENS } from './support/apiHarness';
 import { assetSeries, dateInDays } from './support/fixtures';
 import { useHarnessWithApi } from './support/suite';
@@ -56,7 +57,8 @@ const waitingForAUser = async (): Promise<string[]> =>
 /**
  * Drives a change-user workflow (no new user given) through collection, wipe and re-enrolment, up to
  * the point where it needs a new user; returns once it waits for one (and the task inbox, which reads
- * visibility a moment behind the workflow, shows it waiting) or has taken an application.
+ * the task index the workflow writes just after the task opens, shows it waiting) or has taken an
+ * application.
  */
 async function toAssignment(n: number, expected: 'awaiting-assignment' | 'awaiting-delivery') {
   const { mdmDeviceId } = await h.seedDevice({ assetNumber: no(n) });
@@ -217,50 +219,50 @@ describe('handoff to a workflow already waiting', () => {
 
 /**
  * The moment between "this workflow waits" and "it got the report" cannot be hit on purpose with a real
- * worker, so here the Temporal side is scripted (the database is real): the oldest waiting workflow
- * refuses the report as if it had just moved on, or does not answer at all.
+ * worker, so here the Temporal side is scripted (the database, with its task index, is real): the oldest
+ * waiting workflow refuses the report as if it had just moved on, or does not answer at all.
  */
 describe('races the real worker cannot be made to lose on cue', () => {
-  function scriptedTemporal(
-    waiting: string[],
-    answer: (workflowId: string) => Promise<unknown>,
-    sent: string[],
-  ): Client {
-    const state = (workflowId: string, i: number): LifecycleState => ({
-      process: 'change-user',
-      assetNumber: workflowId.replace('device-', ''),
-      status: 'running',
-      step: 'awaiting-assignment',
-      steps: [],
-      reports: [],
-      notes: [],
-      pendingTask: {
+  const SCRIPTED_QUEUE = `scripted-${no.base}`;
+
+  /**
+   * Exactly these workflows wait for a user (oldest first), as their bookkeeping would have written them
+   * to the task index; the earlier tests' workflows have moved on (their tasks closed).
+   */
+  async function waitingInTheIndex(waiting: string[]) {
+    for (const row of await tasksRepo.versionsOf(h.db.pool, SCRIPTED_QUEUE)) {
+      await tasksRepo.closeThrough(h.db.pool, row, row.occurrence);
+    }
+    for (const [i, id] of [...waiting.entries()].reverse()) {
+      const assetNumber = id.replace('device-', '');
+      // Opened in reverse order: the hand-off must take the longest waiting, not the last written.
+      await tasksRepo.open(h.db.pool, {
+        workflowId: id,
+        runId: `run-${id}`,
+        taskQueue: SCRIPTED_QUEUE,
+        occurrence: 7,
+        process: 'change-user',
         type: 'assign-user',
         step: 'awaiting-assignment',
         expects: ['user-assigned'],
-        assetNumber: workflowId.replace('device-', ''),
+        assetNumber,
+        department: 'IT',
+        location: 'IT store',
+        contact: null,
         dueAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(),
+        escalateAt: null,
         createdAt: new Date(Date.UTC(2030, 0, 1 + i)).toISOString(),
         remindersSent: 0,
         escalated: false,
-      },
-    });
+      });
+    }
+  }
+
+  function scriptedTemporal(answer: (workflowId: string) => Promise<unknown>, sent: string[]): Client {
     const fake = {
-      workflowService: {
-        listWorkflowExecutions: () =>
-          Promise.resolve({
-            // Newest first, as visibility lists them: the inbox must sort by due time itself.
-            executions: [...waiting].reverse().map((id) => ({
-              execution: { workflowId: id, runId: `run-${id}` },
-              type: { name: CHANGE_USER_WORKFLOW },
-            })),
-            nextPageToken: new Uint8Array(),
-          }),
-      },
       withDeadline: <R>(_deadline: number, fn: () => Promise<R>) => fn(),
       workflow: {
         getHandle: (id: string) => ({
-          query: () => Promise.resolve(state(id, waiting.indexOf(id))),
           executeUpdate: () => {
             sent.push(id);
             return answer(id);
@@ -288,16 +290,14 @@ describe('races the real worker cannot be made to lose on cue', () => {
   const deps = (temporal: Client) => ({
     pool: h.db.pool,
     temporal,
-    namespace: 'default',
-    taskQueue: 'scripted',
-    queryTimeoutMs: 1000,
+    taskQueue: SCRIPTED_QUEUE,
     updateTimeoutMs: 1000,
-    now: new Date(),
   });
   const admin = { id: 'admin@local', role: 'admin' as const };
 
   it('releases the reservation when the oldest waiting workflow moved on, and hands the application to the next', async () => {
     const app = await freshApplication('Moved On', [7, 8]);
+    await waitingInTheIndex([wf(7), wf(8)]);
     const sent: string[] = [];
     const movedOn = new WorkflowUpdateFailedError(
       'refused',
@@ -308,7 +308,6 @@ describe('races the real worker cannot be made to lose on cue', () => {
       }),
     );
     const temporal = scriptedTemporal(
-      [wf(7), wf(8)],
       (id) => (id === wf(7) ? Promise.reject(movedOn) : Promise.resolve({ accepted: true })),
       sent,
     );
@@ -328,17 +327,14 @@ describe('races the real worker cannot be made to lose on cue', () => {
 
   it('keeps the reservation when the workflow does not answer in time (unconfirmed), and stays pending when nobody takes it', async () => {
     const app = await freshApplication('No Answer', [9]);
-    const silent = scriptedTemporal(
-      [wf(9)],
-      () => Promise.reject(new WorkflowUpdateRPCTimeoutOrCancelledError('deadline')),
-      [],
-    );
+    await waitingInTheIndex([wf(9)]);
+    const silent = scriptedTemporal(() => Promise.reject(new WorkflowUpdateRPCTimeoutOrCancelledError('deadline')), []);
     expect(await handOff(deps(silent), app, admin)).toMatchObject({ assignedTo: wf(9), handoff: 'unconfirmed' });
     expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'assigned', workflowId: wf(9) });
 
     const other = await freshApplication('Nobody Takes It', [10]);
+    await waitingInTheIndex([wf(10)]);
     const refusing = scriptedTemporal(
-      [wf(10)],
       () =>
         Promise.reject(
           new WorkflowUpdateFailedError(

@@ -1,79 +1,90 @@
 /**
- * The task inbox (GET /tasks) on real parts: workflows of both processes started through the API wait
- * for people; the inbox lists their tasks oldest due first with what each expects, who to contact and
- * where to report it; filters and cursors; a step change replaces the old task with the next one; a
- * workflow whose worker does not answer is still listed, flagged.
+ * The task inbox (GET /tasks) over the task index on a real PostgreSQL: roles; every open task of this
+ * deployment, oldest due first, each whole (what it expects, whom to contact, when it is due and
+ * escalated, where to report it; an admin decision with its failed step and commands); filters; bad
+ * input named; an opaque cursor bound to its filters; paging through the API stays exact while tasks
+ * open and close between pages. The rows are written with the repository the activities use; that the
+ * workflows write them is tests/taskIndex.test.ts.
  */
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import {
-  AssetNumberKey,
-  AwaitingTaskKey,
-  DepartmentKey,
-  LifecycleStepKey,
-  LocationKey,
-} from '../temporal/searchAttributes';
-import { CHANGE_USER_WORKFLOW, workflowIdFor } from '../workflows/definitions';
-import { startApi, TOKENS } from './support/apiHarness';
-import { assetSeries, dateInDays, PATIENCE_MS } from './support/fixtures';
-import { useHarnessWithApi } from './support/suite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OpenTask } from '../activities/contracts';
+import * as tasksRepo from '../db/tasksRepo';
+import { memoryDb, startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { createTestDatabase, type TestDatabase } from './support/postgres';
 
-const { h, api } = useHarnessWithApi();
-const started: string[] = [];
+const QUEUE = 'inbox-deployment';
+/** The API's clock: tasks due before it are overdue. */
+const NOW = new Date(Date.UTC(2030, 5, 1, 9));
+const day = (d: number) => new Date(NOW.getTime() + d * 86_400_000).toISOString();
 
-const no = assetSeries();
-const wf = (n: number) => workflowIdFor(no(n));
-const DEPT = `Tasks ${no.base}`;
+let db: TestDatabase;
+let api: ApiHarness;
 
-async function startChangeUser(n: number, location: string, plannedInDays: number) {
-  await h.seedDevice({
-    assetNumber: no(n),
-    department: DEPT,
-    location,
-    userName: `User ${n}`,
-    userEmail: `user${n}@example.com`,
-    userPhone: '+81 3 0000 0000',
-  });
-  const res = await api.call('POST', `/api/v1/devices/${no(n)}/change-user`, {
-    token: TOKENS.admin,
-    body: { reason: 'Team change', plannedCollectionDate: dateInDays(plannedInDays), storageLocation: 'Shelf 1' },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  started.push(wf(n));
-  await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-collection');
+const wf = (n: number) => `device-A-${String(500_000 + n)}`;
+const asset = (n: number) => `A-${String(500_000 + n)}`;
+
+function task(n: number, dueInDays: number, extra: Partial<OpenTask> = {}): OpenTask {
+  return {
+    workflowId: wf(n),
+    runId: `run-${n}`,
+    taskQueue: QUEUE,
+    occurrence: 2,
+    process: 'change-user',
+    type: 'collect-device',
+    step: 'awaiting-collection',
+    expects: ['device-collected'],
+    assetNumber: asset(n),
+    department: 'Sales',
+    location: 'Kobe',
+    contact: { name: `User ${n}`, email: `user${n}@example.com`, phone: '+81 3 0000 0000' },
+    dueAt: day(dueInDays),
+    escalateAt: day(dueInDays + 2),
+    createdAt: day(-10),
+    remindersSent: 0,
+    escalated: false,
+    ...extra,
+  };
 }
-
-async function startInactivation(n: number, location: string) {
-  await h.seedDevice({ assetNumber: no(n), department: DEPT, location });
-  const res = await api.call('POST', `/api/v1/devices/${no(n)}/inactivation`, {
-    token: TOKENS.admin,
-    body: { reason: 'Retire' },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  started.push(wf(n));
-  await h.waitForStep(api.temporal.workflow.getHandle(wf(n)), 'awaiting-removal-profile');
-}
-
-const tasks = (query = '', token: string = TOKENS.field) =>
-  api.call('GET', `/api/v1/tasks?department=${encodeURIComponent(DEPT)}${query}`, { token });
-const ids = (body: { items: { workflowId: string }[] }) => body.items.map((t) => t.workflowId);
 
 beforeAll(async () => {
-  await Promise.all([
-    startChangeUser(1, 'Kobe', 9),
-    startChangeUser(2, 'Nara', 3),
-    startChangeUser(3, 'Kobe', 6),
-    startInactivation(4, 'Nara'),
-  ]);
-  // The inbox finds tasks through visibility, which hears of a step a moment after the workflow enters it.
-  await vi.waitFor(async () => expect(ids((await tasks()).body).sort()).toEqual([wf(1), wf(2), wf(3), wf(4)].sort()), {
-    timeout: PATIENCE_MS,
-    interval: 100,
-  });
+  db = await createTestDatabase();
+  api = await startApi({ db: db.pool, taskQueue: QUEUE, clock: () => NOW });
+  for (const t of [
+    task(1, 9),
+    task(2, 3, { location: 'Nara', remindersSent: 1 }),
+    task(3, 6),
+    task(4, -1, {
+      process: 'inactivation',
+      type: 'install-removal-profile',
+      step: 'awaiting-removal-profile',
+      expects: ['removal-profile-installed', 'profile-removal-failed'],
+      location: 'Nara',
+      escalated: true,
+    }),
+    task(5, -2, {
+      type: 'admin-decision',
+      step: 'needs-attention',
+      expects: [],
+      department: 'IT',
+      location: 'Shelf 1',
+      contact: null,
+      escalateAt: null,
+      failedStep: 'wiping',
+      lastError: 'requestWipe: MDM refused the wipe',
+      occurrence: 5,
+    }),
+    task(9, 0, { taskQueue: 'another-deployment' }),
+  ]) {
+    await tasksRepo.open(db.pool, t);
+  }
 });
 afterAll(async () => {
-  await Promise.allSettled(started.map((id) => api.temporal.workflow.getHandle(id).terminate('test cleanup')));
+  await api?.close();
+  await db?.drop();
 });
+
+const tasks = (query = '', token: string = TOKENS.field) => api.call('GET', `/api/v1/tasks?${query}`, { token });
+const ids = (body: { items: { workflowId: string }[] }) => body.items.map((t) => t.workflowId);
 
 describe('GET /tasks', () => {
   it('is for field staff and admins', async () => {
@@ -85,36 +96,37 @@ describe('GET /tasks', () => {
     expect((await api.call('GET', '/api/v1/tasks')).status).toBe(401);
   });
 
-  it('lists every pending human step of both processes, oldest due first, with contact and report URLs', async () => {
+  it("lists this deployment's open tasks, oldest due first, each whole with its contact and report URLs", async () => {
     const res = await tasks();
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    // The inactivation task is due now; the collections are due on their planned dates.
-    expect(ids(res.body)).toEqual([wf(4), wf(2), wf(3), wf(1)]);
-    expect(res.body).toMatchObject({ nextCursor: null, truncated: false, stateUnavailable: [] });
-    const collect = res.body.items[1];
-    expect(collect).toEqual({
+    expect(ids(res.body)).toEqual([wf(5), wf(4), wf(2), wf(3), wf(1)]);
+    expect(res.body.nextCursor).toBeNull();
+    expect(res.body.items[2]).toEqual({
       workflowId: wf(2),
-      runId: expect.any(String),
+      runId: 'run-2',
       process: 'change-user',
       type: 'collect-device',
       step: 'awaiting-collection',
       expects: ['device-collected'],
-      assetNumber: no(2),
-      department: DEPT,
+      assetNumber: asset(2),
+      department: 'Sales',
       location: 'Nara',
       contact: { name: 'User 2', email: 'user2@example.com', phone: '+81 3 0000 0000' },
-      dueAt: `${dateInDays(3)}T00:00:00.000Z`,
-      createdAt: expect.any(String),
+      dueAt: day(3),
+      escalateAt: day(5),
+      createdAt: day(-10),
       overdue: false,
-      remindersSent: 0,
+      remindersSent: 1,
       escalated: false,
       stateAvailable: true,
       workflowUrl: `/api/v1/workflows/${wf(2)}`,
       reportUrls: { 'device-collected': `/api/v1/workflows/${wf(2)}/events/device-collected` },
     });
-    expect(res.body.items[0]).toMatchObject({
+    expect(res.body.items[1]).toMatchObject({
       process: 'inactivation',
       type: 'install-removal-profile',
+      overdue: true,
+      escalated: true,
       expects: ['removal-profile-installed', 'profile-removal-failed'],
       reportUrls: {
         'removal-profile-installed': `/api/v1/workflows/${wf(4)}/events/removal-profile-installed`,
@@ -123,121 +135,126 @@ describe('GET /tasks', () => {
     });
   });
 
-  it('filters by location, task type and process', async () => {
-    expect(ids((await tasks('&location=Kobe')).body)).toEqual([wf(3), wf(1)]);
-    expect(ids((await tasks('&type=install-removal-profile')).body)).toEqual([wf(4)]);
-    expect(ids((await tasks('&process=inactivation')).body)).toEqual([wf(4)]);
-    expect(ids((await tasks('&type=reenroll-device')).body)).toEqual([]);
-    expect(ids((await tasks('&type=collect-device&location=Nara')).body)).toEqual([wf(2)]);
+  it("lists an admin decision with the failed step, the error and the admins' commands", async () => {
+    const res = await tasks('type=admin-decision', TOKENS.admin);
+    expect(res.body.items).toEqual([
+      {
+        workflowId: wf(5),
+        runId: 'run-5',
+        process: 'change-user',
+        type: 'admin-decision',
+        step: 'needs-attention',
+        expects: [],
+        assetNumber: asset(5),
+        department: 'IT',
+        location: 'Shelf 1',
+        dueAt: day(-2),
+        createdAt: day(-10),
+        overdue: true,
+        remindersSent: 0,
+        escalated: false,
+        failedStep: 'wiping',
+        lastError: 'requestWipe: MDM refused the wipe',
+        stateAvailable: true,
+        workflowUrl: `/api/v1/workflows/${wf(5)}`,
+        reportUrls: {
+          retry: `/api/v1/workflows/${wf(5)}/retry`,
+          abort: `/api/v1/workflows/${wf(5)}/abort`,
+          cancel: `/api/v1/workflows/${wf(5)}/cancel`,
+        },
+      },
+    ]);
+  });
+
+  it('filters by location, task type, process and department', async () => {
+    expect(ids((await tasks('location=Kobe')).body)).toEqual([wf(3), wf(1)]);
+    expect(ids((await tasks('type=install-removal-profile')).body)).toEqual([wf(4)]);
+    expect(ids((await tasks('process=inactivation')).body)).toEqual([wf(4)]);
+    expect(ids((await tasks('department=IT')).body)).toEqual([wf(5)]);
+    expect(ids((await tasks('type=reenroll-device')).body)).toEqual([]);
+    expect(ids((await tasks('type=collect-device&location=Nara')).body)).toEqual([wf(2)]);
+    expect(ids((await tasks(`department=${encodeURIComponent(' Sales ')}&location=Nara`)).body)).toEqual([
+      wf(4),
+      wf(2),
+    ]);
   });
 
   it('refuses bad filters with a 400 naming the field', async () => {
-    const badType = await tasks('&type=Not%20A%20Type');
-    expect(badType.status).toBe(400);
-    expect(badType.body.error.details.problems[0].field).toBe('type');
-    const unknown = await tasks('&colour=red');
-    expect(unknown.status).toBe(400);
-    expect(unknown.body.error.details.problems[0].field).toBe('colour');
-    expect((await tasks('&limit=0')).status).toBe(400);
+    const field = async (query: string) => {
+      const res = await tasks(query);
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      return res.body.error.details.problems.map((p: { field: string }) => p.field);
+    };
+    expect(await field('type=Not%20A%20Type')).toEqual(['type']);
+    expect(await field('colour=red')).toEqual(['colour']);
+    expect(await field('limit=0')).toEqual(['limit']);
+    expect(await field('limit=201')).toEqual(['limit']);
+    expect(await field('process=distribution')).toEqual(['process']);
+    expect(await field('department=a&department=b')).toEqual(['department']);
+    expect(await field('location=%07')).toEqual(['location']);
+    expect(await field('cursor=not-a-cursor')).toEqual(['cursor']);
+    const forged = Buffer.from(JSON.stringify(['x', 'yesterday', wf(1)])).toString('base64url');
+    expect(await field(`cursor=${forged}`)).toEqual(['cursor']);
   });
 
   it('pages with an opaque cursor that belongs to its filters', async () => {
-    const first = await tasks('&limit=3');
-    expect(ids(first.body)).toEqual([wf(4), wf(2), wf(3)]);
+    const first = await tasks('limit=3');
+    expect(ids(first.body)).toEqual([wf(5), wf(4), wf(2)]);
     expect(first.body.nextCursor).toEqual(expect.any(String));
-    const second = await tasks(`&limit=3&cursor=${first.body.nextCursor}`);
-    expect(ids(second.body)).toEqual([wf(1)]);
+    const second = await tasks(`limit=3&cursor=${first.body.nextCursor}`);
+    expect(ids(second.body)).toEqual([wf(3), wf(1)]);
     expect(second.body.nextCursor).toBeNull();
-    const elsewhere = await tasks(`&location=Kobe&cursor=${first.body.nextCursor}`);
+    const elsewhere = await tasks(`location=Kobe&cursor=${first.body.nextCursor}`);
     expect(elsewhere.status).toBe(400);
     expect(elsewhere.body.error.details.problems[0].field).toBe('cursor');
   });
 
-  it('shows a step change: the old task is gone and the next one is listed', async () => {
-    const ack = await api.call('POST', `/api/v1/workflows/${wf(4)}/events/removal-profile-installed`, {
-      token: TOKENS.field,
-      body: { data: {} },
-    });
-    expect(ack.status, JSON.stringify(ack.body)).toBe(200);
-    expect(ack.body.step).toBe('awaiting-profile-removal');
-    await expect
-      .poll(async () => (await tasks('&process=inactivation')).body.items)
-      .toEqual([
-        expect.objectContaining({
-          workflowId: wf(4),
-          type: 'remove-profiles',
-          step: 'awaiting-profile-removal',
-          expects: ['profiles-removed', 'profile-removal-failed'],
-        }),
-      ]);
-
-    // A collection reported: its task leaves the inbox, even while the workflow is busy wiping.
-    const collected = await api.call('POST', `/api/v1/workflows/${wf(2)}/events/device-collected`, {
-      token: TOKENS.field,
-      body: { data: { collectedBy: 'Bob' } },
-    });
-    expect(collected.status, JSON.stringify(collected.body)).toBe(200);
-    await expect.poll(async () => ids((await tasks('&type=collect-device')).body)).toEqual([wf(3), wf(1)]);
-    await h.waitForStep(api.temporal.workflow.getHandle(wf(2)), 'awaiting-reenrollment');
-    // Back in stock, the device belongs to the IT department at the storage location.
-    await expect
-      .poll(
-        async () => (await api.call('GET', '/api/v1/tasks?type=reenroll-device', { token: TOKENS.field })).body.items,
-      )
-      .toEqual([
-        expect.objectContaining({
-          workflowId: wf(2),
-          type: 'reenroll-device',
-          department: 'IT',
-          location: 'Shelf 1',
-          contact: expect.objectContaining({ email: expect.any(String) }),
-        }),
-      ]);
+  it('pages exactly while tasks open and close between pages', async () => {
+    const dept = 'Paging';
+    const n = (i: number) => 600 + i;
+    const open = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      // Three tasks share each due time: the workflow id breaks the tie.
+      await tasksRepo.open(db.pool, task(n(i), 10 + Math.floor(i / 3), { department: dept }));
+      open.add(wf(n(i)));
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let step = 0;
+    do {
+      const res = await tasks(`department=${dept}&limit=4${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      seen.push(...ids(res.body));
+      cursor = res.body.nextCursor;
+      // Between pages: one task ahead closes, one already listed closes, one opens ahead of the cursor
+      // and one behind it (which this paging must not show).
+      step += 1;
+      const ahead = n(29 - step);
+      const behind = n(step - 1);
+      await tasksRepo.closeThrough(db.pool, { workflowId: wf(ahead), runId: `run-${ahead}` }, 2);
+      await tasksRepo.closeThrough(db.pool, { workflowId: wf(behind), runId: `run-${behind}` }, 2);
+      open.delete(wf(ahead));
+      await tasksRepo.open(db.pool, task(n(100 + step), 30, { department: dept }));
+      await tasksRepo.open(db.pool, task(n(200 + step), 0, { department: dept }));
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    // Every task that stayed open from the first page to the last was listed.
+    for (let i = 0; i < 30; i++) {
+      const id = wf(n(i));
+      const closedAhead = !open.has(id);
+      if (!closedAhead) expect(seen, id).toContain(id);
+    }
+    expect(seen.filter((id) => id >= wf(n(200)))).toEqual([]);
   });
 
-  it('still lists a workflow whose worker does not answer, flagged', async () => {
-    const queue = `no-worker-${randomUUID()}`;
-    const dept = `Unanswered ${no.base}`;
-    const id = wf(9);
-    await api.temporal.workflow.start(CHANGE_USER_WORKFLOW, {
-      taskQueue: queue,
-      workflowId: id,
-      args: [{}],
-      typedSearchAttributes: [
-        { key: AssetNumberKey, value: no(9) },
-        { key: LifecycleStepKey, value: 'awaiting-collection' },
-        { key: AwaitingTaskKey, value: 'collect-device' },
-        { key: DepartmentKey, value: dept },
-        { key: LocationKey, value: 'Nowhere' },
-      ],
-    });
-    started.push(id);
-    const lonely = await startApi({
-      temporalAddress: inject('temporalAddress'),
-      db: h.db.pool,
-      taskQueue: queue,
-      queryTimeoutMs: 500,
-    });
+  it('answers 503 when this API instance has no database', async () => {
+    const bare = await startApi({ db: memoryDb() });
     try {
-      const inbox = () =>
-        lonely.call('GET', `/api/v1/tasks?department=${encodeURIComponent(dept)}`, { token: TOKENS.field });
-      // Listed from visibility, which hears of the new workflow a moment after its start.
-      await expect.poll(async () => (await inbox()).body.items?.length).toBe(1);
-      const res = await inbox();
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      expect(res.body.items).toEqual([
-        expect.objectContaining({
-          workflowId: id,
-          type: 'collect-device',
-          step: 'awaiting-collection',
-          assetNumber: no(9),
-          location: 'Nowhere',
-          stateAvailable: false,
-        }),
-      ]);
-      expect(res.body.stateUnavailable).toEqual([id]);
+      const res = await bare.call('GET', '/api/v1/tasks', { token: TOKENS.field });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('database-unavailable');
     } finally {
-      await lonely.close();
+      await bare.close();
     }
   });
 });

@@ -196,12 +196,13 @@ export const taskItem = humanTask.partial().extend({
   process: z.enum(PROCESS_TYPES).optional(),
   type: z.string(),
   expects: z.array(z.string()),
+  escalateAt: iso.optional().meta({ description: 'when the admins hear of it if nobody reports' }),
   overdue: z.boolean().optional(),
   failedStep: z.string().optional(),
   lastError: z.string().optional(),
-  stateAvailable: z
-    .boolean()
-    .meta({ description: 'false when the worker did not answer: fields from search attributes only' }),
+  stateAvailable: z.literal(true).meta({
+    description: 'always true: every item comes whole from the task index (kept for older clients)',
+  }),
   workflowUrl: z.string(),
   reportUrls: z
     .record(z.string(), z.string())
@@ -209,9 +210,7 @@ export const taskItem = humanTask.partial().extend({
 });
 export const taskPage = z.object({
   items: z.array(taskItem),
-  nextCursor: z.string().nullable(),
-  truncated: z.boolean().meta({ description: 'more open tasks exist than one scan reads' }),
-  stateUnavailable: z.array(z.string()),
+  nextCursor: z.string().nullable().meta({ description: 'pass as `cursor` for the next page; null on the last page' }),
 });
 
 export const apiKey = z.looseObject({

@@ -39,15 +39,7 @@ export function applicationsRouter(ctx: ApiContext): Router {
       applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }),
     );
     const result = await handOff(
-      {
-        pool,
-        temporal: ctx.temporal,
-        namespace: ctx.namespace,
-        taskQueue: ctx.taskQueue,
-        queryTimeoutMs: ctx.queryTimeoutMs,
-        updateTimeoutMs: ctx.updateTimeoutMs,
-        now: ctx.clock(),
-      },
+      { pool, temporal: ctx.temporal, taskQueue: ctx.taskQueue, updateTimeoutMs: ctx.updateTimeoutMs },
       application,
       actor,
     );

@@ -2,26 +2,17 @@
 import { Router } from 'express';
 import { REPORTERS, requireRole } from '../auth';
 import type { ApiContext } from '../context';
+import { poolOf } from '../databasePool';
+import { dbCall } from '../dbErrors';
 import { listTasks, listTasksQuery } from '../taskInbox';
-import { temporalUnavailable } from '../temporalErrors';
 import { parseQuery } from '../validation';
 
 export function tasksRouter(ctx: ApiContext): Router {
   const router = Router();
   router.get('/tasks', requireRole(...REPORTERS), async (req, res) => {
     const q = parseQuery(listTasksQuery, req);
-    const deps = {
-      temporal: ctx.temporal,
-      namespace: ctx.namespace,
-      taskQueue: ctx.taskQueue,
-      queryTimeoutMs: ctx.queryTimeoutMs,
-      now: ctx.clock(),
-    };
-    try {
-      res.json(await listTasks(deps, q));
-    } catch (err) {
-      throw temporalUnavailable(err) ?? err;
-    }
+    const deps = { pool: poolOf(ctx), taskQueue: ctx.taskQueue, now: ctx.clock() };
+    res.json(await dbCall(listTasks(deps, q)));
   });
   return router;
 }

@@ -6,7 +6,15 @@
  * until it releases a `Gate`.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { AssetSnapshot, LifecycleActivities, MdmJobRef, StepContext } from '../../activities/contracts';
+import type {
+  AssetSnapshot,
+  LifecycleActivities,
+  MdmJobRef,
+  OpenTask,
+  StepContext,
+  TaskBookkeeping,
+  TaskNoticeCount,
+} from '../../activities/contracts';
 
 export type ActivityName = keyof LifecycleActivities;
 
@@ -34,6 +42,11 @@ export interface StubActivities {
   calls: StubCall[];
   /** Audit events, deduplicated by `ctx.idempotencyKey`. */
   events: AuditRecord[];
+  /**
+   * The task index as the real activities would leave it (db/tasksRepo.ts rules: one row per workflow id,
+   * a newer occurrence or another run replaces, a close names the occurrence it ends, counts only grow).
+   */
+  openTasks: Map<string, OpenTask>;
   /** Calls of one activity (optionally only those matching `where`). */
   callsOf<K extends ActivityName>(name: K, where?: (call: StubCall<K>) => boolean): StubCall<K>[];
   /** How many times one activity was entered. */
@@ -110,7 +123,27 @@ export function defaultAsset(assetNumber: string): AssetSnapshot {
 export function createStubActivities(overrides: StubSetup = {}): StubActivities {
   const calls: StubCall[] = [];
   const events: AuditRecord[] = [];
+  const openTasks = new Map<string, OpenTask>();
   const assets = new Map<string, AssetSnapshot>();
+
+  const openTask = (task: OpenTask): void => {
+    const row = openTasks.get(task.workflowId);
+    if (row && row.runId === task.runId && row.occurrence >= task.occurrence) return;
+    openTasks.set(task.workflowId, { ...task });
+  };
+  const bookkeep = (ctx: StepContext, tasks: TaskBookkeeping | undefined): void => {
+    const row = openTasks.get(ctx.workflowId);
+    if (tasks?.closeThrough !== undefined && row?.runId === ctx.runId && row.occurrence <= tasks.closeThrough) {
+      openTasks.delete(ctx.workflowId);
+    }
+    if (tasks?.open) openTask(tasks.open);
+  };
+  const noteNotice = (ctx: StepContext, count: TaskNoticeCount | undefined): void => {
+    const row = openTasks.get(ctx.workflowId);
+    if (!count || !row || row.runId !== ctx.runId || row.occurrence !== count.occurrence) return;
+    row.remindersSent = Math.max(row.remindersSent, count.remindersSent);
+    row.escalated = row.escalated || count.escalated;
+  };
 
   const asset = (assetNumber: string): AssetSnapshot => {
     let a = assets.get(assetNumber);
@@ -139,11 +172,16 @@ export function createStubActivities(overrides: StubSetup = {}): StubActivities 
     async loadAsset(assetNumber) {
       return { ...asset(assetNumber) };
     },
-    async recordEvent(ctx, eventType, details) {
+    async recordEvent(ctx, eventType, details, tasks) {
       record(ctx, eventType, details);
+      bookkeep(ctx, tasks);
     },
-    async sendNotice(ctx, kind, notice) {
+    async openTask(task) {
+      openTask(task);
+    },
+    async sendNotice(ctx, kind, notice, count) {
       record(ctx, 'notice-sent', { kind, ...notice });
+      noteNotice(ctx, count);
     },
     async scheduleCollection(ctx, { plannedDate, reason }) {
       record(ctx, 'collection-scheduled', { plannedDate, reason });
@@ -226,6 +264,7 @@ export function createStubActivities(overrides: StubSetup = {}): StubActivities 
     activities,
     calls,
     events,
+    openTasks,
     callsOf: <K extends ActivityName>(name: K, where?: (call: StubCall<K>) => boolean) =>
       (calls.filter((c) => c.name === name) as StubCall<K>[]).filter((c) => !where || where(c)),
     count: (name) => calls.filter((c) => c.name === name).length,

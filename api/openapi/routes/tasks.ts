@@ -11,7 +11,7 @@ export const tasksRoutes = [
     tag: 'Tasks',
     summary: 'Pending human tasks of both processes, oldest due first',
     description:
-      'Filter by task `type` (collect-device, deliver-device...), `process`, `department`, `location`. Each item has the device, where, whom to contact, when it is due, and where to POST each report it accepts.',
+      'Filter by task `type` (collect-device, deliver-device..., admin-decision while a process needs attention), `process`, `department`, `location`. Each item has the device, where, whom to contact, when it is due and escalated, and where to POST each report it accepts. Answered from the task index in one query; paging with `cursor` is exact while tasks open and close: every task open throughout is listed once.',
     roles: REPORTERS,
     query: listTasksQuery,
     responses: [{ status: 200, description: 'One page of tasks', schema: taskPage }],
