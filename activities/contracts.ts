@@ -128,6 +128,53 @@ export interface FinishInactivationArgs {
 }
 
 /**
+ * One open human task as the task index keeps it (DESIGN §7): the inbox and the application hand-off
+ * read this table, never the workflows. At most one row per workflow id: a newer step occurrence
+ * replaces an older one, and a close names the occurrence it ends, so a late retry never undoes a newer
+ * task.
+ */
+export interface OpenTask {
+  workflowId: string;
+  runId: string;
+  /** The deployment's task queue: each deployment lists only its own tasks. */
+  taskQueue: string;
+  /** The step occurrence the task belongs to (see StepLog.occurrence). */
+  occurrence: number;
+  process: 'change-user' | 'inactivation';
+  /** Task type, e.g. `collect-device`, or `admin-decision` while the process needs attention. */
+  type: string;
+  step: string;
+  expects: string[];
+  assetNumber: string;
+  department: string | null;
+  location: string | null;
+  contact: { name?: string; email?: string; phone?: string } | null;
+  dueAt: string;
+  escalateAt: string | null;
+  createdAt: string;
+  remindersSent: number;
+  escalated: boolean;
+  /** For an admin decision: the step that failed and why. */
+  failedStep?: string;
+  lastError?: string;
+}
+
+/** Task-index bookkeeping done in the same transaction as an audit event (recordEvent). */
+export interface TaskBookkeeping {
+  /** Closes this run's open task if its occurrence is at most this one. */
+  closeThrough?: number;
+  /** Then opens (or replaces with a newer occurrence) this task. */
+  open?: OpenTask;
+}
+
+/** The reminder and escalation count of an open task, kept up to date by sendNotice. */
+export interface TaskNoticeCount {
+  occurrence: number;
+  remindersSent: number;
+  escalated: boolean;
+}
+
+/**
  * Every activity is safe to retry. Asset changes go through assetsRepo.applyChange, which writes the
  * change and its audit event in one transaction once per idempotency key (a retry gets the stored result
  * back); MDM commands carry ctx.idempotencyKey and are looked up in the MDM before being sent.
@@ -135,13 +182,24 @@ export interface FinishInactivationArgs {
 export interface LifecycleActivities {
   /** Reads the asset; changes nothing. A missing asset fails non-retryably (AssetNotFound). */
   loadAsset(assetNumber: string): Promise<AssetSnapshot>;
-  /** Appends one audit event; idempotent on ctx.idempotencyKey in asset_events. */
-  recordEvent(ctx: StepContext, eventType: string, details: Record<string, unknown>): Promise<void>;
   /**
-   * Mails the notice (to the admins when `to` is empty) and records a `notice-sent` event. Once per
+   * Appends one audit event; idempotent on ctx.idempotencyKey in asset_events. With `tasks`, closes and/or
+   * opens task-index rows in the same transaction (each idempotent: see OpenTask).
+   */
+  recordEvent(
+    ctx: StepContext,
+    eventType: string,
+    details: Record<string, unknown>,
+    tasks?: TaskBookkeeping,
+  ): Promise<void>;
+  /** Opens a task-index row for a task that just opened (or replaces an older occurrence); idempotent. */
+  openTask(task: OpenTask): Promise<void>;
+  /**
+   * Mails the notice (to the admins when `to` is empty) and records a `notice-sent` event; with `task`, updates
+   * the open task's reminder and escalation count. Once per
    * ctx.idempotencyKey: no mail once that event exists; a retry before it re-sends with the same Message-ID.
    */
-  sendNotice(ctx: StepContext, kind: string, notice: Notice): Promise<void>;
+  sendNotice(ctx: StepContext, kind: string, notice: Notice, task?: TaskNoticeCount): Promise<void>;
 
   /**
    * Plans the asset back into stock on the date (`collection-scheduled` event), then mails the current user

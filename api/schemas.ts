@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { filterText } from './queryFilters';
 import { ASSET_NUMBER_PATTERN } from '../db/types';
-import { HUMAN_EVENTS, newUserSchema } from '../workflows/reportSchemas';
+import { HUMAN_EVENTS, newUserSchema, reportSchema } from '../workflows/reportSchemas';
 import { CHANGE_USER_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflows/definitions';
 
 export { ASSET_NUMBER_PATTERN };
@@ -70,6 +70,8 @@ export type InactivationsBody = z.infer<typeof inactivationsBody>;
 /** Event reports: the payload sits under `data`, so envelope fields never clash with payload fields. */
 export const eventBody = z.strictObject({
   idempotencyKey: idempotencyKeySchema.optional(),
+  // The step of the task the reporter saw: a report that arrives after the process moved on is refused.
+  step: reportSchema.shape.step,
   data: z.record(z.string(), z.unknown(), 'must be an object with the event fields').default({}),
 });
 

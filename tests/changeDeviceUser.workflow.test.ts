@@ -63,12 +63,18 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
       mdmDeviceId: null,
     });
 
-    // Reported too early: the MDM shows no enrolment yet, so the task opens again and the reporter is told why.
-    const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
-    expect(early).toMatchObject({
-      step: 'awaiting-reenrollment',
-      message: expect.stringMatching(/not confirmed by the MDM/),
-    });
+    // Reported too early: the answer says the MDM must confirm it first; the MDM shows no enrolment yet,
+    // so the task opens again and the report's record says why.
+    const tooEarly = report();
+    const early = await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [tooEarly] });
+    expect(early).toMatchObject({ accepted: true, step: 'assigning', pending: expect.stringMatching(/MDM/) });
+    const reopened = await h.waitForState(handle, (s) =>
+      s.reports.some((r) => r.idempotencyKey === tooEarly.idempotencyKey && r.followUp !== undefined),
+    );
+    expect(reopened.reports.find((r) => r.idempotencyKey === tooEarly.idempotencyKey)?.followUp).toMatch(
+      /not confirmed by the MDM/,
+    );
+    expect(reopened).toMatchObject({ step: 'awaiting-reenrollment', pendingTask: { type: 'reenroll-device' } });
 
     // Field staff re-enrol the device; the emulator gives it a new MDM id which the workflow must find.
     const enrolled = await h.emulator.reEnroll(mdmDeviceId);
@@ -163,6 +169,8 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     const again = await handle.executeUpdate(reportUpdates['device-collected'], { args: [collected] });
     expect(first.duplicate).toBe(false);
     expect(again.duplicate).toBe(true);
+    // The answer comes before the audit write; the steps after it wait for that write.
+    await h.waitForStep(handle, 'awaiting-reenrollment');
     const events = await eventsRepo.listForAsset(h.db.pool, assetNumber);
     expect(events.filter((e) => e.eventType === 'device-collected')).toHaveLength(1);
     await handle.terminate('test done');
@@ -217,10 +225,16 @@ describe('change device user on real Temporal, PostgreSQL, MDM emulator and SMTP
     await handle.executeUpdate(reportUpdates['device-reenrolled'], { args: [report()] });
     await h.waitForStep(handle, 'awaiting-assignment'); // no application was waiting
 
-    const missing = await handle.executeUpdate(reportUpdates['user-assigned'], {
-      args: [report({ applicationId: '00000000-0000-4000-8000-000000000000' }, admin)],
-    });
-    expect(missing).toMatchObject({ step: 'awaiting-assignment', message: expect.stringMatching(/could not be used/) });
+    const unknownApplication = report({ applicationId: '00000000-0000-4000-8000-000000000000' }, admin);
+    const missing = await handle.executeUpdate(reportUpdates['user-assigned'], { args: [unknownApplication] });
+    expect(missing).toMatchObject({ step: 'assigning', pending: expect.stringMatching(/application/) });
+    const reopened = await h.waitForState(handle, (s) =>
+      s.reports.some((r) => r.idempotencyKey === unknownApplication.idempotencyKey && r.followUp !== undefined),
+    );
+    expect(reopened.reports.find((r) => r.idempotencyKey === unknownApplication.idempotencyKey)?.followUp).toMatch(
+      /could not be used/,
+    );
+    expect(reopened).toMatchObject({ step: 'awaiting-assignment', pendingTask: { type: 'assign-user' } });
 
     const { application } = await applicationsRepo.create(h.db.pool, {
       department: 'Legal',

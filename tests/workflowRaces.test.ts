@@ -162,8 +162,13 @@ describe('two reports for one open task', () => {
       const outcomes = await sendTogether(
         h,
         handle,
-        [reportUpdates['removal-profile-installed'], report({})],
-        [reportUpdates['profile-removal-failed'], report({ reason: 'the device asked for a passcode nobody knows' })],
+        // Each names the step it reports on, as the API and the field page do: the process answers a
+        // report as soon as it enters its next step, where profile-removal-failed would fit again.
+        [reportUpdates['removal-profile-installed'], { ...report({}), step: 'awaiting-removal-profile' }],
+        [
+          reportUpdates['profile-removal-failed'],
+          { ...report({ reason: 'the device asked for a passcode nobody knows' }), step: 'awaiting-removal-profile' },
+        ],
       );
       expect(acks(outcomes), JSON.stringify(outcomes)).toHaveLength(1);
       expect(refusalTypes(outcomes)).toEqual(['EventNotExpected']);
@@ -174,9 +179,13 @@ describe('two reports for one open task', () => {
       expect(state.reports.filter((r) => r.step === 'awaiting-removal-profile')).toEqual([
         expect.objectContaining({ event: applied, outcome: 'accepted' }),
       ]);
-      expect(
-        h.stubs.eventsOf('removal-profile-installed').length + h.stubs.eventsOf('profile-removal-failed').length,
-      ).toBe(1);
+      // The report's audit write follows the step change (the next step's work waits for it).
+      await expect
+        .poll(
+          () =>
+            h.stubs.eventsOf('removal-profile-installed').length + h.stubs.eventsOf('profile-removal-failed').length,
+        )
+        .toBe(1);
       expect(h.stubs.eventsOf(applied)).toHaveLength(1);
       expect(h.stubs.count('requestInactivation')).toBe(1);
     },
@@ -315,7 +324,7 @@ async function reportThenCancelDuringReminder() {
 
 describe('a report taken just before a cancel (both waiting for the main loop)', () => {
   it(
-    'both are answered, the cancel wins, the report is acknowledged at cancelled and nothing runs on it',
+    'both are answered, the cancel wins, the report is acknowledged at cancelled, audited, and nothing runs on it',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const { h, handle, collected, reported, cancelled } = await reportThenCancelDuringReminder();
@@ -330,25 +339,11 @@ describe('a report taken just before a cancel (both waiting for the main loop)',
       expect(result.reports).toEqual([
         expect.objectContaining({ idempotencyKey: collected.idempotencyKey, outcome: 'accepted' }),
       ]);
-      // ... but no step ran on it, and (see the KNOWN GAP below) the audit trail does not have it.
+      // ... it is in the audit trail (what was done is kept and said), but no step ran on it.
       expect(h.stubs.count('returnToStock')).toBe(0);
-      expect(h.stubs.eventsOf('device-collected')).toHaveLength(0);
+      expect(h.stubs.eventsOf('device-collected')).toHaveLength(1);
       expect(h.stubs.eventsOf('cancelled')).toHaveLength(1);
       expect(h.stubs.eventsOf('cancelled')[0].details.doneSteps).not.toContain('returning-to-stock');
-    },
-  );
-
-  // DESIGN.md: "Cancel and abort leave the records true ... what was done to the device is kept and said."
-  // Today a report acknowledged as accepted in the same workflow task as a cancel is dropped: the ack says
-  // accepted (status cancelled) and the state lists it, but its audit event is never written, so the
-  // trail does not say the device was collected. Either the audit write or a refusal would be consistent.
-  it.fails(
-    'KNOWN GAP: a report acknowledged as accepted just before a cancel is written to the audit trail',
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const { h, handle, reported } = await reportThenCancelDuringReminder();
-      await handle.result();
-      if (reported.kind === 'ack') expect(h.stubs.eventsOf('device-collected')).toHaveLength(1);
     },
   );
 });
@@ -631,25 +626,26 @@ describe('a cancel from the Temporal client', () => {
   );
 
   it(
-    'while a report Update waits for its step to finish: the Update is answered and the cancel audited once',
+    'while the audit write of a report is still running: the report is answered, recorded, and the cancel audited once',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const gate = createGate();
       const h = await harness((d) => ({
-        recordEvent: async (ctx, eventType, details) => {
+        recordEvent: async (ctx, eventType, details, tasks) => {
           if (eventType === 'device-collected') await gate.pass();
-          return d.recordEvent(ctx, eventType, details);
+          return d.recordEvent(ctx, eventType, details, tasks);
         },
       }));
       const handle = await h.startChangeUser();
       await h.waitForTask(handle, 'awaiting-collection');
       const reported = h.update(handle, reportUpdates['device-collected'], report({ collectedBy: 'Bob Field' }));
-      await gate.entered; // the report was taken; its audit write is held, so its Update is still waiting
-      await handle.cancel();
-
+      await gate.entered; // the report was taken; its audit write is held (the next step waits for it)
+      // The report is answered as soon as the process enters its next step, without waiting for the write.
       const outcome = await reported;
-      expect(outcome.kind, JSON.stringify(outcome)).not.toBe('unanswered');
-      expect(outcome).toMatchObject({ kind: 'refused', type: 'CancelledFailure' });
+      expect(outcome, JSON.stringify(outcome)).toMatchObject({ kind: 'ack', ack: { step: 'returning-to-stock' } });
+      await handle.cancel();
+      // An accepted report is always recorded, cancel or not: the write finishes, then the process stops.
+      gate.release();
       const err = await handle.result().then(
         () => undefined,
         (e: unknown) => e,
@@ -659,6 +655,7 @@ describe('a cancel from the Temporal client', () => {
       const state = await finalState(h, handle);
       expect(state.status).toBe('cancelled');
       expect(h.stubs.eventsOf('cancelled')).toHaveLength(1);
+      expect(h.stubs.eventsOf('device-collected')).toHaveLength(1);
       expect(h.stubs.count('returnToStock')).toBe(0);
     },
   );

@@ -1,27 +1,59 @@
 /**
- * The activity stubs every lifecycle workflow uses, with one retry policy: a few quick retries for
- * transient trouble (the MDM adapter already waits out 429s), then the step goes to needs-attention.
+ * The activity stubs every lifecycle workflow uses. Timeouts are sized per kind of work: an activity
+ * that only touches the database answers in milliseconds, so a lost task is retried after seconds, not
+ * minutes; mail relays and the MDM get room for their own timeouts and retries. Retry policy: a few quick
+ * retries for transient trouble (the MDM adapter already waits out 429s), then the step goes to
+ * needs-attention. Changing these options changes no history command, so running processes keep replaying.
  */
 import { proxyActivities, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
 import type { LifecycleActivities } from '../activities/contracts';
 
-export const activityOptions: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+const retry: ActivityOptions['retry'] = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 5,
 };
 
-export const acts = proxyActivities<LifecycleActivities>(activityOptions);
-
-/**
- * For the workflow's own bookkeeping (audit records of reports, rejections, admin decisions): these must
- * not give up during a database outage, since there is no step to park; they retry until it is back.
- */
-export const bookkeeping = proxyActivities<Pick<LifecycleActivities, 'recordEvent'>>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+/** Database reads and writes only. */
+const databaseWork: ActivityOptions = { startToCloseTimeout: '20 seconds', retry };
+/** A database write and a mail to send (SMTP relays can be slow to answer). */
+const databaseAndMail: ActivityOptions = { startToCloseTimeout: '45 seconds', retry };
+/** MDM calls: the HTTP client's own timeout (MDM_TIMEOUT_MS) and its waits for Retry-After fit inside. */
+const mdmWork: ActivityOptions = { startToCloseTimeout: '90 seconds', retry };
 
 type Fn = keyof LifecycleActivities;
+
+export const activityOptionsFor: Record<Fn, ActivityOptions> = {
+  loadAsset: databaseWork,
+  recordEvent: databaseWork,
+  openTask: databaseWork,
+  returnToStock: databaseWork,
+  claimApplication: databaseWork,
+  recordDelivery: databaseWork,
+  finishInactivation: databaseWork,
+  sendNotice: databaseAndMail,
+  scheduleCollection: databaseAndMail,
+  assignUser: databaseAndMail,
+  requestWipe: mdmWork,
+  getMdmJobState: mdmWork,
+  deleteFromMdm: mdmWork,
+  verifyEnrollment: mdmWork,
+  requestInactivation: mdmWork,
+  getDeviceState: mdmWork,
+};
+
+const acts = proxyActivities<LifecycleActivities>(databaseWork);
+
+/**
+ * For the workflow's own bookkeeping (audit records of reports, rejections, admin decisions, the task
+ * index): these must not give up during a database outage, since there is no step to park; they retry
+ * until it is back.
+ */
+export const bookkeeping = proxyActivities<Pick<LifecycleActivities, 'recordEvent' | 'openTask'>>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
 
 /** Calls an activity with a one-line summary, shown next to it in the Temporal Web UI. */
 export function call<K extends Fn>(
@@ -30,5 +62,5 @@ export function call<K extends Fn>(
   ...args: Parameters<LifecycleActivities[K]>
 ): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
   const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
-  return stub.executeWithOptions({ ...activityOptions, summary }, args);
+  return stub.executeWithOptions({ ...activityOptionsFor[name], summary }, args);
 }

@@ -13,6 +13,7 @@ import {
   type ReportAck,
   type Step,
 } from './definitions';
+import type { OpenTask, TaskBookkeeping } from '../activities/contracts';
 import { commandNotAllowed, invalidReport } from './refusals';
 import type { StepLog } from './stepLog';
 
@@ -31,8 +32,19 @@ export interface ControlHost {
   log: StepLog;
   /** The events the open task expects (none when no task is open). */
   expects(): HumanEventName[];
-  /** Writes an audit record of the needs-attention step (`purpose` tells the writes of one step apart). */
-  audit(type: string, details: Record<string, unknown>, actor?: ActorRef, purpose?: string): Promise<void>;
+  /**
+   * Writes an audit record of the needs-attention step (`purpose` tells the writes of one step apart),
+   * with the task-index bookkeeping that goes with it.
+   */
+  audit(type: string, details: Record<string, unknown>, opts: AuditOptions): Promise<void>;
+  /** The task-index row of the admins' decision. */
+  adminDecisionTask(failedStep: Step, error: string): OpenTask;
+}
+
+interface AuditOptions {
+  actor?: ActorRef;
+  purpose?: string;
+  tasks?: TaskBookkeeping;
 }
 
 export class AdminControl {
@@ -75,12 +87,18 @@ export class AdminControl {
     log.park(failedStep, error);
     delete this.requested.retry;
     log.enter('needs-attention', 'admin-decision');
-    await this.host.audit('needs-attention', { failedStep, error });
+    const decision = this.host.adminDecisionTask(failedStep, error);
+    await this.host.audit('needs-attention', { failedStep, error }, { tasks: { open: decision } });
     await condition(() => Boolean(this.requested.retry || this.requested.abort || this.requested.cancel));
     this.throwIfStopped();
     const retry = this.consume('retry');
     log.resume();
-    await this.host.audit('retry', { failedStep, reason: retry.reason ?? null }, retry.actor, 'retry');
+    const closes = { closeThrough: decision.occurrence };
+    await this.host.audit(
+      'retry',
+      { failedStep, reason: retry.reason ?? null },
+      { actor: retry.actor, purpose: 'retry', tasks: closes },
+    );
   }
 
   stopRequested(): boolean {

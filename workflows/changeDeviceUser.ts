@@ -21,6 +21,7 @@ import {
 } from './definitions';
 import { noticeSender, reenrolAndVerify, taskSpec } from './humanTasks';
 import { Lifecycle, type TaskNotice } from './lifecycle';
+import type { NextStep } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
@@ -45,18 +46,8 @@ export async function changeDeviceUser(input: ChangeUserInput): Promise<Lifecycl
 }
 
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
-  let asset = await lc.parkOnFailure('scheduled', () =>
-    call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
-  );
-  lc.setWhereabouts(asset.department, asset.location);
+  let asset = await scheduleCollection(lc, input);
   const notice = changeUserNotices(lc, input);
-
-  asset = await lc.runStep('scheduled', (ctx) =>
-    call('scheduleCollection', 'plan collection and notify the current user', ctx, {
-      plannedDate: input.plannedCollectionDate,
-      reason: input.reason,
-    }),
-  );
 
   const collected = await waitForCollection(lc, input, asset, notice);
 
@@ -81,6 +72,7 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
     timings: input.timings,
     contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
     verifySummary: `verify ${asset.serialNumber} is enrolled in the MDM`,
+    then: input.newUser ? 'assigning' : 'awaiting-assignment',
     notice,
   });
 
@@ -93,6 +85,27 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
   lc.setWhereabouts(asset.department, asset.location);
 
   await deliver(lc, input, assignment, notice);
+}
+
+/** Plans the device back into stock on its date and tells its user; from fleet-scale-1 on in one activity. */
+async function scheduleCollection(lc: Lifecycle, input: ChangeUserInput): Promise<AssetSnapshot> {
+  const schedule = () =>
+    lc.runStep('scheduled', (ctx) =>
+      call('scheduleCollection', 'plan collection and notify the current user', ctx, {
+        plannedDate: input.plannedCollectionDate,
+        reason: input.reason,
+      }),
+    );
+  if (lc.features.fleetScale) {
+    const asset = await schedule();
+    lc.setWhereabouts(asset.department, asset.location);
+    return asset;
+  }
+  const loaded = await lc.parkOnFailure('scheduled', () =>
+    call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
+  );
+  lc.setWhereabouts(loaded.department, loaded.location);
+  return schedule();
 }
 
 function changeUserNotices(lc: Lifecycle, input: ChangeUserInput): TaskNotice {
@@ -199,6 +212,7 @@ async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: Task
       step,
       expects: ['user-assigned'],
       contact,
+      next: toAssigning,
     });
     const got = await lc.awaitTask({ ...spec, reopenedBecause }, notice);
     const data = got.report.data as { applicationId?: string; user?: NewUser };
@@ -217,6 +231,12 @@ async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: Task
   }
 }
 
+/** A user given in the report is assigned at once; an application must still be available first. */
+const toAssigning: NextStep = (_event, report) =>
+  (report.data as { applicationId?: string }).applicationId
+    ? { step: 'assigning', pending: 'the application must still be available' }
+    : { step: 'assigning' };
+
 /** The new user signs for the device; the signed receipt is kept as evidence. */
 async function deliver(lc: Lifecycle, input: ChangeUserInput, assignment: Assignment, notice: TaskNotice) {
   const step = 'awaiting-delivery';
@@ -226,6 +246,7 @@ async function deliver(lc: Lifecycle, input: ChangeUserInput, assignment: Assign
     step,
     expects: ['device-delivered'],
     contact,
+    next: () => ({ step: 'completed', pending: 'the signed receipt is being stored' }),
   });
   const delivered = await lc.awaitTask(spec, notice);
   await lc.parkOnFailure(step, () =>

@@ -114,6 +114,8 @@ export interface HumanTask {
   createdAt: string;
   remindersSent: number;
   escalated: boolean;
+  /** The step occurrence the task belongs to; the task index keys its row by it. */
+  occurrence?: number;
 }
 
 /** Who did something, as kept in state and audit: an id and a role (claimed, for Signals). */
@@ -130,6 +132,8 @@ export interface ReportRecord {
   outcome: 'accepted' | 'rejected';
   step: Step;
   reason?: string;
+  /** An accepted report the process could not use (the step opened again): why. */
+  followUp?: string;
 }
 
 export interface StepRecord {
@@ -149,6 +153,8 @@ export interface LifecycleState {
   failedStep?: Step;
   lastError?: string;
   inactivationAttempts?: number;
+  /** The current step occurrence (a step that opens again is a new occurrence). */
+  occurrence?: number;
   reports: ReportRecord[];
   notes: string[];
 }
@@ -161,6 +167,12 @@ export interface ReportAck {
   status: LifecycleStatus;
   /** Why the workflow is back at the same step (e.g. the MDM did not confirm a reported re-enrolment). */
   message?: string;
+  /**
+   * What the process still checks before it moves on (e.g. the MDM must confirm a re-enrolment). The
+   * answer comes before that check: if it fails, the task opens again, the report's record in the
+   * workflow's state gets a `followUp` saying why, and the task is back in the inbox.
+   */
+  pending?: string;
 }
 
 /** Human reports: one Update (validated, what the API uses) and one Signal (UI/CLI) per event name. */

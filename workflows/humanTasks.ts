@@ -5,7 +5,7 @@
 import { call } from './activityProxy';
 import type { ActorRef, HumanEventName, HumanTask, LifecycleTimings, Step } from './definitions';
 import type { Lifecycle, TaskNotice, TaskSpec } from './lifecycle';
-import type { StepRefusal } from './reportIntake';
+import type { NextStep, StepRefusal } from './reportIntake';
 
 interface TaskShape {
   type: string;
@@ -13,6 +13,7 @@ interface TaskShape {
   expects: HumanEventName[];
   contact?: HumanTask['contact'];
   refusal?: StepRefusal;
+  next?: NextStep;
 }
 
 /** A task due from `from`, escalated to the admins after the deployment's escalation delay, then repeatedly. */
@@ -42,7 +43,8 @@ export function noticeSender(
   return async (kind, task) => {
     const ctx = lc.context(task.step, undefined, `${kind}-${task.remindersSent}-${Date.now()}`);
     const to = kind === 'reminder' && task.contact?.email ? [task.contact.email] : [];
-    await call('sendNotice', `${kind} for ${task.type}`, ctx, kind, { to, ...wording(kind, task) });
+    const count = { occurrence: task.occurrence ?? 0, remindersSent: task.remindersSent, escalated: task.escalated };
+    await call('sendNotice', `${kind} for ${task.type}`, ctx, kind, { to, ...wording(kind, task) }, count);
   };
 }
 
@@ -51,6 +53,8 @@ export interface ReenrolmentSpec {
   contact: HumanTask['contact'];
   /** The verify activity's summary in the Temporal UI. */
   verifySummary: string;
+  /** The step after a confirmed re-enrolment (what the reporter is told). */
+  then: Step;
   notice: TaskNotice;
 }
 
@@ -62,7 +66,14 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
   const step: Step = 'awaiting-reenrollment';
   let reopenedBecause: string | undefined;
   for (;;) {
-    const shape: TaskShape = { type: 'reenroll-device', step, expects: ['device-reenrolled'], contact: spec.contact };
+    const next: NextStep = () => ({ step: spec.then, pending: 'the MDM must show the device enrolled' });
+    const shape: TaskShape = {
+      type: 'reenroll-device',
+      step,
+      expects: ['device-reenrolled'],
+      contact: spec.contact,
+      next,
+    };
     const got = await lc.awaitTask({ ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause }, spec.notice);
     const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };
     const reporter: ActorRef = got.report.actor;

@@ -164,6 +164,7 @@ async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, conta
     timings: input.timings,
     contact,
     verifySummary: 'verify the device is active in the MDM again',
+    then: 'requesting-inactivation',
     notice,
   });
 }

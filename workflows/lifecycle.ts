@@ -17,15 +17,19 @@ import {
   workflowInfo,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
-import type { LifecycleActivities, StepContext } from '../activities/contracts';
+import type { LifecycleActivities, OpenTask, StepContext, TaskBookkeeping } from '../activities/contracts';
 import { AssetNumberKey, DepartmentKey, LifecycleProcessKey, LocationKey } from '../temporal/searchAttributes';
 import { AdminControl, LifecycleStopped } from './adminControl';
 import { renderDetails } from './currentDetails';
 import type { ActorRef, HumanEventName, HumanTask, LifecycleState, ProcessKind, Step } from './definitions';
-import { ReportIntake, type Received, type StepRefusal } from './reportIntake';
+import { runFeatures, type RunFeatures } from './patches';
+import { ReportIntake, type NextStep, type Received, type StepRefusal } from './reportIntake';
 import { nowIso, StepLog } from './stepLog';
 
 export { LifecycleStopped } from './adminControl';
+
+/** The task type of an admin's retry-or-abort decision while a process needs attention. */
+export const ADMIN_DECISION_TASK = 'admin-decision';
 export type { Received } from './reportIntake';
 
 export interface TaskSpec {
@@ -43,12 +47,14 @@ export interface TaskSpec {
   refusal?: StepRefusal;
   /** When the task opens again after a report the step could not use: why (the report's answer says it). */
   reopenedBecause?: string;
+  /** Where a fitting report moves the process (answered at once to the reporter from fleet-scale-1 on). */
+  next?: NextStep;
 }
 
 /** Sends a reminder (to the person the task concerns) or an escalation (to the admins) for an open task. */
 export type TaskNotice = (kind: 'reminder' | 'escalation', task: HumanTask) => Promise<void>;
 
-type Recorder = Pick<ActivityInterfaceFor<LifecycleActivities>, 'recordEvent'>;
+type Recorder = Pick<ActivityInterfaceFor<LifecycleActivities>, 'recordEvent' | 'openTask'>;
 
 export class Lifecycle {
   readonly log: StepLog;
@@ -56,6 +62,11 @@ export class Lifecycle {
   readonly control: AdminControl;
   /** Inactivation only: how many times the inactivation has been requested. */
   inactivationAttempts?: number;
+  /** Behaviour this run has, by the patches it started with (see patches.ts). */
+  readonly features: RunFeatures;
+  private whereabouts: { department: string | null; location: string | null } = { department: null, location: null };
+  /** A report's audit write still running while the process enters its next step (fleet-scale-1). */
+  private bookkeepingInFlight?: Promise<void>;
 
   constructor(
     private readonly process: ProcessKind,
@@ -64,9 +75,11 @@ export class Lifecycle {
     private readonly requester: ActorRef,
   ) {
     const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
+    this.features = runFeatures();
     this.log = new StepLog(first, () => this.refreshDetails());
     this.intake = new ReportIntake({
       log: this.log,
+      features: this.features,
       refreshDetails: () => this.refreshDetails(),
       recordRejection: (event, actor, rejectionKey, reason) =>
         this.record.recordEvent(
@@ -79,8 +92,11 @@ export class Lifecycle {
     this.control = new AdminControl({
       log: this.log,
       expects: () => this.intake.pendingTask?.expects ?? [],
-      audit: (type, details, actor, purpose) =>
-        this.record.recordEvent(this.context('needs-attention', actor, purpose), type, details),
+      audit: (type, details, { actor, purpose, tasks }) => {
+        const ctx = this.context('needs-attention', actor, purpose);
+        return this.afterBookkeeping(() => this.record.recordEvent(ctx, type, details, tasks));
+      },
+      adminDecisionTask: (failedStep, error) => this.adminDecisionTask(failedStep, error),
     });
     // Set here as well as at start, so a process started from the Temporal UI or CLI is filterable too.
     upsertSearchAttributes([
@@ -102,6 +118,7 @@ export class Lifecycle {
       failedStep: log.failedStep,
       lastError: log.lastError,
       inactivationAttempts: this.inactivationAttempts,
+      occurrence: log.occurrence,
       reports: intake.records,
       notes: log.notes,
     };
@@ -128,6 +145,7 @@ export class Lifecycle {
   }
 
   setWhereabouts(department?: string | null, location?: string | null): void {
+    this.whereabouts = { department: department ?? null, location: location ?? null };
     upsertSearchAttributes([
       { key: DepartmentKey, value: department ?? null },
       { key: LocationKey, value: location ?? null },
@@ -136,6 +154,9 @@ export class Lifecycle {
 
   /** Runs an automated step; a failure that retries cannot fix waits for an admin's retry or abort. */
   async runStep<T>(step: Step, fn: (ctx: StepContext) => Promise<T>, actor = this.requester): Promise<T> {
+    // From fleet-scale-1 on, a stop requested while the last report was taken ends the process before
+    // the next step is even entered (its reporter is answered `cancelled`, not with a step never done).
+    if (this.features.fleetScale) this.control.throwIfStopped();
     this.log.enter(step);
     return this.parkOnFailure(step, () => fn(this.context(step, actor)));
   }
@@ -145,6 +166,7 @@ export class Lifecycle {
    * parks the workflow in needs-attention instead of failing it; after a retry the work runs again.
    */
   async parkOnFailure<T>(step: Step, fn: () => Promise<T>): Promise<T> {
+    if (this.bookkeepingInFlight) await this.flushBookkeeping();
     for (;;) {
       this.control.throwIfStopped();
       try {
@@ -176,16 +198,85 @@ export class Lifecycle {
       createdAt: nowIso(),
       remindersSent: 0,
       escalated: false,
+      occurrence: this.log.occurrence,
     };
-    this.intake.open(task, spec.refusal);
+    this.intake.open(task, spec.refusal, spec.next);
     this.refreshDetails();
+    if (this.features.fleetScale) {
+      await this.flushBookkeeping();
+      await this.record.openTask(this.taskRow(task, spec.escalateAt));
+    }
     await this.waitForReport(spec, task, notice);
     const received = this.intake.take();
-    const { actor } = received.report;
-    await this.record.recordEvent(this.context(spec.step, actor, 'report'), received.event, {
-      ...received.report.data,
-    });
+    const closes: TaskBookkeeping = { closeThrough: task.occurrence };
+    const ctx = this.context(spec.step, received.report.actor, 'report');
+    const audit = () => this.record.recordEvent(ctx, received.event, { ...received.report.data }, closes);
+    if (!this.features.fleetScale) {
+      await audit();
+      return received;
+    }
+    // The process enters its next step now (the reporter's answer names it); that step's own work waits
+    // for this write (flushBookkeeping), so the audit trail keeps its order. Not cancellable: a report
+    // that was accepted is always recorded.
+    this.bookkeepingInFlight = CancellationScope.nonCancellable(audit);
     return received;
+  }
+
+  /** Waits for the audit write of the last report, if it is still running. */
+  private async flushBookkeeping(): Promise<void> {
+    const inFlight = this.bookkeepingInFlight;
+    this.bookkeepingInFlight = undefined;
+    await inFlight;
+  }
+
+  /**
+   * Runs `write` once the last report's audit write is done. Without one in flight (always, before
+   * fleet-scale-1) it runs at once, with no extra await, so older histories replay command for command.
+   */
+  private afterBookkeeping(write: () => Promise<void>): Promise<void> {
+    const inFlight = this.bookkeepingInFlight;
+    this.bookkeepingInFlight = undefined;
+    return inFlight ? inFlight.then(write) : write();
+  }
+
+  /** The task-index row of an open human task. */
+  private taskRow(task: HumanTask, escalateAt: Date | undefined): OpenTask {
+    const info = workflowInfo();
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      taskQueue: info.taskQueue,
+      occurrence: task.occurrence ?? this.log.occurrence,
+      process: this.process,
+      type: task.type,
+      step: task.step,
+      expects: task.expects,
+      assetNumber: this.assetNumber,
+      ...this.whereabouts,
+      contact: task.contact ?? null,
+      dueAt: task.dueAt,
+      escalateAt: escalateAt?.toISOString() ?? null,
+      createdAt: task.createdAt,
+      remindersSent: task.remindersSent,
+      escalated: task.escalated,
+    };
+  }
+
+  /** The task-index row of the admins' decision while the process needs attention. */
+  private adminDecisionTask(failedStep: Step, error: string): OpenTask {
+    const now = nowIso();
+    const task: HumanTask = {
+      type: ADMIN_DECISION_TASK,
+      step: 'needs-attention',
+      expects: [],
+      assetNumber: this.assetNumber,
+      dueAt: now,
+      createdAt: now,
+      remindersSent: 0,
+      escalated: false,
+      occurrence: this.log.occurrence,
+    };
+    return { ...this.taskRow(task, undefined), failedStep, lastError: error };
   }
 
   /** Sleeps until a report arrives, waking for each reminder and escalation that falls due meanwhile. */
@@ -204,6 +295,8 @@ export class Lifecycle {
           : await condition(reportedOrStopped, wait, {
               summary: `${spec.type}: ${reminders.length ? 'next reminder' : 'escalation'} if nobody reports`,
             });
+      // From fleet-scale-1 on, a report accepted before a stop is taken (and audited) first.
+      if (this.features.fleetScale && this.intake.hasReport()) return;
       this.control.throwIfStopped();
       if (woke && this.intake.hasReport()) return;
       if (!woke && reminders.length && reminders[0].getTime() <= Date.now()) {
@@ -244,6 +337,7 @@ export class Lifecycle {
   async run(body: () => Promise<void>): Promise<LifecycleState> {
     try {
       await body();
+      if (this.bookkeepingInFlight) await this.flushBookkeeping();
       this.finish('completed');
     } catch (err) {
       const stopped =
@@ -260,11 +354,14 @@ export class Lifecycle {
 
   private recordStop(stopped: LifecycleStopped): Promise<void> {
     const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
-    return this.record.recordEvent(this.context(stopped.how, actor), stopped.how, {
+    const details = {
       reason: stopped.command?.reason ?? null,
       doneSteps: this.log.steps.map((s) => s.step),
       failedStep: this.log.failedStep ?? null,
-    });
+    };
+    const closes: TaskBookkeeping = { closeThrough: this.log.occurrence };
+    const ctx = this.context(stopped.how, actor);
+    return this.afterBookkeeping(() => this.record.recordEvent(ctx, stopped.how, details, closes));
   }
 
   private finish(status: 'completed' | 'cancelled' | 'aborted'): void {

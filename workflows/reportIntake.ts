@@ -5,13 +5,17 @@
  * stands from the step log and waits for the main loop to move on before answering.
  */
 import { condition, workflowInfo } from '@temporalio/workflow';
-import type { ActorRef, HumanEventName, HumanReport, HumanTask, ReportAck, ReportRecord } from './definitions';
+import type { ActorRef, HumanEventName, HumanReport, HumanTask, ReportAck, ReportRecord, Step } from './definitions';
+import type { RunFeatures } from './patches';
 import { eventNotExpected, invalidReport } from './refusals';
 import { parseReport, ReportInvalid } from './reportSchemas';
 import { nowIso, type StepLog } from './stepLog';
 
 /** Says why a report is refused at a step even though the step expects another event. */
 export type StepRefusal = (event: HumanEventName) => string | undefined;
+
+/** Where a fitting report moves the process, and what it still checks first (answered to the reporter). */
+export type NextStep = (event: HumanEventName, report: HumanReport) => { step: Step; pending?: string };
 
 export interface Received {
   event: HumanEventName;
@@ -21,6 +25,7 @@ export interface Received {
 /** What intake needs from the rest of the lifecycle. */
 export interface IntakeHost {
   log: StepLog;
+  features: RunFeatures;
   /** Writes the audit record of a Signal that was not taken. */
   recordRejection(event: string, actor: ActorRef, rejectionKey: string, reason: string): Promise<void>;
   refreshDetails(): void;
@@ -32,6 +37,9 @@ export class ReportIntake {
   private readonly acks = new Map<string, ReportAck>();
   private inbox: Received[] = [];
   private refusal?: StepRefusal;
+  private next?: NextStep;
+  /** Answers for reports taken by a step that checks something before it moves on (see take). */
+  private readonly earlyAnswers = new Map<string, { step: Step; pending?: string }>();
   /** Set by the step when it opens again after a report it could not use: the report's answer says why. */
   private reopenedBecause?: string;
 
@@ -40,24 +48,36 @@ export class ReportIntake {
   // ---- the main loop's side ----
 
   /** Opens `task`: from now on reports are checked against it. */
-  open(task: HumanTask, refusal?: StepRefusal): void {
+  open(task: HumanTask, refusal?: StepRefusal, next?: NextStep): void {
     this.inbox = [];
     this.refusal = refusal;
+    this.next = next;
     this.pendingTask = task;
   }
 
-  /** Called before the step is entered again, so a report waiting for its answer can say why. */
+  /**
+   * Called before a task opens. When it opens again after a report the step could not use, `because`
+   * says why: a report still waiting for its answer gets it, and the report's record keeps it.
+   */
   reopen(because: string | undefined): void {
     this.reopenedBecause = because;
+    if (!because) return;
+    const last = [...this.records].reverse().find((r) => r.outcome === 'accepted');
+    if (last) last.followUp = because;
   }
 
   hasReport(): boolean {
     return this.inbox.length > 0;
   }
 
-  /** Takes the accepted report and closes the task. */
+  /**
+   * Takes the accepted report and closes the task. A report's answer waits for the process to enter its
+   * next step; when the step says what it checks first (`next`), the answer goes out now, saying so.
+   */
   take(): Received {
     const received = this.inbox.shift() as Received;
+    const early = this.next?.(received.event, received.report);
+    if (early) this.earlyAnswers.set(received.report.idempotencyKey, early);
     this.close();
     return received;
   }
@@ -65,6 +85,7 @@ export class ReportIntake {
   close(): void {
     this.pendingTask = undefined;
     this.refusal = undefined;
+    this.next = undefined;
   }
 
   // ---- the handlers' side ----
@@ -78,7 +99,7 @@ export class ReportIntake {
       if (err instanceof ReportInvalid) throw invalidReport(err.message, err.problems);
       throw err;
     }
-    this.refuseIfNotExpected(event);
+    this.refuseIfNotExpected(event, raw.step);
   }
 
   /** Update handler: applies the report and answers with the step the process moved to. */
@@ -87,7 +108,7 @@ export class ReportIntake {
     const previous = this.acks.get(raw.idempotencyKey);
     if (previous) return { ...previous, duplicate: true, step: log.step, status: log.status };
     // Two reports validated at once both pass the validator; only the first may be applied.
-    this.refuseIfNotExpected(event);
+    this.refuseIfNotExpected(event, raw.step);
     const report = parseReport(event, raw);
     const stepAtReport = log.step;
     // The step's occurrence, not its name: a step can open again (e.g. a re-enrolment the MDM did not confirm).
@@ -95,7 +116,14 @@ export class ReportIntake {
     this.keep(event, report);
     const ack: ReportAck = { accepted: true, duplicate: false, event, step: stepAtReport, status: log.status };
     this.acks.set(report.idempotencyKey, ack);
-    await condition(() => log.occurrence !== occurrenceAtReport || log.status !== 'running');
+    const answerEarly = () => this.host.features.fleetScale && this.earlyAnswers.has(report.idempotencyKey);
+    await condition(() => log.occurrence !== occurrenceAtReport || log.status !== 'running' || answerEarly());
+    const early = this.earlyAnswers.get(report.idempotencyKey);
+    this.earlyAnswers.delete(report.idempotencyKey);
+    if (log.occurrence === occurrenceAtReport && log.status === 'running') {
+      // Taken, but the process checks something before it moves on: answer now, saying what it checks.
+      return { ...ack, ...early };
+    }
     ack.step = log.step;
     ack.status = log.status;
     if (ack.step === stepAtReport) ack.message = this.reopenedBecause;
@@ -112,7 +140,7 @@ export class ReportIntake {
     let report: HumanReport | undefined;
     try {
       report = parseReport(event, raw);
-      reason = this.notExpectedReason(event);
+      reason = this.notExpectedReason(event, report.step);
     } catch (err) {
       reason = err instanceof ReportInvalid ? err.message : String(err);
     }
@@ -151,18 +179,21 @@ export class ReportIntake {
     return key !== undefined && this.acks.has(key);
   }
 
-  private refuseIfNotExpected(event: HumanEventName): void {
-    const reason = this.notExpectedReason(event);
+  private refuseIfNotExpected(event: HumanEventName, reportedStep: unknown): void {
+    const reason = this.notExpectedReason(event, typeof reportedStep === 'string' ? reportedStep : undefined);
     if (!reason) return;
     const { log } = this.host;
     throw eventNotExpected(reason, { step: log.step, expects: this.pendingTask?.expects ?? [], status: log.status });
   }
 
-  private notExpectedReason(event: HumanEventName): string | undefined {
+  private notExpectedReason(event: HumanEventName, reportedStep?: string): string | undefined {
     const { log } = this.host;
     const task = this.pendingTask;
     if (log.status !== 'running' || !task) {
       return `${event} is not expected: the workflow is ${log.status} at step ${log.step} and waits for no report`;
+    }
+    if (reportedStep !== undefined && reportedStep !== task.step) {
+      return `${event} was reported for step ${reportedStep}, but the workflow has moved on to step ${task.step}`;
     }
     const special = this.refusal?.(event);
     if (special) return special;

@@ -59,6 +59,14 @@ export type EventPayload<E extends HumanEventName> = z.infer<(typeof eventPayloa
 
 export const reportSchema = z.strictObject({
   actor: actorSchema,
+  /**
+   * The step of the task the reporter saw. Optional; when given, a report that arrives after the process
+   * has moved on is refused instead of landing on the next task (an event can fit two steps in a row).
+   */
+  step: z
+    .string()
+    .regex(/^[a-z][a-z-]{0,63}$/, 'must be a step name like awaiting-collection')
+    .optional(),
   idempotencyKey: z
     .string()
     .trim()
@@ -79,6 +87,7 @@ export type NewUser = z.infer<typeof newUserSchema>;
 export type AdminCommand = z.infer<typeof adminCommandSchema>;
 export interface HumanReport<E extends HumanEventName = HumanEventName> {
   actor: Actor;
+  step?: string;
   idempotencyKey: string;
   data: EventPayload<E>;
 }

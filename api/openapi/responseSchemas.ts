@@ -15,12 +15,9 @@ export const errorResponse = z.object({
   error: z.object({
     code: z.string().meta({ description: 'stable machine-readable code, e.g. invalid-input, event-not-expected' }),
     message: z.string().meta({ description: 'what went wrong, for people' }),
-    details: z
-      .unknown()
-      .optional()
-      .meta({
-        description: 'structured detail: `problems` [{field, problem}] for 400; `step`, `expects` for a refused report',
-      }),
+    details: z.unknown().optional().meta({
+      description: 'structured detail: `problems` [{field, problem}] for 400; `step`, `expects` for a refused report',
+    }),
   }),
 });
 
@@ -46,8 +43,18 @@ export const reportAck = z.object({
     .boolean()
     .meta({ description: 'true when this idempotency key was already applied (nothing happened twice)' }),
   event: z.string(),
-  step: step.meta({ description: 'the step after the report' }),
+  step: step.meta({
+    description: 'the step the process is moving to (it has entered it, unless `pending` says what it checks first)',
+  }),
   status: lifecycleStatus,
+  pending: z.string().optional().meta({
+    description:
+      'what the process checks before it moves on (e.g. the MDM must show the device enrolled); if the check fails the task opens again, the report record in GET /workflows/{id} gets a followUp with the reason, and the task is back in GET /tasks',
+  }),
+  message: z
+    .string()
+    .optional()
+    .meta({ description: 'why the process is back at the same step (processes started before fleet-scale-1)' }),
   workflowId: z.string(),
   idempotencyKey: z.string(),
 });

@@ -47,7 +47,12 @@ export function workflowsRouter(ctx: ApiContext): Router {
     if (!payload.success) throw invalidInput(`invalid ${event} report`, problemsFromZod(payload.error, 'data'));
     let report;
     try {
-      report = parseReport(event, { actor: { id: actor.id, role: actor.role }, idempotencyKey, data: body.data });
+      report = parseReport(event, {
+        actor: { id: actor.id, role: actor.role },
+        idempotencyKey,
+        ...(body.step ? { step: body.step } : {}),
+        data: body.data,
+      });
     } catch (err) {
       if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems);
       throw err;

@@ -353,7 +353,7 @@ async function submitReport(event) {
   button.disabled = true;
   try {
     const ack = await apiCall('POST', `/api/v1/workflows/${encodeURIComponent(workflowId)}/events/${current.event}`, {
-      body: { data: form.read() },
+      body: { step: current.step, data: form.read() },
       headers: { 'Idempotency-Key': idempotencyKey },
     });
     reported.set(workflowId, current.step);
@@ -363,7 +363,11 @@ async function submitReport(event) {
       {
         detail: ack.duplicate
           ? 'It had already been recorded; nothing was applied twice.'
-          : `The process moved on to: ${ack.step}.`,
+          : ack.pending
+            ? `The process moves on to ${ack.step} once ${ack.pending}. If that check fails, the task comes back to the list with the reason.`
+            : ack.message
+              ? `The process is still at ${ack.step}: ${ack.message}`
+              : `The process moved on to: ${ack.step}.`,
       },
     );
     go('#/tasks');

@@ -1,0 +1,28 @@
+/**
+ * Every behaviour change of workflow code made while processes run, as a `patched()` id. A process that
+ * started before a change replays its history without the marker and keeps the old behaviour; a process
+ * that starts after it records the marker once, at its first workflow task, and takes the new one. When
+ * no process without the marker can still be running, the old branch goes and the call becomes
+ * `deprecatePatch(id)`; later the id itself goes. The versioning policy is in README.md.
+ */
+import { patched } from '@temporalio/workflow';
+
+/**
+ * fleet-scale-1 (task index, answers on acceptance, first step loads the asset):
+ * - each human task opens its row in the task index (openTask) when it opens;
+ * - a report's Update answers as soon as it is accepted, with the step the process is moving to,
+ *   instead of after the next step has begun;
+ * - a report accepted before a cancel is taken and audited before the process stops;
+ * - change-user loads the asset in its first step's activity (scheduleCollection) instead of a separate
+ *   loadAsset.
+ */
+export const FLEET_SCALE_1 = 'fleet-scale-1';
+
+/** What this run does, decided once at its start so every part of the run agrees. */
+export interface RunFeatures {
+  fleetScale: boolean;
+}
+
+export function runFeatures(): RunFeatures {
+  return { fleetScale: patched(FLEET_SCALE_1) };
+}
