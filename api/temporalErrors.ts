@@ -80,6 +80,8 @@ export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: st
     }
     case Refusal.commandNotAllowed:
       return new ApiError(409, 'command-not-allowed', refusal.message, { workflowId, ...refusal.details });
+    case Refusal.idempotencyKeyReused:
+      return new ApiError(409, 'idempotency-key-reused', refusal.message, { workflowId, ...refusal.details });
   }
 }
 

@@ -574,10 +574,9 @@ describe('a Signal and an Update with the same idempotency key', () => {
   );
 
   // DESIGN.md §3: "a repeated report is acknowledged, not applied twice (the same key with a different
-  // event or body is refused)". Today the workflow looks at the key only: a second report with a used key
-  // and a different event is acknowledged as a duplicate of the first (the ack even names the first event).
-  it.fails(
-    'KNOWN GAP: a used key sent with a different event is refused, not acknowledged as a duplicate',
+  // event or body is refused)".
+  it(
+    'a used key sent with a different event or body is refused, naming what differs; a true repeat is a duplicate',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const h = await harness();
@@ -586,8 +585,26 @@ describe('a Signal and an Update with the same idempotency key', () => {
       const collected = report({ collectedBy: 'Bob Field' });
       await handle.signal(reportSignals['device-collected'], collected);
       await h.waitForTask(handle, 'awaiting-reenrollment');
-      const reused = await h.update(handle, reportUpdates['device-reenrolled'], { ...collected, data: {} });
-      expect(reused.kind).toBe('refused');
+
+      const otherEvent = await h.update(handle, reportUpdates['device-reenrolled'], { ...collected, data: {} });
+      expect(otherEvent).toMatchObject({ kind: 'refused', type: 'IdempotencyKeyReused' });
+      const otherBody = await h.update(handle, reportUpdates['device-collected'], {
+        ...collected,
+        data: { collectedBy: 'Someone Else' },
+      });
+      expect(otherBody).toMatchObject({ kind: 'refused', type: 'IdempotencyKeyReused' });
+      const repeat = await h.update(handle, reportUpdates['device-collected'], collected);
+      expect(repeat).toMatchObject({ kind: 'ack', ack: { duplicate: true, event: 'device-collected' } });
+
+      // As a Signal (UI, CLI) the reuse cannot be refused to the sender: it is recorded as rejected.
+      await handle.signal(reportSignals['device-reenrolled'], { ...collected, data: {} });
+      const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
+      expect(state.reports.find((r) => r.outcome === 'rejected')).toMatchObject({
+        event: 'device-reenrolled',
+        reason: expect.stringMatching(/already used for another request \(event differ/),
+      });
+      expect(h.stubs.eventsOf('device-collected')).toHaveLength(1);
+      expect(h.stubs.eventsOf('device-reenrolled')).toHaveLength(0);
     },
   );
 });

@@ -14,7 +14,10 @@ import { patched } from '@temporalio/workflow';
  *   instead of after the next step has begun;
  * - a report accepted before a cancel is taken and audited before the process stops;
  * - change-user loads the asset in its first step's activity (scheduleCollection) instead of a separate
- *   loadAsset.
+ *   loadAsset;
+ * - an idempotency key keeps one meaning: a key used again for another event or body is refused
+ *   (IdempotencyKeyReused) also when two such Updates race past the validator, and as a Signal it is
+ *   recorded as rejected instead of ignored.
  */
 export const FLEET_SCALE_1 = 'fleet-scale-1';
 

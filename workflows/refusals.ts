@@ -15,6 +15,8 @@ export const Refusal = {
   invalidReport: 'InvalidReport',
   /** cancel / retry / abort is not possible in the process's current status. */
   commandNotAllowed: 'CommandNotAllowed',
+  /** The idempotency key was already used for another event or another body. */
+  idempotencyKeyReused: 'IdempotencyKeyReused',
 } as const;
 export type RefusalType = (typeof Refusal)[keyof typeof Refusal];
 
@@ -31,10 +33,18 @@ export interface ProcessPosition {
   expects: HumanEventName[];
 }
 
+/** What differs from the request the key was first used for. */
+export interface KeyReuse {
+  idempotencyKey: string;
+  differs: ('event' | 'body')[];
+  firstEvent: string;
+}
+
 export interface RefusalDetails {
   EventNotExpected: ProcessPosition;
   InvalidReport: { problems: FieldProblem[] };
   CommandNotAllowed: ProcessPosition;
+  IdempotencyKeyReused: KeyReuse;
 }
 
 function refuse<T extends RefusalType>(type: T, message: string, details: RefusalDetails[T]): ApplicationFailure {
@@ -53,6 +63,12 @@ export function commandNotAllowed(message: string, position: ProcessPosition): A
   return refuse(Refusal.commandNotAllowed, message, position);
 }
 
+export function idempotencyKeyReused(reuse: KeyReuse): ApplicationFailure {
+  const what = reuse.differs.join(' and ');
+  const message = `idempotency key ${reuse.idempotencyKey} was already used for another request (${what} differ; first used for ${reuse.firstEvent})`;
+  return refuse(Refusal.idempotencyKeyReused, message, reuse);
+}
+
 /** A refusal read back from a failure: its type, message and typed details; undefined for anything else. */
 export type ReadRefusal = {
   [T in RefusalType]: { type: T; message: string; details: RefusalDetails[T] };
@@ -64,6 +80,15 @@ export function readRefusal(failure: unknown): ReadRefusal | undefined {
   if (!Object.values(Refusal).includes(type)) return undefined;
   const first = failure.details?.[0];
   const details = (first && typeof first === 'object' ? first : {}) as Record<string, unknown>;
+  if (type === Refusal.idempotencyKeyReused) {
+    const differs = Array.isArray(details.differs) ? (details.differs.map(String) as KeyReuse['differs']) : [];
+    const reuse: KeyReuse = {
+      idempotencyKey: String(details.idempotencyKey ?? ''),
+      differs,
+      firstEvent: String(details.firstEvent ?? ''),
+    };
+    return { type, message: failure.message, details: reuse };
+  }
   if (type === Refusal.invalidReport) {
     const problems = Array.isArray(details.problems) ? details.problems.map(asFieldProblem) : [];
     return { type, message: failure.message, details: { problems } };

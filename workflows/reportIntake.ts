@@ -7,7 +7,8 @@
 import { condition, workflowInfo } from '@temporalio/workflow';
 import type { ActorRef, HumanEventName, HumanReport, HumanTask, ReportAck, ReportRecord, Step } from './definitions';
 import type { RunFeatures } from './patches';
-import { eventNotExpected, invalidReport } from './refusals';
+import { reportFingerprint } from './fingerprint';
+import { eventNotExpected, idempotencyKeyReused, invalidReport, type KeyReuse } from './refusals';
 import { parseReport, ReportInvalid } from './reportSchemas';
 import { nowIso, type StepLog } from './stepLog';
 
@@ -34,7 +35,8 @@ export interface IntakeHost {
 export class ReportIntake {
   readonly records: ReportRecord[] = [];
   pendingTask?: HumanTask;
-  private readonly acks = new Map<string, ReportAck>();
+  /** Acknowledged reports by idempotency key, with what the key was used for (one meaning per key). */
+  private readonly acks = new Map<string, { ack: ReportAck; fingerprint: string }>();
   private inbox: Received[] = [];
   private refusal?: StepRefusal;
   private next?: NextStep;
@@ -92,7 +94,11 @@ export class ReportIntake {
 
   /** Update validator: throws (the Update is rejected, nothing is written) when the report does not fit. */
   validate(event: HumanEventName, raw: HumanReport): void {
-    if (this.isRepeat(raw)) return; // a repeat is acknowledged, not re-applied
+    const prior = this.priorUse(raw);
+    if (prior) {
+      this.refuseIfReused(prior, event, raw);
+      return; // a repeat is acknowledged, not re-applied
+    }
     try {
       parseReport(event, raw);
     } catch (err) {
@@ -105,8 +111,12 @@ export class ReportIntake {
   /** Update handler: applies the report and answers with the step the process moved to. */
   async accept(event: HumanEventName, raw: HumanReport): Promise<ReportAck> {
     const { log } = this.host;
-    const previous = this.acks.get(raw.idempotencyKey);
-    if (previous) return { ...previous, duplicate: true, step: log.step, status: log.status };
+    const prior = this.acks.get(raw.idempotencyKey);
+    if (prior) {
+      // Two requests with one key validated at once: the second is held to the first one's meaning.
+      if (this.host.features.fleetScale) this.refuseIfReused(prior, event, raw);
+      return { ...prior.ack, duplicate: true, step: log.step, status: log.status };
+    }
     // Two reports validated at once both pass the validator; only the first may be applied.
     this.refuseIfNotExpected(event, raw.step);
     const report = parseReport(event, raw);
@@ -115,7 +125,7 @@ export class ReportIntake {
     const occurrenceAtReport = log.occurrence;
     this.keep(event, report);
     const ack: ReportAck = { accepted: true, duplicate: false, event, step: stepAtReport, status: log.status };
-    this.acks.set(report.idempotencyKey, ack);
+    this.acks.set(report.idempotencyKey, { ack, fingerprint: reportFingerprint(event, raw) });
     const answerEarly = () => this.host.features.fleetScale && this.earlyAnswers.has(report.idempotencyKey);
     await condition(() => log.occurrence !== occurrenceAtReport || log.status !== 'running' || answerEarly());
     const early = this.earlyAnswers.get(report.idempotencyKey);
@@ -135,30 +145,28 @@ export class ReportIntake {
    * (state and audit) instead.
    */
   async onSignal(event: HumanEventName, raw: HumanReport): Promise<void> {
-    if (this.isRepeat(raw)) return;
+    const prior = this.priorUse(raw);
+    const reused = prior && this.host.features.fleetScale ? this.reuseOf(prior, event, raw) : undefined;
+    if (prior && !reused) return;
     let reason: string | undefined;
     let report: HumanReport | undefined;
     try {
       report = parseReport(event, raw);
-      reason = this.notExpectedReason(event, report.step);
+      reason = reused ? idempotencyKeyReused(reused).message : this.notExpectedReason(event, report.step);
     } catch (err) {
       reason = err instanceof ReportInvalid ? err.message : String(err);
     }
     const { log } = this.host;
     if (report && !reason) {
       this.keep(event, report);
-      this.acks.set(report.idempotencyKey, {
-        accepted: true,
-        duplicate: false,
-        event,
-        step: log.step,
-        status: log.status,
-      });
+      const ack: ReportAck = { accepted: true, duplicate: false, event, step: log.step, status: log.status };
+      this.acks.set(report.idempotencyKey, { ack, fingerprint: reportFingerprint(event, raw) });
       return;
     }
     const key = idempotencyKeyOf(raw);
     const actor = report?.actor ?? claimedActor(raw);
-    const rejectionKey = key ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.records.length}`;
+    // A reused key's rejection is keyed per record: the key itself already stands for the first report.
+    const rejectionKey = key && !reused ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.records.length}`;
     this.records.push({
       event,
       idempotencyKey: rejectionKey,
@@ -174,9 +182,27 @@ export class ReportIntake {
 
   // ---- rules ----
 
-  private isRepeat(raw: unknown): boolean {
+  private priorUse(raw: unknown): { ack: ReportAck; fingerprint: string } | undefined {
     const key = idempotencyKeyOf(raw);
-    return key !== undefined && this.acks.has(key);
+    return key === undefined ? undefined : this.acks.get(key);
+  }
+
+  /** What differs when a used key comes back with another event or body; undefined for a true repeat. */
+  private reuseOf(
+    prior: { ack: ReportAck; fingerprint: string },
+    event: HumanEventName,
+    raw: unknown,
+  ): KeyReuse | undefined {
+    const differs: KeyReuse['differs'] = [];
+    if (prior.ack.event !== event) differs.push('event');
+    else if (prior.fingerprint !== reportFingerprint(event, raw)) differs.push('body');
+    if (!differs.length) return undefined;
+    return { idempotencyKey: idempotencyKeyOf(raw) ?? '', differs, firstEvent: prior.ack.event };
+  }
+
+  private refuseIfReused(prior: { ack: ReportAck; fingerprint: string }, event: HumanEventName, raw: unknown): void {
+    const reuse = this.reuseOf(prior, event, raw);
+    if (reuse) throw idempotencyKeyReused(reuse);
   }
 
   private refuseIfNotExpected(event: HumanEventName, reportedStep: unknown): void {
