@@ -17,6 +17,7 @@ import {
   workflowIdFor,
   type ChangeUserInput,
   type InactivationInput,
+  type LifecycleLimits,
   type LifecycleTimings,
 } from '../workflows/definitions';
 import {
@@ -53,6 +54,10 @@ export type StartPlan =
 interface StartText {
   summary: string;
   details: string;
+}
+
+export function limitsFrom(config: Config): LifecycleLimits {
+  return { reopenLimit: config.REPORT_REOPEN_LIMIT, reportsPerHour: config.REPORTS_PER_HOUR };
 }
 
 export function timingsFrom(config: Config): LifecycleTimings {
@@ -96,6 +101,7 @@ export function changeUserPlan(assetNumber: string, body: ChangeUserBody, actor:
       department: config.ADMIN_IN_CHARGE_DEPARTMENT,
     },
     timings: timingsFrom(config),
+    limits: limitsFrom(config),
   };
   const newUser = body.newUser
     ? `${body.newUser.name} <${body.newUser.email}>, ${body.newUser.department}, ${body.newUser.location}`
@@ -125,6 +131,7 @@ export function inactivationPlan(assetNumber: string, body: InactivationBody, ac
     maxAttempts: config.INACTIVATION_MAX_ATTEMPTS,
     requestedBy: { id: actor.id, role: actor.role },
     timings: timingsFrom(config),
+    limits: limitsFrom(config),
   };
   return {
     process: 'inactivation',

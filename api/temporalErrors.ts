@@ -82,6 +82,18 @@ export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: st
       return new ApiError(409, 'command-not-allowed', refusal.message, { workflowId, ...refusal.details });
     case Refusal.idempotencyKeyReused:
       return new ApiError(409, 'idempotency-key-reused', refusal.message, { workflowId, ...refusal.details });
+    case Refusal.rateLimited: {
+      const retryAfter = String(refusal.details.retryAfterSeconds);
+      return new ApiError(
+        429,
+        'rate-limited',
+        refusal.message,
+        { workflowId, ...refusal.details },
+        {
+          'Retry-After': retryAfter,
+        },
+      );
+    }
   }
 }
 

@@ -170,6 +170,10 @@ const environmentSchema = z.object({
   ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
   ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT'),
   INACTIVATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  // Long waits stay bounded (LifecycleLimits): reopenings of one task before an admin decides, and the
+  // reports and signals one process takes per hour (more: 429 for Updates, dropped Signals).
+  REPORT_REOPEN_LIMIT: z.coerce.number().int().min(1).max(100).default(5),
+  REPORTS_PER_HOUR: z.coerce.number().int().min(5).max(10_000).default(120),
   // Workflow timings (LifecycleTimings), handed to each workflow at start. Set in days, held in
   // milliseconds: Config has them as REMINDER_BEFORE_MS, ESCALATE_AFTER_MS, ... (see `schema`).
   REMINDER_BEFORE_DAYS: days(1),

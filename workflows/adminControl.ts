@@ -2,7 +2,7 @@
  * Admin control: the cancel, retry and abort commands, and the needs-attention wait they answer. It owns
  * the commands requested so far; the main loop asks it whether to stop and waits on it for a decision.
  */
-import { condition } from '@temporalio/workflow';
+import { CancellationScope, condition } from '@temporalio/workflow';
 import {
   adminCommandSchema,
   describeIssues,
@@ -15,6 +15,7 @@ import {
 } from './definitions';
 import type { OpenTask, TaskBookkeeping } from '../activities/contracts';
 import { commandNotAllowed, invalidReport } from './refusals';
+import type { RunFeatures } from './patches';
 import type { StepLog } from './stepLog';
 
 /** Thrown inside the workflow when an admin cancels or aborts; the workflow ends with that status. */
@@ -30,6 +31,7 @@ export class LifecycleStopped extends Error {
 /** What admin control needs from the rest of the lifecycle. */
 export interface ControlHost {
   log: StepLog;
+  features: RunFeatures;
   /** The events the open task expects (none when no task is open). */
   expects(): HumanEventName[];
   /**
@@ -74,7 +76,11 @@ export class AdminControl {
     if (!this.requested[name]) this.requested[name] = cmd;
     const occurrenceAtCommand = log.occurrence;
     log.note(`${name} requested by ${cmd.actor.id}${cmd.reason ? `: ${cmd.reason}` : ''}`);
-    await condition(() => log.occurrence !== occurrenceAtCommand || log.isClosed());
+    const acted = () => log.occurrence !== occurrenceAtCommand || log.isClosed();
+    // From bounded-1 on, a cancel from the Temporal UI does not cut this wait short: the command is
+    // answered with how the process ended.
+    if (this.host.features.bounded) await CancellationScope.nonCancellable(() => condition(acted));
+    else await condition(acted);
     return { accepted: true, duplicate: false, event: name, step: log.step, status: log.status };
   }
 

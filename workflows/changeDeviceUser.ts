@@ -25,7 +25,7 @@ import type { NextStep } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('change-user', input.assetNumber, bookkeeping, input.requestedBy);
+  const lc = new Lifecycle('change-user', input.assetNumber, bookkeeping, input.requestedBy, input.limits);
   // The message contract, registered before the first await.
   setHandler(stateQuery, () => lc.state);
   for (const event of CHANGE_USER_EVENTS) {
@@ -226,8 +226,8 @@ async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: Task
       ),
     );
     if (app.applicationId) return { user: app.user, applicationId: app.applicationId, actor: got.report.actor };
-    reopenedBecause = `Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`;
-    lc.note(reopenedBecause);
+    const because = `Application ${data.applicationId} could not be used: ${'reason' in app ? app.reason : 'unknown'}`;
+    reopenedBecause = await lc.reopenTask(step, because);
   }
 }
 

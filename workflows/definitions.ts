@@ -78,6 +78,16 @@ export const DEFAULT_TIMINGS: LifecycleTimings = {
   pollMaxMs: 15 * 60_000,
 };
 
+/** Per-deployment bounds on how long a process may loop or be flooded (bounded-1); defaults when absent. */
+export interface LifecycleLimits {
+  /** Reopenings of one task (reports the step could not use) before an admin must decide. */
+  reopenLimit: number;
+  /** Reports and signals a process takes per hour; more are refused (Updates) or dropped (Signals). */
+  reportsPerHour: number;
+}
+
+export const DEFAULT_LIMITS: LifecycleLimits = { reopenLimit: 5, reportsPerHour: 120 };
+
 export interface ChangeUserInput {
   assetNumber: string;
   reason: string;
@@ -88,6 +98,7 @@ export interface ChangeUserInput {
   requestedBy: { id: string; role: string };
   adminInCharge: { name: string; email: string; department: string };
   timings: LifecycleTimings;
+  limits?: LifecycleLimits;
 }
 
 export interface InactivationInput {
@@ -99,6 +110,7 @@ export interface InactivationInput {
   maxAttempts: number;
   requestedBy: { id: string; role: string };
   timings: LifecycleTimings;
+  limits?: LifecycleLimits;
 }
 
 /** A waiting step's human task: what is expected, from whom, and since when. */
@@ -155,6 +167,8 @@ export interface LifecycleState {
   inactivationAttempts?: number;
   /** The current step occurrence (a step that opens again is a new occurrence). */
   occurrence?: number;
+  /** Signals dropped because the process took its hourly limit of reports (bounded-1). */
+  droppedSignals?: number;
   reports: ReportRecord[];
   notes: string[];
 }

@@ -83,7 +83,7 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
       }),
     );
     if (check.enrolled) return;
-    reopenedBecause = `Re-enrolment reported by ${reporter.id} but not confirmed by the MDM: ${check.reason ?? 'not enrolled'}`;
-    lc.note(reopenedBecause);
+    const because = `Re-enrolment reported by ${reporter.id} but not confirmed by the MDM: ${check.reason ?? 'not enrolled'}`;
+    reopenedBecause = await lc.reopenTask(step, because);
   }
 }

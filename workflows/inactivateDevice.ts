@@ -32,7 +32,7 @@ const PROFILES_BEFORE_REMOVAL_PROFILE =
   'profiles-removed is refused before removal-profile-installed: the MDM profile cannot be removed without the removal profile';
 
 export async function inactivateDevice(input: InactivationInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('inactivation', input.assetNumber, bookkeeping, input.requestedBy);
+  const lc = new Lifecycle('inactivation', input.assetNumber, bookkeeping, input.requestedBy, input.limits);
   // The message contract, registered before the first await.
   setHandler(stateQuery, () => lc.state);
   for (const event of INACTIVATION_EVENTS) {

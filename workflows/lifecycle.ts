@@ -21,7 +21,16 @@ import type { LifecycleActivities, OpenTask, StepContext, TaskBookkeeping } from
 import { AssetNumberKey, DepartmentKey, LifecycleProcessKey, LocationKey } from '../temporal/searchAttributes';
 import { AdminControl, LifecycleStopped } from './adminControl';
 import { renderDetails } from './currentDetails';
-import type { ActorRef, HumanEventName, HumanTask, LifecycleState, ProcessKind, Step } from './definitions';
+import {
+  DEFAULT_LIMITS,
+  type ActorRef,
+  type HumanEventName,
+  type HumanTask,
+  type LifecycleLimits,
+  type LifecycleState,
+  type ProcessKind,
+  type Step,
+} from './definitions';
 import { runFeatures, type RunFeatures } from './patches';
 import { ReportIntake, type NextStep, type Received, type StepRefusal } from './reportIntake';
 import { nowIso, StepLog } from './stepLog';
@@ -68,11 +77,15 @@ export class Lifecycle {
   /** A report's audit write still running while the process enters its next step (fleet-scale-1). */
   private bookkeepingInFlight?: Promise<void>;
 
+  /** Reopenings per step since an admin last decided (bounded-1). */
+  private readonly reopenings = new Map<Step, number>();
+
   constructor(
     private readonly process: ProcessKind,
     private readonly assetNumber: string,
     private readonly record: Recorder,
     private readonly requester: ActorRef,
+    readonly limits: LifecycleLimits = DEFAULT_LIMITS,
   ) {
     const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
     this.features = runFeatures();
@@ -80,6 +93,7 @@ export class Lifecycle {
     this.intake = new ReportIntake({
       log: this.log,
       features: this.features,
+      limits,
       refreshDetails: () => this.refreshDetails(),
       recordRejection: (event, actor, rejectionKey, reason) =>
         this.record.recordEvent(
@@ -91,6 +105,7 @@ export class Lifecycle {
     });
     this.control = new AdminControl({
       log: this.log,
+      features: this.features,
       expects: () => this.intake.pendingTask?.expects ?? [],
       audit: (type, details, { actor, purpose, tasks }) => {
         const ctx = this.context('needs-attention', actor, purpose);
@@ -119,6 +134,7 @@ export class Lifecycle {
       lastError: log.lastError,
       inactivationAttempts: this.inactivationAttempts,
       occurrence: log.occurrence,
+      ...(intake.droppedSignals ? { droppedSignals: intake.droppedSignals } : {}),
       reports: intake.records,
       notes: log.notes,
     };
@@ -177,6 +193,24 @@ export class Lifecycle {
         this.log.enter(step);
       }
     }
+  }
+
+  /**
+   * Notes why a task must open again after a report the step could not use, and returns the reason for
+   * the reopened task. From bounded-1 on, after `limits.reopenLimit` reopenings an admin decides first.
+   */
+  async reopenTask(step: Step, because: string): Promise<string> {
+    this.note(because);
+    if (!this.features.bounded) return because;
+    const count = (this.reopenings.get(step) ?? 0) + 1;
+    this.reopenings.set(step, count);
+    if (count < this.limits.reopenLimit) return because;
+    this.reopenings.delete(step);
+    await this.waitForAdminDecision(
+      step,
+      `the task opened again ${count} times (limit ${this.limits.reopenLimit}); last: ${because}. Retry opens it once more`,
+    );
+    return because;
   }
 
   /** Waits in `needs-attention` until an admin retries (returns) or aborts or cancels (throws). */
@@ -347,7 +381,10 @@ export class Lifecycle {
       await CancellationScope.nonCancellable(() => this.recordStop(stopped));
       if (isCancellation(err)) throw err;
     } finally {
-      await condition(allHandlersFinished);
+      // A cancel from the Temporal UI cancels the root scope, where this wait would end at once and
+      // leave Updates unanswered; from bounded-1 on it waits outside it.
+      if (this.features.bounded) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+      else await condition(allHandlersFinished);
     }
     return this.state;
   }

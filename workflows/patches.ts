@@ -21,11 +21,23 @@ import { patched } from '@temporalio/workflow';
  */
 export const FLEET_SCALE_1 = 'fleet-scale-1';
 
+/**
+ * bounded-1 (long waits stay bounded):
+ * - a task that opens again after reports the step could not use (re-enrolment not confirmed, unusable
+ *   application) goes to needs-attention after `limits.reopenLimit` reopenings, with the reason;
+ * - reports and signals per hour are limited (`limits.reportsPerHour`): an Update over the limit is refused
+ *   (RateLimited, the API's 429), a Signal over it is counted and dropped without an audit write;
+ * - a cancel from the Temporal UI or client waits for the handlers in flight (outside the cancelled
+ *   scope), so no Update is left unanswered.
+ */
+export const BOUNDED_1 = 'bounded-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
+  bounded: boolean;
 }
 
 export function runFeatures(): RunFeatures {
-  return { fleetScale: patched(FLEET_SCALE_1) };
+  return { fleetScale: patched(FLEET_SCALE_1), bounded: patched(BOUNDED_1) };
 }

@@ -17,6 +17,8 @@ export const Refusal = {
   commandNotAllowed: 'CommandNotAllowed',
   /** The idempotency key was already used for another event or another body. */
   idempotencyKeyReused: 'IdempotencyKeyReused',
+  /** The process took its hourly limit of reports; `retryAfterSeconds` says when one is free again. */
+  rateLimited: 'RateLimited',
 } as const;
 export type RefusalType = (typeof Refusal)[keyof typeof Refusal];
 
@@ -45,6 +47,13 @@ export interface RefusalDetails {
   InvalidReport: { problems: FieldProblem[] };
   CommandNotAllowed: ProcessPosition;
   IdempotencyKeyReused: KeyReuse;
+  RateLimited: ReportRate;
+}
+
+export interface ReportRate {
+  limit: number;
+  windowSeconds: number;
+  retryAfterSeconds: number;
 }
 
 function refuse<T extends RefusalType>(type: T, message: string, details: RefusalDetails[T]): ApplicationFailure {
@@ -69,6 +78,11 @@ export function idempotencyKeyReused(reuse: KeyReuse): ApplicationFailure {
   return refuse(Refusal.idempotencyKeyReused, message, reuse);
 }
 
+export function rateLimited(rate: ReportRate): ApplicationFailure {
+  const message = `this process takes at most ${rate.limit} reports per hour; try again in ${rate.retryAfterSeconds} s`;
+  return refuse(Refusal.rateLimited, message, rate);
+}
+
 /** A refusal read back from a failure: its type, message and typed details; undefined for anything else. */
 export type ReadRefusal = {
   [T in RefusalType]: { type: T; message: string; details: RefusalDetails[T] };
@@ -88,6 +102,15 @@ export function readRefusal(failure: unknown): ReadRefusal | undefined {
       firstEvent: String(details.firstEvent ?? ''),
     };
     return { type, message: failure.message, details: reuse };
+  }
+  if (type === Refusal.rateLimited) {
+    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    const rate: ReportRate = {
+      limit: n(details.limit),
+      windowSeconds: n(details.windowSeconds),
+      retryAfterSeconds: Math.max(1, n(details.retryAfterSeconds)),
+    };
+    return { type, message: failure.message, details: rate };
   }
   if (type === Refusal.invalidReport) {
     const problems = Array.isArray(details.problems) ? details.problems.map(asFieldProblem) : [];

@@ -4,11 +4,20 @@
  * report records, and the open task itself. It decides nothing about steps: it reads where the process
  * stands from the step log and waits for the main loop to move on before answering.
  */
-import { condition, workflowInfo } from '@temporalio/workflow';
-import type { ActorRef, HumanEventName, HumanReport, HumanTask, ReportAck, ReportRecord, Step } from './definitions';
+import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
+import type {
+  ActorRef,
+  HumanEventName,
+  HumanReport,
+  HumanTask,
+  LifecycleLimits,
+  ReportAck,
+  ReportRecord,
+  Step,
+} from './definitions';
 import type { RunFeatures } from './patches';
 import { reportFingerprint } from './fingerprint';
-import { eventNotExpected, idempotencyKeyReused, invalidReport, type KeyReuse } from './refusals';
+import { eventNotExpected, idempotencyKeyReused, invalidReport, rateLimited, type KeyReuse } from './refusals';
 import { parseReport, ReportInvalid } from './reportSchemas';
 import { nowIso, type StepLog } from './stepLog';
 
@@ -27,6 +36,7 @@ export interface Received {
 export interface IntakeHost {
   log: StepLog;
   features: RunFeatures;
+  limits: LifecycleLimits;
   /** Writes the audit record of a Signal that was not taken. */
   recordRejection(event: string, actor: ActorRef, rejectionKey: string, reason: string): Promise<void>;
   refreshDetails(): void;
@@ -40,6 +50,10 @@ export class ReportIntake {
   private inbox: Received[] = [];
   private refusal?: StepRefusal;
   private next?: NextStep;
+  /** Workflow times of the reports and signals taken in the last hour (bounded-1). */
+  private recent: number[] = [];
+  /** Signals dropped over the hourly limit (bounded-1). */
+  droppedSignals = 0;
   /** Answers for reports taken by a step that checks something before it moves on (see take). */
   private readonly earlyAnswers = new Map<string, { step: Step; pending?: string }>();
   /** Set by the step when it opens again after a report it could not use: the report's answer says why. */
@@ -94,6 +108,7 @@ export class ReportIntake {
 
   /** Update validator: throws (the Update is rejected, nothing is written) when the report does not fit. */
   validate(event: HumanEventName, raw: HumanReport): void {
+    this.refuseIfOverLimit();
     const prior = this.priorUse(raw);
     if (prior) {
       this.refuseIfReused(prior, event, raw);
@@ -119,6 +134,7 @@ export class ReportIntake {
     }
     // Two reports validated at once both pass the validator; only the first may be applied.
     this.refuseIfNotExpected(event, raw.step);
+    this.count();
     const report = parseReport(event, raw);
     const stepAtReport = log.step;
     // The step's occurrence, not its name: a step can open again (e.g. a re-enrolment the MDM did not confirm).
@@ -127,7 +143,10 @@ export class ReportIntake {
     const ack: ReportAck = { accepted: true, duplicate: false, event, step: stepAtReport, status: log.status };
     this.acks.set(report.idempotencyKey, { ack, fingerprint: reportFingerprint(event, raw) });
     const answerEarly = () => this.host.features.fleetScale && this.earlyAnswers.has(report.idempotencyKey);
-    await condition(() => log.occurrence !== occurrenceAtReport || log.status !== 'running' || answerEarly());
+    const moved = () => log.occurrence !== occurrenceAtReport || log.status !== 'running' || answerEarly();
+    // From bounded-1 on, a cancel from the Temporal UI does not cut this wait short (see AdminControl).
+    if (this.host.features.bounded) await CancellationScope.nonCancellable(() => condition(moved));
+    else await condition(moved);
     const early = this.earlyAnswers.get(report.idempotencyKey);
     this.earlyAnswers.delete(report.idempotencyKey);
     if (log.occurrence === occurrenceAtReport && log.status === 'running') {
@@ -145,6 +164,13 @@ export class ReportIntake {
    * (state and audit) instead.
    */
   async onSignal(event: HumanEventName, raw: HumanReport): Promise<void> {
+    if (this.retryAfterSeconds() !== undefined) {
+      // Over the hourly limit: counted and dropped, with no audit write a flood could multiply.
+      this.droppedSignals += 1;
+      this.host.refreshDetails();
+      return;
+    }
+    if (this.host.features.bounded) this.count();
     const prior = this.priorUse(raw);
     const reused = prior && this.host.features.fleetScale ? this.reuseOf(prior, event, raw) : undefined;
     if (prior && !reused) return;
@@ -181,6 +207,28 @@ export class ReportIntake {
   }
 
   // ---- rules ----
+
+  /** Seconds until the hourly limit has room again; undefined while it has (always, before bounded-1). */
+  private retryAfterSeconds(): number | undefined {
+    if (!this.host.features.bounded) return undefined;
+    // No pruning here: validators do not run on replay, so they must not change state.
+    const hourAgo = Date.now() - HOUR_MS;
+    const inWindow = this.recent.filter((t) => t > hourAgo);
+    if (inWindow.length < this.host.limits.reportsPerHour) return undefined;
+    return Math.max(1, Math.ceil((inWindow[0] + HOUR_MS - Date.now()) / 1000));
+  }
+
+  private refuseIfOverLimit(): void {
+    const retryAfterSeconds = this.retryAfterSeconds();
+    if (retryAfterSeconds === undefined) return;
+    throw rateLimited({ limit: this.host.limits.reportsPerHour, windowSeconds: HOUR_MS / 1000, retryAfterSeconds });
+  }
+
+  private count(): void {
+    if (!this.host.features.bounded) return;
+    const hourAgo = Date.now() - HOUR_MS;
+    this.recent = [...this.recent.filter((t) => t > hourAgo), Date.now()];
+  }
 
   private priorUse(raw: unknown): { ack: ReportAck; fingerprint: string } | undefined {
     const key = idempotencyKeyOf(raw);
@@ -236,6 +284,8 @@ export class ReportIntake {
     this.records.push({ event, idempotencyKey, actor, at: nowIso(), outcome: 'accepted', step: this.host.log.step });
   }
 }
+
+const HOUR_MS = 3_600_000;
 
 function idempotencyKeyOf(raw: unknown): string | undefined {
   const key = (raw as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;

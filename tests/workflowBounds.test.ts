@@ -1,0 +1,121 @@
+/**
+ * Fast layer: long waits stay bounded (DESIGN §3, patch bounded-1). A task that keeps opening again goes
+ * to an admin; a flood of reports is refused (Updates) or dropped (Signals) past the hourly limit; a
+ * cancel from the Temporal client leaves no Update unanswered.
+ */
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { adminUpdates, reportSignals, reportUpdates } from '../workflows/definitions';
+import { command, field, PATIENCE_MS, report, startFastHarness, type FastHarness } from './support/fastHarness';
+import { createGate, type StubSetup } from './support/stubActivities';
+
+const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
+const harnesses: FastHarness[] = [];
+async function harness(overrides?: StubSetup): Promise<FastHarness> {
+  const h = await startFastHarness(overrides);
+  harnesses.push(h);
+  return h;
+}
+afterEach(async () => {
+  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
+});
+
+/** The MDM never shows the device enrolled: every `device-reenrolled` report reopens the task. */
+const neverEnrolled: StubSetup = () => ({
+  verifyEnrollment: async () => ({ enrolled: false, reason: 'no device with this serial number is enrolled' }),
+});
+
+async function atReenrolment(h: FastHarness, limits: { reopenLimit: number; reportsPerHour: number }) {
+  const handle = await h.startChangeUser({ limits });
+  await h.waitForTask(handle, 'awaiting-collection');
+  await h.update(handle, reportUpdates['device-collected'], report({ collectedBy: 'Bob Field' }));
+  await h.waitForTask(handle, 'awaiting-reenrollment');
+  return handle;
+}
+
+describe('a task that keeps opening again', () => {
+  it(
+    'goes to needs-attention after the reopen limit, with the reason; retry opens it once more',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const h = await harness(neverEnrolled);
+      const handle = await atReenrolment(h, { reopenLimit: 3, reportsPerHour: 100 });
+      for (let i = 1; i <= 2; i++) {
+        await h.update(handle, reportUpdates['device-reenrolled'], report({}));
+        await h.waitForState(handle, (s) => s.reports.filter((r) => r.followUp).length === i, `reopening ${i}`);
+        expect((await h.waitForTask(handle, 'awaiting-reenrollment')).status).toBe('running');
+      }
+      await h.update(handle, reportUpdates['device-reenrolled'], report({}));
+      const parked = await h.waitForNeedsAttention(handle);
+      expect(parked).toMatchObject({ failedStep: 'awaiting-reenrollment', step: 'needs-attention' });
+      expect(parked.lastError).toMatch(/opened again 3 times \(limit 3\).*not confirmed by the MDM/);
+      expect(h.stubs.eventsOf('needs-attention')).toHaveLength(1);
+
+      const retried = await h.update(handle, adminUpdates.retry, command('device re-enrolled by IT'));
+      expect(retried.kind).toBe('ack');
+      const reopened = await h.waitForTask(handle, 'awaiting-reenrollment');
+      expect(reopened.status).toBe('running');
+    },
+  );
+});
+
+describe('a flood of reports', () => {
+  it(
+    'is refused with RateLimited past the hourly limit (Updates) and dropped without audit (Signals)',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const h = await harness(neverEnrolled);
+      // The collection report counts too: 1 + 2 re-enrolment reports fill a limit of 3.
+      const handle = await atReenrolment(h, { reopenLimit: 100, reportsPerHour: 3 });
+      for (let i = 1; i <= 2; i++) {
+        const ack = await h.update(handle, reportUpdates['device-reenrolled'], report({}));
+        expect(ack.kind).toBe('ack');
+        await h.waitForState(handle, (s) => s.reports.filter((r) => r.followUp).length === i, `reopening ${i}`);
+      }
+      await h.waitForTask(handle, 'awaiting-reenrollment');
+      const refused = await h.update(handle, reportUpdates['device-reenrolled'], report({}));
+      expect(refused).toMatchObject({ kind: 'refused', type: 'RateLimited' });
+      const details = (refused as { details?: unknown[] }).details?.[0];
+      expect(details).toMatchObject({ limit: 3, windowSeconds: 3600 });
+      expect((details as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(0);
+
+      const rejectionsBefore = h.stubs.eventsOf('report-rejected').length;
+      await handle.signal(reportSignals['device-reenrolled'], report({}, field));
+      const state = await h.waitForState(handle, (s) => (s.droppedSignals ?? 0) === 1, 'the signal dropped');
+      expect(state.reports.filter((r) => r.event === 'device-reenrolled')).toHaveLength(2);
+      expect(h.stubs.eventsOf('report-rejected')).toHaveLength(rejectionsBefore);
+    },
+  );
+});
+
+describe('a cancel from the Temporal client', () => {
+  it(
+    'while an admin cancel Update waits for the process to act: that Update is answered',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const gate = createGate();
+      const h = await harness((d) => ({
+        returnToStock: async (...args) => {
+          await gate.pass();
+          return d.returnToStock(...args);
+        },
+      }));
+      const handle = await h.startChangeUser();
+      await h.waitForTask(handle, 'awaiting-collection');
+      await h.update(handle, reportUpdates['device-collected'], report({ collectedBy: 'Bob Field' }));
+      await gate.entered; // the process is inside returning-to-stock; an admin cancel waits for it
+      const adminCancel = h.update(handle, adminUpdates.cancel, command('the user keeps the device'));
+      await h.waitForState(handle, (s) => s.notes.some((n) => n.includes('cancel requested by')), 'cancel noted');
+      await handle.cancel();
+      const answered = await adminCancel;
+      expect(answered, JSON.stringify(answered)).toMatchObject({ kind: 'ack', ack: { status: 'cancelled' } });
+      const err = await handle.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(h.stubs.eventsOf('cancelled')).toHaveLength(1);
+      gate.release();
+    },
+  );
+});
