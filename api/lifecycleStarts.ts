@@ -158,9 +158,27 @@ function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttribute
   ];
 }
 
+export function unknownAsset(assetNumber: string): StartOutcome {
+  return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
+}
+
+/** Looks the asset up, then starts its process: the single-device routes. */
 export async function startLifecycle(deps: StartDeps, assetNumber: string, p: StartPlan): Promise<StartOutcome> {
   const asset = await deps.assets.get(assetNumber);
-  if (!asset) return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
+  if (!asset) return unknownAsset(assetNumber);
+  return startForAsset(deps, asset, p);
+}
+
+/**
+ * Starts the process for an asset already looked up (the bulk routes look up a whole campaign in one
+ * query). One start call; a busy device costs one describe() more, to name what it is busy with.
+ */
+export async function startForAsset(
+  deps: Pick<StartDeps, 'temporal' | 'taskQueue'>,
+  asset: AssetSummary,
+  p: StartPlan,
+): Promise<StartOutcome> {
+  const { assetNumber } = asset;
   const workflowId = workflowIdFor(assetNumber);
   const options = {
     workflowId,

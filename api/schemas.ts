@@ -10,6 +10,8 @@ import { CHANGE_USER_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflo
 
 export { ASSET_NUMBER_PATTERN };
 export const WORKFLOW_ID_PATTERN = /^device-A-[0-9]{6}$/;
+/** A bulk request's id (GET /bulk/{bulkId}): a UUID. */
+export const BULK_ID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 
@@ -56,8 +58,11 @@ function requireAcknowledgement(v: { forced: boolean; acknowledgeProfileStays?: 
 export const inactivationBody = z.strictObject(inactivationFields).superRefine(requireAcknowledgement);
 export type InactivationBody = z.infer<typeof inactivationBody>;
 
+/** A campaign's devices per request (api/bulkStarts.ts). */
+export const MAX_BULK_ASSETS = 1000;
+
 // Bulk lists: items are checked one by one (a bad item is reported in its row, not a 400 for the batch).
-const assetList = z.array(z.string().max(64), 'must be a list of asset numbers').min(1).max(500);
+const assetList = z.array(z.string().max(64), 'must be a list of asset numbers').min(1).max(MAX_BULK_ASSETS);
 
 export const collectionsBody = z.strictObject({ ...changeUserFields, assetNumbers: assetList });
 export type CollectionsBody = z.infer<typeof collectionsBody>;

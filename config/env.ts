@@ -154,6 +154,9 @@ const environmentSchema = z.object({
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   // Bulk starts (POST /collections, /inactivations): workflow starts in flight at once per request.
   BULK_START_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  // How long a bulk request waits for its starts before answering 202 with a bulk id (GET /bulk/{id});
+  // the starts go on meanwhile. 0 answers at once.
+  BULK_SYNC_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(8_000),
   // OIDC (optional; issuer, audience and JWKS URL together or not at all)
   OIDC_ISSUER: z.string().min(1).optional(),
   OIDC_AUDIENCE: commaList.pipe(z.array(z.string()).min(1)).optional(),

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asset, memoryDb, startApi, TOKENS, type ApiHarness } from './support/apiHarness';
 import { StaticTokenAuthenticator } from '../api/auth';
+import { MAX_BULK_ASSETS } from '../api/schemas';
 import { literal, visibilityQuery, decodeCursor, encodeCursor } from '../api/workflowList';
 import { loadConfig } from '../config/env';
 
@@ -260,10 +261,10 @@ describe('inactivation body', () => {
 });
 
 describe('bulk bodies', () => {
-  it('requires 1..500 asset numbers', async () => {
+  it(`requires 1..${MAX_BULK_ASSETS} asset numbers`, async () => {
     for (const assetNumbers of [
       [],
-      Array.from({ length: 501 }, (_, i) => `A-${String(i).padStart(6, '0')}`),
+      Array.from({ length: MAX_BULK_ASSETS + 1 }, (_, i) => `A-${String(i).padStart(6, '0')}`),
       'A-000001',
     ]) {
       const res = await api.call('POST', '/api/v1/collections', {

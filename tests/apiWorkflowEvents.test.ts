@@ -106,5 +106,20 @@ describe('change user through the API with a worker', () => {
 
     const view = await api.call('GET', `/api/v1/workflows/${workflowId}`, { token: TOKENS.viewer });
     expect(view.body).toMatchObject({ stateAvailable: true, status: 'cancelled', executionStatus: 'completed' });
+    // A closed process is shown from describe() and its audit trail: no worker replays it for a query.
+    expect(view.body.sources).toEqual(['temporal-describe', 'audit-trail']);
+    const steps = view.body.stepsDone.map((s: { step: string }) => s.step);
+    expect(steps.slice(0, 2)).toEqual(['scheduled', 'awaiting-collection']);
+    expect(steps.at(-1)).toBe('cancelled');
+    expect(view.body.reports).toEqual([
+      {
+        event: 'device-collected',
+        actor: { id: TOKEN_ACTORS.field, role: 'field-staff' },
+        at: expect.any(String),
+        outcome: 'accepted',
+        step: 'awaiting-collection',
+      },
+    ]);
+    expect(view.body.pendingTask).toBeUndefined();
   });
 });

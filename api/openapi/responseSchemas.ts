@@ -24,17 +24,38 @@ export const errorResponse = z.object({
 export const startResult = z.object({ workflowId: z.string(), runId: z.string() });
 
 export const bulkResult = z.object({
+  bulkId: z
+    .uuid()
+    .optional()
+    .meta({ description: 'read the rows back at GET /bulk/{bulkId} (absent only where no database keeps them)' }),
+  status: z.enum(['done', 'running']).meta({
+    description: 'done: every row decided; running (202): rows still `pending` are decided at GET /bulk/{bulkId}',
+  }),
   total: z.number().int(),
   counts: z.record(z.string(), z.number().int()),
   results: z.array(
     z.object({
       assetNumber: z.string(),
-      result: z.enum(['started', 'unknown-asset', 'busy', 'invalid', 'error']),
+      result: z.enum(['pending', 'started', 'unknown-asset', 'busy', 'invalid', 'error']),
       workflowId: z.string().optional(),
       runId: z.string().optional(),
       error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }).optional(),
     }),
   ),
+});
+
+export const bulkRequest = bulkResult.omit({ status: true }).extend({
+  bulkId: z.uuid(),
+  kind: z.enum(['collections', 'inactivations']),
+  requestedBy: z.string(),
+  status: z.enum(['running', 'done', 'interrupted']).meta({
+    description:
+      'running: starts under way; done: every row decided; interrupted: rows left pending by an API process that ' +
+      'stopped (start those assets again: an asset started meanwhile answers busy)',
+  }),
+  createdAt: iso,
+  updatedAt: iso,
+  finishedAt: iso.nullable(),
 });
 
 export const reportAck = z.object({
@@ -100,10 +121,23 @@ export const workflowDetail = workflowSummary.extend({
   status: z
     .string()
     .meta({ description: 'the process status (needs-attention, cancelled...) when known, else the execution status' }),
-  stateAvailable: z
-    .boolean()
-    .meta({ description: 'false when no worker answered the state query: fields from search attributes only' }),
-  stepsDone: z.array(z.looseObject({ step, startedAt: iso, finishedAt: iso.optional(), attempts: z.number().int() })),
+  stateAvailable: z.boolean().meta({
+    description:
+      "true when the process's own records were read (its audit trail in the database, or the workflow's state); " +
+      'false when neither could be: fields from describe() and search attributes only',
+  }),
+  sources: z.array(z.enum(['temporal-describe', 'audit-trail', 'task-index', 'workflow-state'])).meta({
+    description:
+      "where the answer came from: one describe(), the run's audit trail, the task index (the pending task); " +
+      "workflow-state only when the workflow's state query had to supply a pending task the index does not hold yet",
+  }),
+  stepsDone: z
+    .array(z.looseObject({ step, startedAt: iso, finishedAt: iso.optional(), attempts: z.number().int() }))
+    .meta({
+      description:
+        'from the audit trail: a step finished when its last audit event was written and started when the step before ' +
+        'finished; steps that write no audit event are not listed',
+    }),
   pendingTask: humanTask.optional(),
   lastError: z.string().optional(),
   attempts: z.looseObject({}),

@@ -1,87 +1,21 @@
 /**
- * Campaigns: POST /collections (change user for many devices) and POST /inactivations. Each asset gets
- * its own row in the answer, in input order, so one busy or unknown device never hides what happened to
- * the others; the request as a whole succeeds (200) once every row is decided.
+ * Campaigns: POST /collections (change user for many devices) and POST /inactivations, one row per asset
+ * in input order (api/bulkStarts.ts); GET /bulk/{bulkId} reads a request's rows back, also while its
+ * starts are still running after a 202.
  */
-import { Router } from 'express';
-import { actorOf, requireRole, type Actor } from '../auth';
+import { Router, type Response } from 'express';
+import { actorOf, ANY_ROLE, requireRole } from '../auth';
 import type { ApiContext } from '../context';
-import { mapBounded } from '../concurrency';
-import { changeUserPlan, inactivationPlan, startLifecycle, type StartPlan } from '../lifecycleStarts';
-import { ASSET_NUMBER_PATTERN, collectionsBody, inactivationsBody } from '../schemas';
+import { runBulk, type BulkAnswer } from '../bulkStarts';
+import { dbCall } from '../dbErrors';
+import { ApiError, invalidInput, notFound } from '../errors';
+import { changeUserPlan, inactivationPlan } from '../lifecycleStarts';
+import { BULK_ID_PATTERN, collectionsBody, inactivationsBody } from '../schemas';
 import { checkPlannedDate, parseBody } from '../validation';
-import { startDeps } from './devices';
 
-/** Enough parallelism to finish 500 starts quickly without flooding Temporal or the database pool. */
-const BULK_CONCURRENCY = 8;
-
-export interface BulkRow {
-  assetNumber: string;
-  result: 'started' | 'unknown-asset' | 'busy' | 'invalid' | 'error';
-  workflowId?: string;
-  runId?: string;
-  error?: { code: string; message: string; details?: unknown };
-}
-
-/** Malformed and repeated asset numbers are decided up front; each repeat after the first is invalid. */
-function precheck(assetNumbers: string[]): (BulkRow | undefined)[] {
-  const seen = new Map<string, number>();
-  return assetNumbers.map((assetNumber, i) => {
-    if (!ASSET_NUMBER_PATTERN.test(assetNumber)) {
-      return {
-        assetNumber,
-        result: 'invalid',
-        error: { code: 'invalid-asset-number', message: 'must be an asset number like A-000123' },
-      };
-    }
-    const first = seen.get(assetNumber);
-    if (first !== undefined) {
-      return {
-        assetNumber,
-        result: 'invalid',
-        error: { code: 'duplicate', message: `repeats assetNumbers[${first}]` },
-      };
-    }
-    seen.set(assetNumber, i);
-    return undefined;
-  });
-}
-
-async function startOne(ctx: ApiContext, assetNumber: string, plan: StartPlan): Promise<BulkRow> {
-  try {
-    const outcome = await startLifecycle(startDeps(ctx), assetNumber, plan);
-    switch (outcome.result) {
-      case 'started':
-        return { assetNumber, result: 'started', workflowId: outcome.workflowId, runId: outcome.runId };
-      case 'unknown-asset':
-        return { assetNumber, result: 'unknown-asset', error: { code: 'not-found', message: outcome.message } };
-      case 'busy':
-        return {
-          assetNumber,
-          result: 'busy',
-          workflowId: outcome.workflowId,
-          error: { code: 'device-busy', message: outcome.message, details: { running: outcome.running } },
-        };
-    }
-  } catch (err) {
-    // One failed start (Temporal hiccup) must not lose the rows already started: report it in its row.
-    ctx.logger.error(`[api] bulk start of ${assetNumber} failed:`, err);
-    return {
-      assetNumber,
-      result: 'error',
-      error: { code: 'start-failed', message: 'could not start; retry this asset' },
-    };
-  }
-}
-
-async function runBulk(ctx: ApiContext, assetNumbers: string[], planFor: (assetNumber: string) => StartPlan) {
-  const pre = precheck(assetNumbers);
-  const results = await mapBounded(assetNumbers, BULK_CONCURRENCY, (assetNumber, i) =>
-    pre[i] ? Promise.resolve(pre[i]) : startOne(ctx, assetNumber, planFor(assetNumber)),
-  );
-  const counts: Record<string, number> = {};
-  for (const r of results) counts[r.result] = (counts[r.result] ?? 0) + 1;
-  return { total: results.length, counts, results };
+function answer(res: Response, { httpStatus, body }: BulkAnswer): void {
+  if (body.bulkId) res.location(`/api/v1/bulk/${body.bulkId}`);
+  res.status(httpStatus).json(body);
 }
 
 export function bulkRouter(ctx: ApiContext): Router {
@@ -90,14 +24,37 @@ export function bulkRouter(ctx: ApiContext): Router {
   router.post('/collections', requireRole('admin'), async (req, res) => {
     const { assetNumbers, ...body } = parseBody(collectionsBody, req);
     checkPlannedDate(body.plannedCollectionDate, ctx.clock());
-    const actor: Actor = actorOf(res);
-    res.status(200).json(await runBulk(ctx, assetNumbers, (a) => changeUserPlan(a, body, actor, ctx.config)));
+    const actor = actorOf(res);
+    const request = { kind: 'collections' as const, requestedBy: actor.id, assetNumbers };
+    answer(res, await runBulk(ctx, request, (a) => changeUserPlan(a, body, actor, ctx.config)));
   });
 
   router.post('/inactivations', requireRole('admin'), async (req, res) => {
     const { assetNumbers, ...body } = parseBody(inactivationsBody, req);
-    const actor: Actor = actorOf(res);
-    res.status(200).json(await runBulk(ctx, assetNumbers, (a) => inactivationPlan(a, body, actor, ctx.config)));
+    const actor = actorOf(res);
+    const request = { kind: 'inactivations' as const, requestedBy: actor.id, assetNumbers };
+    answer(res, await runBulk(ctx, request, (a) => inactivationPlan(a, body, actor, ctx.config)));
+  });
+
+  router.get('/bulk/:bulkId', requireRole(...ANY_ROLE), async (req, res) => {
+    const bulkId = String(req.params.bulkId);
+    if (!BULK_ID_PATTERN.test(bulkId)) {
+      throw invalidInput('invalid path', [{ field: 'bulkId', problem: 'must be a bulk id (a UUID)' }]);
+    }
+    const store = ctx.db.bulkRequests;
+    if (!store) {
+      throw new ApiError(
+        503,
+        'database-unavailable',
+        'this API instance has no database configured to keep bulk requests',
+      );
+    }
+    const request = await dbCall(store.get(bulkId.toLowerCase()));
+    if (!request) throw notFound('bulk request', bulkId);
+    const { id, items, ...rest } = request;
+    const counts: Record<string, number> = {};
+    for (const r of items) counts[r.result] = (counts[r.result] ?? 0) + 1;
+    res.json({ bulkId: id, ...rest, total: items.length, counts, results: items });
   });
 
   return router;

@@ -33,7 +33,13 @@ export function workflowsRouter(ctx: ApiContext): Router {
 
   router.get('/workflows/:workflowId', requireRole(...ANY_ROLE), async (req, res) => {
     const workflowId = workflowIdParam(req);
-    res.json(await orUnavailable(workflowView(ctx.temporal, workflowId, ctx.queryTimeoutMs)));
+    const deps = {
+      temporal: ctx.temporal,
+      records: ctx.db.workflowRecords,
+      logger: ctx.logger,
+      queryTimeoutMs: ctx.queryTimeoutMs,
+    };
+    res.json(await orUnavailable(workflowView(deps, workflowId)));
   });
 
   router.post('/workflows/:workflowId/events/:event', requireRole(...REPORTERS), async (req, res) => {

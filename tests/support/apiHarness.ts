@@ -54,7 +54,11 @@ export interface ApiHarness {
 export function memoryDb(assets: AssetSummary[] = [], options: { pingFails?: boolean } = {}): DbPorts {
   const byNumber = new Map(assets.map((a) => [a.assetNumber, a]));
   return {
-    assets: { get: (n) => Promise.resolve(byNumber.get(n) ?? null) },
+    assets: {
+      get: (n) => Promise.resolve(byNumber.get(n) ?? null),
+      getMany: (numbers) =>
+        Promise.resolve(new Map(numbers.flatMap((n) => (byNumber.has(n) ? [[n, byNumber.get(n)!] as const] : [])))),
+    },
     ping: () => (options.pingFails ? Promise.reject(new Error('database down')) : Promise.resolve()),
   };
 }
