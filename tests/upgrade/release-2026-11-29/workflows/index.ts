@@ -1,0 +1,3 @@
+// The worker's workflowsPath: every workflow type the task queue serves.
+export { changeDeviceUser } from './changeDeviceUser';
+export { inactivateDevice } from './inactivateDevice';

@@ -1,0 +1,99 @@
+/**
+ * Shapes of the human reports and admin commands. The API validates request bodies with these (400 that
+ * names the field) and the workflows validate again in their update validators, so a report sent from
+ * the Temporal UI or CLI is held to the same rules. Pure and deterministic: safe in workflow code.
+ */
+import { z } from 'zod';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const note = text(2000).optional();
+
+export const actorSchema = z.strictObject({
+  id: text(200),
+  role: z.enum(['admin', 'field-staff', 'viewer', 'operator']),
+  name: text(200).optional(),
+});
+
+export const newUserSchema = z.strictObject({
+  department: text(200),
+  location: text(200),
+  name: text(200),
+  email: z.string().trim().email().max(320),
+  phone: z.string().trim().regex(/^[0-9+()\-\s]{3,40}$/, 'digits, spaces, + ( ) - only').optional(),
+});
+
+export const eventPayloadSchemas = {
+  'device-collected': z.strictObject({
+    collectedBy: text(200),
+    storageLocation: text(200).optional(),
+    note,
+  }),
+  'wipe-confirmed': z.strictObject({ note }),
+  'device-reenrolled': z.strictObject({ mdmDeviceId: text(200).optional(), note }),
+  'user-assigned': z
+    .strictObject({ applicationId: text(100).optional(), user: newUserSchema.optional(), note })
+    .refine((v) => Boolean(v.applicationId) !== Boolean(v.user), {
+      message: 'give exactly one of applicationId or user',
+      path: ['user'],
+    }),
+  'device-delivered': z.strictObject({
+    receivedBy: text(200),
+    signature: text(200_000),
+    deliveredAt: z.string().datetime({ offset: true }).optional(),
+    note,
+  }),
+  'removal-profile-installed': z.strictObject({ note }),
+  'profile-removal-failed': z.strictObject({ reason: text(2000) }),
+  'profiles-removed': z.strictObject({ note }),
+  'app-removed': z.strictObject({ note }),
+} as const;
+
+export type HumanEventName = keyof typeof eventPayloadSchemas;
+export const HUMAN_EVENTS = Object.keys(eventPayloadSchemas) as HumanEventName[];
+export type EventPayload<E extends HumanEventName> = z.infer<(typeof eventPayloadSchemas)[E]>;
+
+export const reportSchema = z.strictObject({
+  actor: actorSchema,
+  idempotencyKey: z.string().trim().min(8).max(200).regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
+  data: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const adminCommandSchema = z.strictObject({
+  actor: actorSchema,
+  idempotencyKey: reportSchema.shape.idempotencyKey,
+  reason: text(2000).optional(),
+});
+
+export type Actor = z.infer<typeof actorSchema>;
+export type NewUser = z.infer<typeof newUserSchema>;
+export type AdminCommand = z.infer<typeof adminCommandSchema>;
+export interface HumanReport<E extends HumanEventName = HumanEventName> {
+  actor: Actor;
+  idempotencyKey: string;
+  data: EventPayload<E>;
+}
+
+export function isHumanEvent(name: string): name is HumanEventName {
+  return Object.prototype.hasOwnProperty.call(eventPayloadSchemas, name);
+}
+
+/** `path: message` for each problem, so a refusal names the field. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
+}
+
+/** Validates a report for `event`; returns it with a typed payload or throws with the fields named. */
+export function parseReport<E extends HumanEventName>(event: E, raw: unknown): HumanReport<E> {
+  const envelope = reportSchema.safeParse(raw);
+  if (!envelope.success) throw new ReportInvalid(describeIssues(envelope.error));
+  const payload = eventPayloadSchemas[event].safeParse(envelope.data.data);
+  if (!payload.success) throw new ReportInvalid(describeIssues(payload.error).map((m) => `data.${m}`));
+  return { ...envelope.data, data: payload.data as EventPayload<E> };
+}
+
+export class ReportInvalid extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid report: ${problems.join('; ')}`);
+    this.name = 'ReportInvalid';
+  }
+}
