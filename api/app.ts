@@ -10,7 +10,11 @@ import type { Config } from '../config/env';
 import { apiKeysRouter, authenticate, type Authenticator } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
+import { JSON_TYPES, jsonBody } from './jsonBody';
+import { methodNotAllowed } from './methodNotAllowed';
 import { createApiMetrics } from './metrics';
+import { API_ROUTE_DOCS } from './openapi';
+import { retryableOutage } from './outages';
 import { isPool, portsFromPool, type DbPorts } from './ports';
 import { rateLimitPerActor } from './rateLimit';
 import { applicationsRouter } from './routes/applications';
@@ -51,8 +55,6 @@ const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
 /** A body that is not JSON is refused (415) rather than ignored and answered with "field missing". */
 const requireJsonBody: RequestHandler = (req, _res, next) => {
   const hasBody = req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
@@ -82,6 +84,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const metrics = createApiMetrics();
   app.use(metrics.middleware);
   app.use(requestId);
+  app.use(methodNotAllowed(API_ROUTE_DOCS));
   app.use(healthRouter(ctx));
   app.get('/metrics', metrics.handler);
   app.use(docsRouter());
@@ -94,7 +97,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // The one route that takes text/csv reads its own body, so it comes before the JSON-only check.
   api.use(assetImportRouter(ctx));
   api.use(requireJsonBody);
-  api.use(express.json({ limit: deps.config.API_BODY_LIMIT, strict: true, type: JSON_TYPES }));
+  api.use(jsonBody(deps.config.API_BODY_LIMIT));
   api.use(devicesRouter(ctx));
   api.use(bulkRouter(ctx));
   api.use(workflowsRouter(ctx));
@@ -106,6 +109,6 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.use(API_PREFIX, api);
 
   app.use(unknownRoute);
-  app.use(errorHandler(ctx.logger));
+  app.use(errorHandler(ctx.logger, retryableOutage));
   return app;
 }

@@ -5,7 +5,14 @@ import { ApiError } from './errors';
 
 export function poolOf(ctx: ApiContext): pg.Pool {
   // In-memory ports (validation tests) have no database: say so instead of failing with a TypeError.
-  if (!ctx.db.pool)
-    throw new ApiError(503, 'database-unavailable', 'this API instance has no asset database configured');
+  if (!ctx.db.pool) {
+    throw new ApiError(
+      503,
+      'database-unavailable',
+      'this API instance has no asset database configured; nothing was changed',
+      { requestApplied: 'no' },
+      { 'Retry-After': '60' },
+    );
+  }
   return ctx.db.pool;
 }

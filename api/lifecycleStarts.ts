@@ -57,7 +57,11 @@ interface StartText {
 }
 
 export function limitsFrom(config: Config): LifecycleLimits {
-  return { reopenLimit: config.REPORT_REOPEN_LIMIT, reportsPerHour: config.REPORTS_PER_HOUR };
+  return {
+    reopenLimit: config.REPORT_REOPEN_LIMIT,
+    reportsPerHour: config.REPORTS_PER_HOUR,
+    continueAfterEvents: config.CONTINUE_AFTER_EVENTS,
+  };
 }
 
 export function timingsFrom(config: Config): LifecycleTimings {

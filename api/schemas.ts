@@ -55,7 +55,16 @@ function requireAcknowledgement(v: { forced: boolean; acknowledgeProfileStays?: 
   }
 }
 
-export const inactivationBody = z.strictObject(inactivationFields).superRefine(requireAcknowledgement);
+/** requireAcknowledgement as JSON Schema, so the OpenAPI document refuses what the API refuses. */
+const acknowledgementRule = {
+  if: { properties: { forced: { const: true } }, required: ['forced'] },
+  then: { properties: { acknowledgeProfileStays: { const: true } }, required: ['acknowledgeProfileStays'] },
+};
+
+export const inactivationBody = z
+  .strictObject(inactivationFields)
+  .superRefine(requireAcknowledgement)
+  .meta(acknowledgementRule);
 export type InactivationBody = z.infer<typeof inactivationBody>;
 
 /** A campaign's devices per request (api/bulkStarts.ts). */
@@ -69,7 +78,8 @@ export type CollectionsBody = z.infer<typeof collectionsBody>;
 
 export const inactivationsBody = z
   .strictObject({ ...inactivationFields, assetNumbers: assetList })
-  .superRefine(requireAcknowledgement);
+  .superRefine(requireAcknowledgement)
+  .meta(acknowledgementRule);
 export type InactivationsBody = z.infer<typeof inactivationsBody>;
 
 /** Event reports: the payload sits under `data`, so envelope fields never clash with payload fields. */

@@ -1,7 +1,8 @@
 /**
  * Temporal's errors, translated into answers a client can act on. A rejected report is the client's
- * business (409/400), a worker that does not answer is a temporary outage (503 + Retry-After), and only
- * something unrecognised is left to become a 500.
+ * business (409/400); a worker that does not answer, Temporal unreachable or past a deadline, and a
+ * workflow whose workflow task is failing are temporary outages (503 + Retry-After); only something
+ * unrecognised is left to become a 500.
  */
 import {
   ApplicationFailure,
@@ -11,16 +12,27 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { readRefusal, Refusal, type ProcessPosition } from '../workflows/refusals';
-import { ApiError } from './errors';
+import { ApiError, unavailable, type Outage } from './errors';
 
 // gRPC status codes (kept here rather than importing @grpc/grpc-js, which is not a direct dependency).
 const GRPC_NOT_FOUND = 5;
 const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_FAILED_PRECONDITION = 9;
 const GRPC_UNAVAILABLE = 14;
 
-function grpcCode(err: unknown): number | undefined {
+interface GrpcError {
+  code?: unknown;
+  details?: unknown;
+  metadata?: { get(key: string): unknown[] };
+}
+
+function grpcError(err: unknown): GrpcError | undefined {
   const cause = err instanceof ServiceError ? err.cause : err;
-  const code = (cause as { code?: unknown } | undefined)?.code;
+  return cause && typeof cause === 'object' ? (cause as GrpcError) : undefined;
+}
+
+function grpcCode(err: unknown): number | undefined {
+  const code = grpcError(err)?.code;
   return typeof code === 'number' ? code : undefined;
 }
 
@@ -28,19 +40,54 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || grpcCode(err) === GRPC_NOT_FOUND;
 }
 
-/** Temporal itself is down or too slow: retryable by the client, not a bug. */
-export function temporalUnavailable(err: unknown): ApiError | undefined {
+/**
+ * Temporal's WorkflowNotReady (FAILED_PRECONDITION): the workflow cannot take an Update or a Query now,
+ * because its workflow task keeps failing (a bug in workflow code, an incompatible deploy; Temporal
+ * retries it) or is not scheduled yet. The server refuses before admitting anything. Recognised by the
+ * failure type the server attaches to the status, or else by its fixed wording.
+ */
+export function isWorkflowNotReady(err: unknown): boolean {
+  const grpc = grpcError(err);
+  if (grpc?.code !== GRPC_FAILED_PRECONDITION) return false;
+  const details = grpc.metadata?.get('grpc-status-details-bin') ?? [];
+  if (details.some((d) => Buffer.isBuffer(d) && d.includes('WorkflowNotReadyFailure'))) return true;
+  return (
+    typeof grpc.details === 'string' &&
+    /Workflow Task in failed state|Workflow task is not scheduled/i.test(grpc.details)
+  );
+}
+
+/** Seconds until a failing workflow task has been retried a few times (or fixed by a deploy). */
+const NOT_READY_RETRY_AFTER_S = 30;
+
+/** Temporal is down, too slow, or the workflow cannot take requests now: retryable by the client, not a bug. */
+export function temporalOutage(err: unknown): Outage | undefined {
+  if (isWorkflowNotReady(err)) {
+    return {
+      code: 'workflow-task-failing',
+      what: 'the workflow cannot take requests now: its workflow task is failing and Temporal is retrying it (a workflow bug or a deploy under way; an operator is needed if it persists)',
+      mayHaveApplied: false,
+      retryAfterSeconds: NOT_READY_RETRY_AFTER_S,
+    };
+  }
   const code = grpcCode(err);
   if (code !== GRPC_UNAVAILABLE && code !== GRPC_DEADLINE_EXCEEDED) return undefined;
-  return new ApiError(
-    503,
-    'temporal-unavailable',
-    'the workflow service is not reachable; try again shortly',
-    undefined,
-    {
-      'Retry-After': '5',
-    },
-  );
+  return {
+    code: 'temporal-unavailable',
+    what:
+      code === GRPC_UNAVAILABLE
+        ? 'the workflow service is not reachable'
+        : 'the workflow service did not answer before the deadline',
+    // Either can cut a call off after the server took it (a dropped connection, a deadline mid-way).
+    mayHaveApplied: true,
+    retryAfterSeconds: 5,
+  };
+}
+
+/** temporalOutage as the 503 for a request made with `method` (reads change nothing). */
+export function temporalUnavailable(err: unknown, method = 'GET'): ApiError | undefined {
+  const outage = temporalOutage(err);
+  return outage && unavailable(outage, method);
 }
 
 export function workerUnavailable(retryAfterS: number): ApiError {
@@ -48,7 +95,7 @@ export function workerUnavailable(retryAfterS: number): ApiError {
     503,
     'worker-unavailable',
     'the workflow did not answer in time (no worker running, or it is busy); the report was not applied unless a retry with the same idempotency key says so',
-    { retryAfterSeconds: retryAfterS },
+    { requestApplied: 'unknown', retryAfterSeconds: retryAfterS },
     { 'Retry-After': String(retryAfterS) },
   );
 }

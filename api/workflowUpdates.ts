@@ -87,7 +87,7 @@ async function translate(temporal: Client, call: UpdateCall<unknown>, err: unkno
       },
     );
   }
-  return temporalUnavailable(err) ?? err;
+  return temporalUnavailable(err, 'POST') ?? err;
 }
 
 /**

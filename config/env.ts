@@ -177,6 +177,9 @@ const environmentSchema = z.object({
   // reports and signals one process takes per hour (more: 429 for Updates, dropped Signals).
   REPORT_REOPEN_LIMIT: z.coerce.number().int().min(1).max(100).default(5),
   REPORTS_PER_HOUR: z.coerce.number().int().min(5).max(10_000).default(120),
+  // History events after which a process waiting for a person continues as new (Temporal's hard limit is
+  // 51,200 events; it also suggests continuing as new earlier, which is followed too).
+  CONTINUE_AFTER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(10_000),
   // Workflow timings (LifecycleTimings), handed to each workflow at start. Set in days, held in
   // milliseconds: Config has them as REMINDER_BEFORE_MS, ESCALATE_AFTER_MS, ... (see `schema`).
   REMINDER_BEFORE_DAYS: days(1),

@@ -34,6 +34,13 @@ export function createPool(url: string, size: number, options: PoolOptions = {})
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no pool listener: when the server goes away mid-transaction (a restart, a
+  // failover) node-postgres emits 'error' on it besides failing the query, and an unheard 'error' would
+  // crash the process. The failed query carries the error to the caller; the connection is not reused.
+  const onConnectionError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onConnectionError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -49,6 +56,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: PoolClient)
     throw err;
   } finally {
     client.release(broken);
+    client.removeListener('error', onConnectionError);
   }
 }
 

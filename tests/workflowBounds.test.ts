@@ -119,3 +119,58 @@ describe('a cancel from the Temporal client', () => {
     },
   );
 });
+
+describe('continue-as-new while waiting for people', () => {
+  it(
+    'carries the state, the acknowledged keys and the open task; an old key is still a duplicate; the process completes',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const h = await harness();
+      // A tiny history limit, so the process continues as new at every task it waits on.
+      const handle = await h.startChangeUser({
+        limits: { reopenLimit: 5, reportsPerHour: 100, continueAfterEvents: 20 },
+      });
+      const firstRun = (await handle.describe()).runId;
+      await h.waitForTask(handle, 'awaiting-collection');
+      const collected = report({ collectedBy: 'Bob Field' });
+      const first = await h.update(handle, reportUpdates['device-collected'], collected);
+      expect(first, JSON.stringify(first)).toMatchObject({ kind: 'ack' });
+
+      // The run that took the report, and a later one that continued as new after it.
+      const runsAtReport =
+        (await h.waitForState(handle, (s) => s.reports.length === 1, 'the report')).previousRuns ?? 0;
+      const atReenrolment = await h.waitForState(
+        handle,
+        (s) => s.step === 'awaiting-reenrollment' && (s.previousRuns ?? 0) > runsAtReport,
+        'a run continued after the report, waiting for re-enrolment',
+      );
+      expect((await handle.describe()).runId).not.toBe(firstRun);
+      // What the earlier runs did is still in the state, bounded.
+      expect(atReenrolment.steps.map((s) => s.step)).toEqual(expect.arrayContaining(['awaiting-collection', 'wiping']));
+      expect(atReenrolment.reports).toEqual([expect.objectContaining({ idempotencyKey: collected.idempotencyKey })]);
+      expect(atReenrolment.pendingTask).toMatchObject({ type: 'reenroll-device' });
+      // The open task was opened again in the task index by the new run.
+      const reopened = h.stubs.callsOf('openTask', (c) => (c.args[0] as { type: string }).type === 'reenroll-device');
+      expect(new Set(reopened.map((c) => (c.args[0] as { runId: string }).runId)).size).toBeGreaterThanOrEqual(1);
+
+      // A report sent again with the key of the first run is still a duplicate, not a new report.
+      const again = await h.update(handle, reportUpdates['device-collected'], collected);
+      expect(again, JSON.stringify(again)).toMatchObject({ kind: 'ack', ack: { duplicate: true } });
+      const reused = await h.update(handle, reportUpdates['device-reenrolled'], { ...collected, data: {} });
+      expect(reused).toMatchObject({ kind: 'refused', type: 'IdempotencyKeyReused' });
+
+      const reenrolled = await h.update(handle, reportUpdates['device-reenrolled'], report({}));
+      expect(reenrolled, JSON.stringify(reenrolled)).toMatchObject({ kind: 'ack' });
+      await h.waitForTask(handle, 'awaiting-delivery');
+      await h.update(handle, reportUpdates['device-delivered'], report({ receivedBy: 'Yuki New', signature: 'Yuki' }));
+      const result = await handle.result();
+      expect(result.status).toBe('completed');
+      expect(result.previousRuns).toBeGreaterThanOrEqual(2);
+      for (const event of ['device-collected', 'device-reenrolled', 'device-delivered']) {
+        expect(h.stubs.eventsOf(event), event).toHaveLength(1);
+      }
+      expect(h.stubs.count('requestWipe')).toBe(1);
+      expect(h.stubs.count('returnToStock')).toBe(1);
+    },
+  );
+});

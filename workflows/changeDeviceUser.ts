@@ -2,7 +2,7 @@
  * Change device user (DESIGN §3.1): collect the device from its current user, return it to stock, wipe
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
-import { setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { continueAsNew, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
 import type { AssetSnapshot } from '../activities/contracts';
 import { bookkeeping, call } from './activityProxy';
 import {
@@ -25,7 +25,15 @@ import type { NextStep } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('change-user', input.assetNumber, bookkeeping, input.requestedBy, input.limits);
+  const lc = new Lifecycle(
+    'change-user',
+    input.assetNumber,
+    bookkeeping,
+    input.requestedBy,
+    input.limits,
+    input.resume,
+  );
+  lc.continueWith = (resume) => continueAsNew<typeof changeDeviceUser>({ ...input, resume });
   // The message contract, registered before the first await.
   setHandler(stateQuery, () => lc.state);
   for (const event of CHANGE_USER_EVENTS) {
@@ -45,14 +53,70 @@ export async function changeDeviceUser(input: ChangeUserInput): Promise<Lifecycl
   return lc.run(() => changeUserSteps(lc, input));
 }
 
+/** Where a continued run can pick up: the human tasks of the process, in order (continue-as-new-1). */
+const RESUME_POINTS = ['collect-device', 'confirm-wipe', 'reenroll-device', 'assign-user', 'deliver-device'];
+
+/** What the steps after a human task need; carried to the next run when the process continues as new. */
+interface ChangeUserCarry {
+  asset?: AssetSnapshot;
+  assignment?: Assignment;
+  [key: string]: unknown;
+}
+
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
-  let asset = await scheduleCollection(lc, input);
+  const c: ChangeUserCarry = { ...(input.resume?.carry as ChangeUserCarry | undefined) };
+  const from = resumeIndex(input.resume?.at, RESUME_POINTS);
+  if (from < 0) c.asset = await scheduleCollection(lc, input);
   const notice = changeUserNotices(lc, input);
 
-  const collected = await waitForCollection(lc, input, asset, notice);
+  if (from <= 0) {
+    const collected = await waitForCollection(lc, input, c, notice);
+    await returnToStock(lc, input, c, collected);
+    await wipe(lc, input, notice, c);
+  } else if (from === 1) {
+    await confirmWipe(lc, input, notice, c);
+  }
+  if (from <= 1) {
+    await lc.runStep('removing-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
+  }
 
+  if (from <= 2) {
+    await reenrolAndVerify(lc, {
+      timings: input.timings,
+      contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
+      verifySummary: `verify ${c.asset?.serialNumber} is enrolled in the MDM`,
+      then: input.newUser ? 'assigning' : 'awaiting-assignment',
+      notice,
+      carry: c,
+    });
+  }
+
+  if (from <= 3) {
+    const assignment = await chooseNewUser(lc, input, notice, c, from === 3);
+    c.assignment = assignment;
+    c.asset = await lc.runStep(
+      'assigning',
+      (ctx) => call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment),
+      assignment.actor,
+    );
+    lc.setWhereabouts(c.asset.department, c.asset.location);
+  }
+
+  await deliver(lc, input, c.assignment as Assignment, notice, c);
+}
+
+/** Index of a continued run's resume point in `points`; -1 for a first run. */
+function resumeIndex(at: string | undefined, points: string[]): number {
+  if (at === undefined) return -1;
+  const index = points.indexOf(at);
+  // A resume point this code does not know would redo finished steps: fail the task visibly instead.
+  if (index < 0) throw new Error(`cannot resume at unknown task ${at}`);
+  return index;
+}
+
+async function returnToStock(lc: Lifecycle, input: ChangeUserInput, c: ChangeUserCarry, collected: HumanReport) {
   const storageLocation = (collected.data as { storageLocation?: string }).storageLocation ?? input.storageLocation;
-  asset = await lc.runStep(
+  const asset = await lc.runStep(
     'returning-to-stock',
     (ctx) =>
       call('returnToStock', `in stock at ${storageLocation}`, ctx, {
@@ -62,29 +126,8 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
       }),
     collected.actor,
   );
+  c.asset = asset;
   lc.setWhereabouts(asset.department, asset.location);
-
-  await wipe(lc, input, notice);
-
-  await lc.runStep('removing-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
-
-  await reenrolAndVerify(lc, {
-    timings: input.timings,
-    contact: { name: input.adminInCharge.name, email: input.adminInCharge.email },
-    verifySummary: `verify ${asset.serialNumber} is enrolled in the MDM`,
-    then: input.newUser ? 'assigning' : 'awaiting-assignment',
-    notice,
-  });
-
-  const assignment = await chooseNewUser(lc, input, notice);
-  asset = await lc.runStep(
-    'assigning',
-    (ctx) => call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment),
-    assignment.actor,
-  );
-  lc.setWhereabouts(asset.department, asset.location);
-
-  await deliver(lc, input, assignment, notice);
 }
 
 /** Plans the device back into stock on its date and tells its user; from fleet-scale-1 on in one activity. */
@@ -124,9 +167,10 @@ function changeUserNotices(lc: Lifecycle, input: ChangeUserInput): TaskNotice {
 async function waitForCollection(
   lc: Lifecycle,
   input: ChangeUserInput,
-  asset: AssetSnapshot,
+  c: ChangeUserCarry,
   notice: TaskNotice,
 ): Promise<HumanReport> {
+  const asset = c.asset as AssetSnapshot;
   const planned = new Date(input.plannedCollectionDate);
   const { timings } = input;
   const received = await lc.awaitTask(
@@ -143,6 +187,7 @@ async function waitForCollection(
       remindAt: [new Date(planned.getTime() - timings.reminderBeforeMs), planned],
       escalateAt: new Date(planned.getTime() + timings.escalateAfterMs),
       repeatEveryMs: timings.taskReminderEveryMs,
+      carry: c,
     },
     notice,
   );
@@ -153,7 +198,7 @@ async function waitForCollection(
  * MDM initialize with the keep-record option, then wait for the command. An erase the MDM never
  * acknowledges falls back to a person confirming the wipe; a failed one needs an admin.
  */
-async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice): Promise<void> {
+async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c: ChangeUserCarry): Promise<void> {
   const { timings } = input;
   for (;;) {
     const ref = await lc.runStep('wiping', (ctx) =>
@@ -178,16 +223,22 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice): 
     }
     if (result.outcome === 'timed-out') {
       lc.note('The MDM did not acknowledge the wipe in time; waiting for a person to confirm it.');
-      const confirm = taskSpec(timings, Date.now(), {
-        type: 'confirm-wipe',
-        step: 'wiping',
-        expects: ['wipe-confirmed'],
-      });
-      await lc.awaitTask(confirm, notice);
+      await confirmWipe(lc, input, notice, c);
       return;
     }
     await lc.waitForAdminDecision('wiping', `MDM wipe failed: ${result.detail}`);
   }
+}
+
+/** The fallback when the MDM never acknowledges the wipe: a person confirms it. */
+async function confirmWipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c: ChangeUserCarry) {
+  const confirm = taskSpec(input.timings, Date.now(), {
+    type: 'confirm-wipe',
+    step: 'wiping',
+    expects: ['wipe-confirmed'],
+    carry: c,
+  });
+  await lc.awaitTask(confirm, notice);
 }
 
 interface Assignment {
@@ -197,13 +248,22 @@ interface Assignment {
 }
 
 /** The new user comes from the start request, a waiting application, or a `user-assigned` report. */
-async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice): Promise<Assignment> {
+async function chooseNewUser(
+  lc: Lifecycle,
+  input: ChangeUserInput,
+  notice: TaskNotice,
+  c: ChangeUserCarry,
+  resumed: boolean,
+): Promise<Assignment> {
   if (input.newUser) return { user: input.newUser, actor: input.requestedBy };
   const step = 'awaiting-assignment';
-  const oldest = await lc.parkOnFailure(step, () =>
-    call('claimApplication', 'take the oldest waiting application', lc.context(step, undefined, 'claim-oldest'), {}),
-  );
-  if (oldest.applicationId) return { user: oldest.user, applicationId: oldest.applicationId, actor: input.requestedBy };
+  if (!resumed) {
+    const oldest = await lc.parkOnFailure(step, () =>
+      call('claimApplication', 'take the oldest waiting application', lc.context(step, undefined, 'claim-oldest'), {}),
+    );
+    if (oldest.applicationId)
+      return { user: oldest.user, applicationId: oldest.applicationId, actor: input.requestedBy };
+  }
   const contact = { name: input.adminInCharge.name, email: input.adminInCharge.email };
   let reopenedBecause: string | undefined;
   for (;;) {
@@ -213,6 +273,7 @@ async function chooseNewUser(lc: Lifecycle, input: ChangeUserInput, notice: Task
       expects: ['user-assigned'],
       contact,
       next: toAssigning,
+      carry: c,
     });
     const got = await lc.awaitTask({ ...spec, reopenedBecause }, notice);
     const data = got.report.data as { applicationId?: string; user?: NewUser };
@@ -238,7 +299,13 @@ const toAssigning: NextStep = (_event, report) =>
     : { step: 'assigning' };
 
 /** The new user signs for the device; the signed receipt is kept as evidence. */
-async function deliver(lc: Lifecycle, input: ChangeUserInput, assignment: Assignment, notice: TaskNotice) {
+async function deliver(
+  lc: Lifecycle,
+  input: ChangeUserInput,
+  assignment: Assignment,
+  notice: TaskNotice,
+  c: ChangeUserCarry,
+) {
   const step = 'awaiting-delivery';
   const contact = { name: assignment.user.name, email: assignment.user.email, phone: assignment.user.phone };
   const spec = taskSpec(input.timings, Date.now(), {
@@ -247,6 +314,7 @@ async function deliver(lc: Lifecycle, input: ChangeUserInput, assignment: Assign
     expects: ['device-delivered'],
     contact,
     next: () => ({ step: 'completed', pending: 'the signed receipt is being stored' }),
+    carry: c,
   });
   const delivered = await lc.awaitTask(spec, notice);
   await lc.parkOnFailure(step, () =>

@@ -82,11 +82,58 @@ export const DEFAULT_TIMINGS: LifecycleTimings = {
 export interface LifecycleLimits {
   /** Reopenings of one task (reports the step could not use) before an admin must decide. */
   reopenLimit: number;
+  /** History events after which a process waiting for a person continues as new (default 10,000). */
+  continueAfterEvents?: number;
   /** Reports and signals a process takes per hour; more are refused (Updates) or dropped (Signals). */
   reportsPerHour: number;
 }
 
 export const DEFAULT_LIMITS: LifecycleLimits = { reopenLimit: 5, reportsPerHour: 120 };
+
+/** History events after which a process waiting for a person continues as new (continue-as-new-1). */
+export const DEFAULT_CONTINUE_AFTER_EVENTS = 10_000;
+
+/**
+ * What a run hands to the next one when it continues as new while waiting for a person: where it waits,
+ * the open task as it stood (its times and counts carry over, so reminders and escalation stay on
+ * schedule), the lifecycle's bounded record, and what the remaining steps need.
+ */
+export interface ResumeState {
+  /** The type of the human task the previous run was waiting on, e.g. `reenroll-device`. */
+  at: string;
+  task: CarriedTask;
+  lifecycle: CarriedLifecycle;
+  /** What the remaining steps need (asset, assignment, MDM job...), per process. */
+  carry: Record<string, unknown>;
+}
+
+export interface CarriedTask {
+  step: Step;
+  expects: HumanEventName[];
+  contact?: HumanTask['contact'];
+  dueAt: string;
+  createdAt: string;
+  remindersSent: number;
+  escalated: boolean;
+  /** Reminders not sent yet. */
+  remindAt: string[];
+  /** The next escalation, if one is still due. */
+  escalateAt?: string;
+  reopenedBecause?: string;
+}
+
+export interface CarriedLifecycle {
+  /** How many runs came before this one. */
+  runs: number;
+  steps: StepRecord[];
+  notes: string[];
+  reports: ReportRecord[];
+  /** Idempotency keys already acknowledged, with what each was used for: repeats stay duplicates. */
+  acks: { key: string; event: string; fingerprint: string }[];
+  reopenings: [Step, number][];
+  inactivationAttempts?: number;
+  whereabouts: { department: string | null; location: string | null };
+}
 
 export interface ChangeUserInput {
   assetNumber: string;
@@ -99,6 +146,8 @@ export interface ChangeUserInput {
   adminInCharge: { name: string; email: string; department: string };
   timings: LifecycleTimings;
   limits?: LifecycleLimits;
+  /** Set on a continued run only. */
+  resume?: ResumeState;
 }
 
 export interface InactivationInput {
@@ -111,6 +160,8 @@ export interface InactivationInput {
   requestedBy: { id: string; role: string };
   timings: LifecycleTimings;
   limits?: LifecycleLimits;
+  /** Set on a continued run only. */
+  resume?: ResumeState;
 }
 
 /** A waiting step's human task: what is expected, from whom, and since when. */
@@ -169,6 +220,8 @@ export interface LifecycleState {
   occurrence?: number;
   /** Signals dropped because the process took its hourly limit of reports (bounded-1). */
   droppedSignals?: number;
+  /** Runs before this one (continue-as-new); absent for a first run. */
+  previousRuns?: number;
   reports: ReportRecord[];
   notes: string[];
 }

@@ -14,6 +14,7 @@ interface TaskShape {
   contact?: HumanTask['contact'];
   refusal?: StepRefusal;
   next?: NextStep;
+  carry?: Record<string, unknown>;
 }
 
 /** A task due from `from`, escalated to the admins after the deployment's escalation delay, then repeatedly. */
@@ -55,6 +56,8 @@ export interface ReenrolmentSpec {
   verifySummary: string;
   /** The step after a confirmed re-enrolment (what the reporter is told). */
   then: Step;
+  /** What the steps after it need, if the process may continue as new while waiting here. */
+  carry?: Record<string, unknown>;
   notice: TaskNotice;
 }
 
@@ -73,6 +76,7 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
       expects: ['device-reenrolled'],
       contact: spec.contact,
       next,
+      carry: spec.carry,
     };
     const got = await lc.awaitTask({ ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause }, spec.notice);
     const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };

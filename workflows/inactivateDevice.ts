@@ -3,7 +3,7 @@
  * brick it — request a non-forced inactivation, the user installs the removal profile, removes the
  * profiles, and only then deletes the client app; verify in the MDM, delete the record, update the asset.
  */
-import { setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { continueAsNew, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
 import type { MdmJobRef } from '../activities/contracts';
 import { bookkeeping, call } from './activityProxy';
 import {
@@ -32,7 +32,15 @@ const PROFILES_BEFORE_REMOVAL_PROFILE =
   'profiles-removed is refused before removal-profile-installed: the MDM profile cannot be removed without the removal profile';
 
 export async function inactivateDevice(input: InactivationInput): Promise<LifecycleState> {
-  const lc = new Lifecycle('inactivation', input.assetNumber, bookkeeping, input.requestedBy, input.limits);
+  const lc = new Lifecycle(
+    'inactivation',
+    input.assetNumber,
+    bookkeeping,
+    input.requestedBy,
+    input.limits,
+    input.resume,
+  );
+  lc.continueWith = (resume) => continueAsNew<typeof inactivateDevice>({ ...input, resume });
   // The message contract, registered before the first await.
   setHandler(stateQuery, () => lc.state);
   for (const event of INACTIVATION_EVENTS) {
@@ -54,30 +62,41 @@ export async function inactivateDevice(input: InactivationInput): Promise<Lifecy
 
 type Contact = HumanTask['contact'];
 
+/** Where a continued run can pick up: the human tasks of the process (continue-as-new-1). */
+const RESUME_POINTS = ['install-removal-profile', 'remove-profiles', 'remove-client-app', 'reenroll-device'];
+const REENROLMENT = RESUME_POINTS.indexOf('reenroll-device');
+
+/** What the steps after a human task need; carried to the next run when the process continues as new. */
+interface InactivationCarry {
+  contact?: Contact;
+  ref?: MdmJobRef;
+  [key: string]: unknown;
+}
+
 async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promise<void> {
-  const asset = await lc.parkOnFailure('requesting-inactivation', () =>
-    call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
-  );
-  lc.setWhereabouts(asset.department, asset.location);
+  const c: InactivationCarry = { ...(input.resume?.carry as InactivationCarry | undefined) };
+  let from = resumeIndex(input.resume?.at, RESUME_POINTS);
+  if (from < 0) await prepare(lc, input, c);
   const notice = inactivationNotices(lc, input);
-  const contact = {
-    name: asset.userName ?? undefined,
-    email: asset.userEmail ?? undefined,
-    phone: asset.userPhone ?? undefined,
-  };
-  if (input.forced) {
-    lc.note('Forced inactivation: the device-side steps are skipped and the MDM profile stays on the device.');
-  }
-  lc.inactivationAttempts = 0;
 
   for (;;) {
-    lc.inactivationAttempts += 1;
-    const ref = await requestInactivation(lc, input, lc.inactivationAttempts);
-    if (!input.forced && (await deviceSideSteps(lc, input, contact, notice)) === 'failed') {
-      await recoverFromFailure(lc, input, contact, notice);
-      continue;
+    if (from < 0) {
+      lc.inactivationAttempts = (lc.inactivationAttempts ?? 0) + 1;
+      c.ref = await requestInactivation(lc, input, lc.inactivationAttempts);
     }
-    if (await verifyInactivation(lc, input, ref)) break;
+    if (!input.forced) {
+      const resumeAt = from;
+      from = -1;
+      if (resumeAt === REENROLMENT) {
+        await reenrolAgain(lc, input, c, notice);
+        continue;
+      }
+      if ((await deviceSideSteps(lc, input, c, notice, resumeAt)) === 'failed') {
+        await recoverFromFailure(lc, input, c, notice);
+        continue;
+      }
+    }
+    if (await verifyInactivation(lc, input, c.ref as MdmJobRef)) break;
   }
 
   await lc.runStep('deleting-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
@@ -87,6 +106,32 @@ async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promi
       forced: input.forced,
     }),
   );
+}
+
+/** Loads the asset: where it is and who uses it (the device-side tasks' contact). */
+async function prepare(lc: Lifecycle, input: InactivationInput, c: InactivationCarry): Promise<void> {
+  const asset = await lc.parkOnFailure('requesting-inactivation', () =>
+    call('loadAsset', `load asset ${input.assetNumber}`, input.assetNumber),
+  );
+  lc.setWhereabouts(asset.department, asset.location);
+  c.contact = {
+    name: asset.userName ?? undefined,
+    email: asset.userEmail ?? undefined,
+    phone: asset.userPhone ?? undefined,
+  };
+  if (input.forced) {
+    lc.note('Forced inactivation: the device-side steps are skipped and the MDM profile stays on the device.');
+  }
+  lc.inactivationAttempts = 0;
+}
+
+/** Index of a continued run's resume point in `points`; -1 for a first run. */
+function resumeIndex(at: string | undefined, points: string[]): number {
+  if (at === undefined) return -1;
+  const index = points.indexOf(at);
+  // A resume point this code does not know would redo finished steps: fail the task visibly instead.
+  if (index < 0) throw new Error(`cannot resume at unknown task ${at}`);
+  return index;
 }
 
 function requestInactivation(lc: Lifecycle, input: InactivationInput, attempt: number): Promise<MdmJobRef> {
@@ -106,18 +151,39 @@ function inactivationNotices(lc: Lifecycle, input: InactivationInput): TaskNotic
   }));
 }
 
-function deviceTask(input: InactivationInput, contact: Contact, type: string, step: Step, expects: HumanEventName[]) {
-  return (refusal?: StepRefusal) => taskSpec(input.timings, Date.now(), { type, step, expects, contact, refusal });
+function deviceTask(
+  input: InactivationInput,
+  c: InactivationCarry,
+  type: string,
+  step: Step,
+  expects: HumanEventName[],
+) {
+  return (refusal?: StepRefusal) =>
+    taskSpec(input.timings, Date.now(), { type, step, expects, contact: c.contact, refusal, carry: c });
 }
 
 /** The seed's order: removal profile, then the profiles, and only then the client app. */
 async function deviceSideSteps(
   lc: Lifecycle,
   input: InactivationInput,
-  contact: Contact,
+  c: InactivationCarry,
   notice: TaskNotice,
+  resumeAt: number,
 ): Promise<'done' | 'failed'> {
-  const installStep = deviceTask(input, contact, 'install-removal-profile', 'awaiting-removal-profile', [
+  if (resumeAt <= 0 && (await installRemovalProfile(lc, input, c, notice)) === 'failed') return 'failed';
+  if (resumeAt <= 1 && (await removeProfiles(lc, input, c, notice)) === 'failed') return 'failed';
+  const appStep = deviceTask(input, c, 'remove-client-app', 'awaiting-app-removal', ['app-removed']);
+  await lc.awaitTask(appStep(), notice);
+  return 'done';
+}
+
+async function installRemovalProfile(
+  lc: Lifecycle,
+  input: InactivationInput,
+  c: InactivationCarry,
+  notice: TaskNotice,
+) {
+  const installStep = deviceTask(input, c, 'install-removal-profile', 'awaiting-removal-profile', [
     'removal-profile-installed',
     'profile-removal-failed',
   ]);
@@ -131,9 +197,11 @@ async function deviceSideSteps(
     ),
     notice,
   );
-  if (installed.event === 'profile-removal-failed') return 'failed';
+  return installed.event === 'profile-removal-failed' ? 'failed' : 'done';
+}
 
-  const removeStep = deviceTask(input, contact, 'remove-profiles', 'awaiting-profile-removal', [
+async function removeProfiles(lc: Lifecycle, input: InactivationInput, c: InactivationCarry, notice: TaskNotice) {
+  const removeStep = deviceTask(input, c, 'remove-profiles', 'awaiting-profile-removal', [
     'profiles-removed',
     'profile-removal-failed',
   ]);
@@ -141,18 +209,14 @@ async function deviceSideSteps(
     removeStep((e) => (e === 'app-removed' ? APP_BEFORE_PROFILES : undefined)),
     notice,
   );
-  if (removed.event === 'profile-removal-failed') return 'failed';
-
-  const appStep = deviceTask(input, contact, 'remove-client-app', 'awaiting-app-removal', ['app-removed']);
-  await lc.awaitTask(appStep(), notice);
-  return 'done';
+  return removed.event === 'profile-removal-failed' ? 'failed' : 'done';
 }
 
 /**
  * After a failed profile removal the device is re-registered and must show as active in the MDM before
  * the inactivation starts again; after too many attempts an admin decides.
  */
-async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, contact: Contact, notice: TaskNotice) {
+async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, c: InactivationCarry, notice: TaskNotice) {
   const attempts = lc.inactivationAttempts ?? 0;
   if (attempts >= input.maxAttempts) {
     await lc.waitForAdminDecision(
@@ -160,12 +224,17 @@ async function recoverFromFailure(lc: Lifecycle, input: InactivationInput, conta
       `profile removal failed ${attempts} times (limit ${input.maxAttempts}); retry allows one more attempt`,
     );
   }
-  await reenrolAndVerify(lc, {
+  await reenrolAgain(lc, input, c, notice);
+}
+
+function reenrolAgain(lc: Lifecycle, input: InactivationInput, c: InactivationCarry, notice: TaskNotice) {
+  return reenrolAndVerify(lc, {
     timings: input.timings,
-    contact,
+    contact: c.contact,
     verifySummary: 'verify the device is active in the MDM again',
     then: 'requesting-inactivation',
     notice,
+    carry: c,
   });
 }
 

@@ -22,8 +22,12 @@ import { AssetNumberKey, DepartmentKey, LifecycleProcessKey, LocationKey } from 
 import { AdminControl, LifecycleStopped } from './adminControl';
 import { renderDetails } from './currentDetails';
 import {
+  DEFAULT_CONTINUE_AFTER_EVENTS,
   DEFAULT_LIMITS,
   type ActorRef,
+  type CarriedLifecycle,
+  type CarriedTask,
+  type ResumeState,
   type HumanEventName,
   type HumanTask,
   type LifecycleLimits,
@@ -58,6 +62,11 @@ export interface TaskSpec {
   reopenedBecause?: string;
   /** Where a fitting report moves the process (answered at once to the reporter from fleet-scale-1 on). */
   next?: NextStep;
+  /**
+   * What the steps after this task need, if the process may continue as new while waiting here
+   * (continue-as-new-1). Without it the process does not continue as new at this task.
+   */
+  carry?: Record<string, unknown>;
 }
 
 /** Sends a reminder (to the person the task concerns) or an escalation (to the admins) for an open task. */
@@ -79,6 +88,11 @@ export class Lifecycle {
 
   /** Reopenings per step since an admin last decided (bounded-1). */
   private readonly reopenings = new Map<Step, number>();
+  /** Continues the workflow as new with the given resume state (set by the workflow's entry function). */
+  continueWith?: (resume: ResumeState) => Promise<never>;
+  /** The open task of the previous run, until this run opens it again (continue-as-new). */
+  private resumedTask?: { at: string; task: CarriedTask };
+  private readonly previousRuns: number;
 
   constructor(
     private readonly process: ProcessKind,
@@ -86,6 +100,7 @@ export class Lifecycle {
     private readonly record: Recorder,
     private readonly requester: ActorRef,
     readonly limits: LifecycleLimits = DEFAULT_LIMITS,
+    resume?: ResumeState,
   ) {
     const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
     this.features = runFeatures();
@@ -118,6 +133,49 @@ export class Lifecycle {
       { key: AssetNumberKey, value: assetNumber },
       { key: LifecycleProcessKey, value: process },
     ]);
+    this.previousRuns = resume?.lifecycle.runs ?? 0;
+    if (resume) this.restore(resume);
+  }
+
+  /** A continued run takes over what its previous run carried (continue-as-new-1). */
+  private restore(resume: ResumeState): void {
+    const carried = resume.lifecycle;
+    this.log.restore(carried.steps, carried.notes);
+    this.intake.restore(carried);
+    for (const [step, count] of carried.reopenings) this.reopenings.set(step, count);
+    this.inactivationAttempts = carried.inactivationAttempts;
+    this.setWhereabouts(carried.whereabouts.department, carried.whereabouts.location);
+    this.resumedTask = { at: resume.at, task: resume.task };
+    // Open the task now, before the handlers are registered: reports buffered while the process continued
+    // as new are validated against it (the workflow opens it again with the step's own rules).
+    const t = resume.task;
+    this.log.enter(t.step, resume.at);
+    this.intake.open({
+      type: resume.at,
+      step: t.step,
+      expects: t.expects,
+      assetNumber: this.assetNumber,
+      contact: t.contact,
+      dueAt: t.dueAt,
+      createdAt: t.createdAt,
+      remindersSent: t.remindersSent,
+      escalated: t.escalated,
+      occurrence: this.log.occurrence,
+    });
+  }
+
+  /** What the next run needs of this one: bounded, so the state a query returns stays small. */
+  private carried(): CarriedLifecycle {
+    return {
+      runs: this.previousRuns + 1,
+      steps: this.log.steps.slice(-50),
+      notes: this.log.notes.slice(-20),
+      reports: this.intake.records.slice(-100),
+      acks: this.intake.carriedAcks(1000),
+      reopenings: [...this.reopenings.entries()],
+      inactivationAttempts: this.inactivationAttempts,
+      whereabouts: this.whereabouts,
+    };
   }
 
   /** What the `state` query answers and the workflow returns. */
@@ -135,6 +193,7 @@ export class Lifecycle {
       inactivationAttempts: this.inactivationAttempts,
       occurrence: log.occurrence,
       ...(intake.droppedSignals ? { droppedSignals: intake.droppedSignals } : {}),
+      ...(this.previousRuns ? { previousRuns: this.previousRuns } : {}),
       reports: intake.records,
       notes: log.notes,
     };
@@ -219,9 +278,11 @@ export class Lifecycle {
   }
 
   /** Opens a human task and waits for a fitting report, sending reminders and escalations meanwhile. */
-  async awaitTask(spec: TaskSpec, notice: TaskNotice): Promise<Received> {
+  async awaitTask(opened: TaskSpec, notice: TaskNotice): Promise<Received> {
+    const carried = this.takeResumedTask(opened.type);
+    const spec = carried ? resumedSpec(opened, carried) : opened;
     this.intake.reopen(spec.reopenedBecause);
-    this.log.enter(spec.step, spec.type);
+    if (!carried) this.log.enter(spec.step, spec.type); // a continued run entered it at its start
     const task: HumanTask = {
       type: spec.type,
       step: spec.step,
@@ -229,12 +290,12 @@ export class Lifecycle {
       assetNumber: this.assetNumber,
       contact: spec.contact,
       dueAt: spec.dueAt.toISOString(),
-      createdAt: nowIso(),
-      remindersSent: 0,
-      escalated: false,
+      createdAt: carried?.createdAt ?? nowIso(),
+      remindersSent: carried?.remindersSent ?? 0,
+      escalated: carried?.escalated ?? false,
       occurrence: this.log.occurrence,
     };
-    this.intake.open(task, spec.refusal, spec.next);
+    this.intake.open(task, spec.refusal, spec.next, carried !== undefined);
     this.refreshDetails();
     if (this.features.fleetScale) {
       await this.flushBookkeeping();
@@ -319,8 +380,14 @@ export class Lifecycle {
       .filter((d) => d.getTime() > Date.now())
       .sort((a, b) => a.getTime() - b.getTime());
     let nextEscalation = spec.escalateAt?.getTime();
-    const reportedOrStopped = () => this.intake.hasReport() || this.control.stopRequested();
+    const continueAsNew = () => this.wantsContinueAsNew(spec);
+    const reportedOrStopped = () => this.intake.hasReport() || this.control.stopRequested() || continueAsNew();
     for (;;) {
+      if (continueAsNew()) {
+        const remindAt = reminders.map((d) => d.toISOString());
+        const escalateAt = nextEscalation === undefined ? undefined : new Date(nextEscalation).toISOString();
+        await this.continueAsNewAt(spec, { ...carriedTimes(task), remindAt, escalateAt });
+      }
       const next = Math.min(reminders[0]?.getTime() ?? Infinity, nextEscalation ?? Infinity);
       const wait = next === Infinity ? undefined : Math.max(1, next - Date.now());
       const woke =
@@ -344,6 +411,37 @@ export class Lifecycle {
       }
       this.refreshDetails();
     }
+  }
+
+  /**
+   * Continue-as-new is due: the task allows it (it carries what the next steps need), Temporal suggests it
+   * or the history passed the limit, and nothing is in flight (no report to take, no handler running).
+   */
+  private wantsContinueAsNew(spec: TaskSpec): boolean {
+    if (!this.features.continueAsNew || !spec.carry || !this.continueWith) return false;
+    if (this.log.status !== 'running' || this.bookkeepingInFlight || !this.intake.isIdle()) return false;
+    const info = workflowInfo();
+    const limit = this.limits.continueAfterEvents ?? DEFAULT_CONTINUE_AFTER_EVENTS;
+    return (info.continueAsNewSuggested || info.historyLength >= limit) && allHandlersFinished();
+  }
+
+  private async continueAsNewAt(spec: TaskSpec, task: CarriedTask): Promise<never> {
+    const events = workflowInfo().historyLength;
+    this.note(`Continued as new after ${events} history events, waiting at ${spec.step} (${spec.type}).`);
+    const resume: ResumeState = {
+      at: spec.type,
+      task: { ...task, reopenedBecause: spec.reopenedBecause },
+      lifecycle: this.carried(),
+      carry: spec.carry ?? {},
+    };
+    return (this.continueWith as (r: ResumeState) => Promise<never>)(resume);
+  }
+
+  /** The previous run's open task, if this is the first task opened since it continued as new. */
+  private takeResumedTask(type: string): CarriedTask | undefined {
+    const resumed = this.resumedTask;
+    this.resumedTask = undefined;
+    return resumed && resumed.at === type ? resumed.task : undefined;
   }
 
   /** A reminder that cannot be sent (mail relay refusing) is noted, not fatal: the task still waits. */
@@ -413,6 +511,22 @@ export class Lifecycle {
   refreshDetails(): void {
     setCurrentDetails(renderDetails(this.state));
   }
+}
+
+/** The task as the workflow opened it, with the times and counts the previous run carried. */
+function resumedSpec(opened: TaskSpec, carried: CarriedTask): TaskSpec {
+  return {
+    ...opened,
+    dueAt: new Date(carried.dueAt),
+    remindAt: carried.remindAt.map((d) => new Date(d)),
+    escalateAt: carried.escalateAt ? new Date(carried.escalateAt) : undefined,
+    reopenedBecause: carried.reopenedBecause ?? opened.reopenedBecause,
+  };
+}
+
+function carriedTimes(task: HumanTask): Omit<CarriedTask, 'remindAt' | 'escalateAt'> {
+  const { step, expects, contact, dueAt, createdAt, remindersSent, escalated } = task;
+  return { step, expects, contact, dueAt, createdAt, remindersSent, escalated };
 }
 
 function describeFailure(err: ActivityFailure): string {

@@ -32,12 +32,19 @@ export const FLEET_SCALE_1 = 'fleet-scale-1';
  */
 export const BOUNDED_1 = 'bounded-1';
 
+/**
+ * continue-as-new-1: a process waiting for a person continues as new when Temporal suggests it or its
+ * history passes `limits.continueAfterEvents`, carrying its state, acknowledged keys and open task.
+ */
+export const CONTINUE_AS_NEW_1 = 'continue-as-new-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
   bounded: boolean;
+  continueAsNew: boolean;
 }
 
 export function runFeatures(): RunFeatures {
-  return { fleetScale: patched(FLEET_SCALE_1), bounded: patched(BOUNDED_1) };
+  return { fleetScale: patched(FLEET_SCALE_1), bounded: patched(BOUNDED_1), continueAsNew: patched(CONTINUE_AS_NEW_1) };
 }

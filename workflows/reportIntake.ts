@@ -7,6 +7,7 @@
 import { CancellationScope, condition, workflowInfo } from '@temporalio/workflow';
 import type {
   ActorRef,
+  CarriedLifecycle,
   HumanEventName,
   HumanReport,
   HumanTask,
@@ -61,11 +62,36 @@ export class ReportIntake {
 
   constructor(private readonly host: IntakeHost) {}
 
+  // ---- continue-as-new ----
+
+  /** The last `max` acknowledged keys with what each was used for, oldest first. */
+  carriedAcks(max: number): CarriedLifecycle['acks'] {
+    return [...this.acks.entries()]
+      .slice(-max)
+      .map(([key, { ack, fingerprint }]) => ({ key, event: ack.event, fingerprint }));
+  }
+
+  /** Takes over the previous run's records and acknowledged keys. */
+  restore(carried: CarriedLifecycle): void {
+    this.records.push(...carried.reports);
+    for (const { key, event, fingerprint } of carried.acks) {
+      const ack: ReportAck = { accepted: true, duplicate: false, event, step: this.host.log.step, status: 'running' };
+      this.acks.set(key, { ack, fingerprint });
+    }
+  }
+
+  /** No report waiting for the main loop and none being answered early. */
+  isIdle(): boolean {
+    return this.inbox.length === 0 && this.earlyAnswers.size === 0;
+  }
+
   // ---- the main loop's side ----
 
   /** Opens `task`: from now on reports are checked against it. */
-  open(task: HumanTask, refusal?: StepRefusal, next?: NextStep): void {
-    this.inbox = [];
+  open(task: HumanTask, refusal?: StepRefusal, next?: NextStep, keepInbox = false): void {
+    // A continued run opens its task before its handlers see buffered reports, then once more with the
+    // step's rules: a report taken in between stays.
+    if (!keepInbox) this.inbox = [];
     this.refusal = refusal;
     this.next = next;
     this.pendingTask = task;

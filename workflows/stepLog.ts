@@ -27,6 +27,12 @@ export class StepLog {
     this.step = first;
   }
 
+  /** Takes over the previous run's steps and notes (continue-as-new); this run's occurrences start anew. */
+  restore(steps: StepRecord[], notes: string[]): void {
+    this.steps.push(...steps);
+    this.notes.push(...notes);
+  }
+
   /** The number of the current step occurrence; part of every idempotency key of that occurrence. */
   get occurrence(): number {
     return this.occurrences;

@@ -19,7 +19,34 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Request body larger than the limit',
   415: 'Request body is not JSON',
   429: 'Rate limited; see `Retry-After`',
-  503: 'Temporal or a worker is unavailable; retry later',
+  431: 'Request line or headers larger than the HTTP server takes (16 KiB); answered by the server itself, without a body',
+  503:
+    "A dependency is down or recovering (PostgreSQL, Temporal, the workflow's worker), or the workflow cannot take requests " +
+    'now (its workflow task is failing); retry after `Retry-After` seconds. `details.requestApplied` says whether the ' +
+    'request took effect: `no`, or `unknown` (retry with the same Idempotency-Key, which applies it at most once)',
+};
+
+/** Answers the HTTP server writes before the app sees the request: no JSON body. */
+const WITHOUT_BODY = new Set([431]);
+
+const RETRY_AFTER = {
+  'Retry-After': {
+    description: 'Seconds to wait before retrying',
+    required: true,
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  },
+};
+
+const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
+  401: {
+    'WWW-Authenticate': {
+      description: 'The Bearer challenge (RFC 6750), with `error="invalid_token"` once a token was refused',
+      required: true,
+      schema: { type: 'string' },
+    },
+  },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER,
 };
 
 function schemaOf(schema: BodySchema): JsonSchema {
@@ -63,7 +90,9 @@ function errorStatuses(route: RouteDoc): number[] {
   if (pathParamNames(route.path).length) statuses.add(400);
   if (route.query || route.queryParameters?.length) statuses.add(400);
   if (route.body || route.bodySchema || route.textBody) [400, 413, 415].forEach((s) => statuses.add(s));
-  if (route.roles !== 'public') [401, 403, 429].forEach((s) => statuses.add(s));
+  // Every protected route reads the database (API keys) and most reach Temporal or PostgreSQL: 503 when down.
+  if (route.roles !== 'public') [401, 403, 429, 503].forEach((s) => statuses.add(s));
+  statuses.add(431);
   return [...statuses].sort((a, b) => a - b);
 }
 
@@ -83,7 +112,10 @@ function operation(route: RouteDoc): JsonSchema {
   for (const status of errorStatuses(route)) {
     responses[String(status)] = {
       description: ERROR_TEXT[status] ?? 'Error',
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),
+      ...(WITHOUT_BODY.has(status)
+        ? {}
+        : { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }),
     };
   }
   const parameters = [...pathParameters(route), ...queryParameters(route)];
@@ -108,7 +140,8 @@ function operation(route: RouteDoc): JsonSchema {
     ...(route.body || route.bodySchema
       ? {
           requestBody: {
-            required: true,
+            // No body is read as `{}` (api/validation.ts parseBody): optional where `{}` is a valid body.
+            required: route.body ? !route.body.safeParse({}).success : true,
             ...(route.bodyDescription ? { description: route.bodyDescription } : {}),
             content: { 'application/json': { schema: route.body ? toJsonSchema(route.body) : route.bodySchema } },
           },

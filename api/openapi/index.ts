@@ -32,7 +32,8 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
 const DESCRIPTION = [
   'Smart-device lifecycle processes (change device user, inactivate device) as durable Temporal workflows.',
   'Errors are `{ "error": { "code", "message", "details"? } }`. Lists are paginated with `limit` and an opaque `cursor`.',
-  'Request bodies are JSON with a size limit; unknown fields are refused (400 naming them). Times are ISO 8601 UTC.',
+  'Request bodies are JSON with a size limit; unknown fields are refused (400 naming them), and so are bytes that are not valid UTF-8. Times are ISO 8601 UTC.',
+  'A method that a path does not list is answered 405 with `Allow`. A 503 (with `Retry-After`) means a dependency is down or recovering and says in `details.requestApplied` whether the request took effect; any other 5xx is a bug.',
   'The field-staff page is served at `/field/`.',
 ].join('\n\n');
 

@@ -170,23 +170,34 @@ export const asset = z.looseObject({
   updatedAt: iso,
 });
 
-export const assetEvent = z.looseObject({
+/** One entry of an asset's history, as api/assetViews.ts `eventView` shows it. */
+export const assetHistoryItem = z.object({
   id: z.string(),
-  assetNumber: z.string(),
-  eventType: z.string(),
-  actor: z.string(),
-  occurredAt: iso,
+  type: z.string().meta({ description: 'what happened: asset-created, asset-updated, device-collected, ...' }),
+  actor: z.string().meta({ description: 'who did it (the caller of the API, or the workflow)' }),
+  role: nullableText.meta({ description: "the actor's role, when a person did it" }),
+  workflowId: nullableText,
+  runId: nullableText,
+  step: nullableText.meta({ description: 'the workflow step it happened in' }),
+  at: iso,
   details: z.record(z.string(), z.unknown()),
 });
 
+  changes: z
+    .record(z.string(), z.object({ from: z.unknown(), to: z.unknown() }))
+    .nullable()
+    .meta({ description: "for a change of the asset: each changed field's value before and after" }),
 export const assetPage = z.object({ items: z.array(asset), nextCursor: z.string().nullable() });
-export const assetDetail = z.object({ asset, events: z.array(assetEvent), eventsTruncated: z.boolean() });
+export const assetDetail = z.object({ asset, events: z.array(assetHistoryItem), eventsTruncated: z.boolean() });
 export const assetWrite = z.looseObject({
   asset,
   created: z.boolean(),
   applied: z.boolean(),
   idempotencyKey: z.string(),
 });
+  event: assetHistoryItem
+    .nullable()
+    .meta({ description: 'the audit event of this write (or of the first one, on a retry)' }),
 export const importResult = z.object({
   importKey: z.string(),
   rows: z.number().int(),

@@ -6,6 +6,8 @@ import { Router } from 'express';
 import type { ApiContext } from '../context';
 
 const CHECK_TIMEOUT_MS = 2_000;
+/** A probe that found a dependency down asks to be repeated after this long, like every 503 of the API. */
+const NOT_READY_RETRY_AFTER_S = 5;
 
 function withTimeout<T>(work: () => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -49,6 +51,7 @@ export function healthRouter(ctx: ApiContext): Router {
       res.json({ status: 'ready', checks });
       return;
     }
+    res.set('Retry-After', String(NOT_READY_RETRY_AFTER_S));
     res.status(503).json({
       error: {
         code: 'not-ready',

@@ -139,6 +139,8 @@ export interface HarnessOptions {
   jobStepMs?: number;
   /** Wraps the real activities, e.g. to fail one after it has written (a crash between commit and reply). */
   wrapActivities?: (real: LifecycleActivities) => LifecycleActivities;
+  /** A Temporal server of the test's own (host:port) instead of the shared dev server. */
+  temporalAddress?: string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -170,7 +172,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     client = timeSkipping.env.client;
     connection = timeSkipping.env.nativeConnection;
   } else {
-    const address = inject('temporalAddress');
+    const address = opts.temporalAddress ?? inject('temporalAddress');
     clientConnection = await Connection.connect({ address });
     client = new Client({ connection: clientConnection });
     connection = await NativeConnection.connect({ address });
