@@ -181,23 +181,23 @@ export const assetHistoryItem = z.object({
   step: nullableText.meta({ description: 'the workflow step it happened in' }),
   at: iso,
   details: z.record(z.string(), z.unknown()),
-});
-
   changes: z
     .record(z.string(), z.object({ from: z.unknown(), to: z.unknown() }))
     .nullable()
     .meta({ description: "for a change of the asset: each changed field's value before and after" }),
+});
+
 export const assetPage = z.object({ items: z.array(asset), nextCursor: z.string().nullable() });
 export const assetDetail = z.object({ asset, events: z.array(assetHistoryItem), eventsTruncated: z.boolean() });
 export const assetWrite = z.looseObject({
   asset,
   created: z.boolean(),
   applied: z.boolean(),
-  idempotencyKey: z.string(),
-});
   event: assetHistoryItem
     .nullable()
     .meta({ description: 'the audit event of this write (or of the first one, on a retry)' }),
+  idempotencyKey: z.string(),
+});
 export const importResult = z.object({
   importKey: z.string(),
   rows: z.number().int(),
