@@ -1,5 +1,6 @@
 /**
  * Runs the API: `npm run api`. Connects to Temporal and PostgreSQL from the environment (config/env.ts),
+ * when first needed (neither has to be up for the API to start; /readyz says when they are),
  * listens on API_HOST:PORT, and on SIGINT/SIGTERM stops taking connections, lets requests in flight
  * finish (bounded), then closes the pool and the Temporal connection.
  */
@@ -14,7 +15,12 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  // Lazy: the API starts (and answers /healthz, and 503 from /readyz) while Temporal is not there yet or
+  // restarting; gRPC reconnects by itself, retrying at least every 5 s once Temporal went away.
+  const connection = Connection.lazy({
+    address: config.TEMPORAL_ADDRESS,
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
+  });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-api' });
 

@@ -274,10 +274,15 @@ describe('reports and commands without a worker', () => {
 });
 
 describe('readiness', () => {
-  it('is ready when Temporal and the database answer', async () => {
+  it('is not ready while no worker polls its task queue, though Temporal and the database answer', async () => {
+    // Readiness with a worker: tests/apiReadiness.test.ts.
     const res = await api.call('GET', '/readyz');
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body.checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true]);
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(res.body.error.details.checks).toEqual([
+      { name: 'temporal', ok: true },
+      { name: 'database', ok: true },
+      { name: 'worker', ok: false },
+    ]);
   });
 
   it('names the database when it does not answer', async () => {
@@ -290,6 +295,8 @@ describe('readiness', () => {
       expect(res.status).toBe(503);
       expect(res.body.error.message).toContain('database');
       expect(res.body.error.message).not.toContain('temporal');
+      // Names only: why it failed stays in the API's log.
+      expect(JSON.stringify(res.body)).not.toContain('database down');
     } finally {
       await broken.close();
     }

@@ -3,10 +3,12 @@
  * free ports with a temporary data folder. Ready, healthy, demo data in PostgreSQL and the MDM emulator,
  * a workflow started; Ctrl-C (SIGINT to the process group, as a terminal sends it) stops everything and
  * frees every port; a second start on the same data has the same assets and still has the workflow.
+ * Under chaos the stack heals itself: a worker killed with SIGKILL mid-process is restarted and the
+ * process is finished through the API; PostgreSQL and Temporal killed the same way come back on their data.
  * Does not use the globalSetup's shared servers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -277,6 +279,109 @@ describe('local stack (npm start)', () => {
     console.log(
       `[localStack.test] ready in ${firstSeconds} s (fresh data), ${secondSeconds} s (restart); stopped in ${stopped.ms} / ${stoppedAgain.ms} ms`,
     );
+  });
+
+  it('heals itself: a worker killed mid-process is restarted and the process completes; PostgreSQL and Temporal come back', async () => {
+    stack = startStack(env);
+    await stack.ready;
+    const running = stack;
+    const out = () => running.output();
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const lastPid = (pattern: RegExp) => Number([...out().matchAll(pattern)].at(-1)?.[1]);
+    const workerPid = () => lastPid(/serving task queue .*\(pid (\d+)/g);
+    const count = (text: string) => out().split(text).length - 1;
+
+    // An enrolled device in use, not the one the first test left waiting.
+    const client = new pg.Client({ connectionString: dbUrl() });
+    await client.connect();
+    const { rows } = await client
+      .query<{ asset: string; device: string }>(
+        `SELECT asset_number AS asset, mdm_device_id AS device FROM assets
+          WHERE status = 'in_use' AND mdm_device_id IS NOT NULL AND asset_number <> 'A-000001'
+          ORDER BY asset_number LIMIT 1`,
+      )
+      .finally(() => client.end());
+    const { asset, device } = rows[0]!;
+
+    const workflow = async (id: string) => {
+      const res = await fetch(api(`/workflows/${id}`), { headers });
+      return res.status === 200 ? ((await res.json()) as { step?: string; currentStep?: string; status?: string }) : {};
+    };
+    const stepOf = async (id: string) => {
+      const w = await workflow(id);
+      return w.step ?? w.currentStep;
+    };
+    /** A report with its own idempotency key, sent again while the API answers 503 (worker not back yet). */
+    const report = async (id: string, event: string, data: Record<string, unknown>) => {
+      const body = JSON.stringify({ data, idempotencyKey: `local-stack-${event}-${Date.now()}` });
+      await expect
+        .poll(async () => {
+          const res = await fetch(api(`/workflows/${id}/events/${event}`), { method: 'POST', headers, body });
+          return res.status === 503 ? 503 : `${res.status} ${await res.text()}`;
+        })
+        .toMatch(/^200 /);
+    };
+
+    const started = await fetch(api(`/devices/${asset}/change-user`), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        reason: 'local stack chaos test',
+        plannedCollectionDate: new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10),
+        storageLocation: 'Test storage',
+        newUser: { department: 'Engineering', location: 'Osaka', name: 'Yuki New', email: 'y.new@example.com' },
+      }),
+    });
+    expect(started.status, await started.clone().text()).toBe(201);
+    const id = ((await started.json()) as { workflowId: string }).workflowId;
+    await expect.poll(() => stepOf(id)).toBe('awaiting-collection');
+    await report(id, 'device-collected', { collectedBy: 'Field Tech', storageLocation: 'Shelf 1' });
+    // Collected, wiped, removed from the MDM: half-way, waiting for the device to be enrolled again.
+    await expect.poll(() => stepOf(id)).toBe('awaiting-reenrollment');
+
+    // --- the worker dies
+    const killed = workerPid();
+    expect(killed).toBeGreaterThan(0);
+    process.kill(killed, 'SIGKILL');
+    await expect.poll(() => out()).toContain('worker exited unexpectedly (killed by SIGKILL)');
+    await expect.poll(() => workerPid()).not.toBe(killed);
+    const back = /worker is back: ready ([\d.]+) s after its restart/.exec(out());
+    expect(back, out().slice(-3000)).not.toBeNull();
+
+    // --- the process goes on with the new worker, through the API
+    const reEnrolled = await fetch(`http://127.0.0.1:${ports.mdm}/devices/${device}/actions/re-enroll`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${MDM_KEY}` },
+    });
+    expect(reEnrolled.ok, await reEnrolled.clone().text()).toBe(true);
+    await report(id, 'device-reenrolled', {});
+    await expect.poll(() => stepOf(id)).toBe('awaiting-delivery');
+    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' });
+    await expect.poll(async () => (await workflow(id)).status).toBe('completed');
+
+    // --- PostgreSQL dies: restarted on its data; the API's pool reconnects
+    const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    await expect.poll(() => count('postgres is back')).toBe(1);
+    await expect.poll(async () => (await fetch(api(`/assets/${asset}`), { headers })).status).toBe(200);
+
+    // --- Temporal dies: restarted on its SQLite file; the worker polls again, the finished process is there
+    const temporalPid = lastPid(/Temporal dev server on .*\(pid (\d+)/g);
+    process.kill(temporalPid, 'SIGKILL');
+    await expect.poll(() => count('temporal is back')).toBe(1);
+    await expect.poll(async () => (await fetch(api('/readyz'))).status).toBe(200);
+    expect((await workflow(id)).status).toBe('completed');
+
+    expect(out()).not.toMatch(/stopping the stack|start-up failed/);
+    const stopped = await stopStack(running, PATIENCE_MS);
+    expect(stopped.code === 0 || stopped.signal === 'SIGINT', JSON.stringify(stopped)).toBe(true);
+    const shutdownLog = out().slice(out().indexOf('SIGINT received'));
+    const order = ['api', 'worker', 'mail', 'mdm', 'temporal', 'postgres'].map((n) =>
+      shutdownLog.indexOf(`stopped ${n} (`),
+    );
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    console.log(`[localStack.test] the killed worker served again ${back![1]} s after its restart`);
   });
 
   it('names the port and the variable to change when a port is taken', async () => {

@@ -2,24 +2,22 @@
  * Builds the lifecycle worker: both workflow types and the activities on one task queue. The worker
  * entrypoint and the tests use the same function, each with its own wiring of the activities' parts.
  */
-import path from 'node:path';
-import {
-  NativeConnection,
-  Worker,
-  type ActivityInterceptorsFactory,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkflowBundle } from '@temporalio/worker';
 import type { LifecycleActivities } from '../activities/contracts';
+import { workflowsPath } from './workflowSources';
 
-export const workflowsPath = path.join(import.meta.dirname, '..', 'workflows', 'index.ts');
+export { workflowsPath };
 
 export async function createLifecycleWorker(opts: {
   connection: NativeConnection;
   namespace?: string;
   taskQueue: string;
   activities: LifecycleActivities;
-  /** A pre-built bundle (tests build one per file); otherwise the worker bundles `workflows/`. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /**
+   * A pre-built bundle (worker/workflowBundle.ts: cached by the hash of its sources; tests build one per
+   * file); otherwise the worker bundles `workflows/` itself.
+   */
+  workflowBundle?: WorkflowBundle;
   /** E.g. the metrics interceptor of worker/metrics.ts. */
   activityInterceptors?: ActivityInterceptorsFactory[];
   /** Sizing (config WORKER_MAX_*); the defaults suit tests. */

