@@ -29,7 +29,8 @@ export interface AssetLookup {
  */
 export interface WorkflowRecords {
   /** The run's audit events, oldest first. */
-  events(workflowId: string, runId: string): Promise<AssetEvent[]>;
+  /** The audit trail of a process: every run of its chain, from `firstRunId` (continue-as-new) on. */
+  events(workflowId: string, firstRunId: string): Promise<AssetEvent[]>;
   /** The workflow's open task in the task index, if it has one (of whichever run wrote it). */
   openTask(workflowId: string): Promise<tasksRepo.OpenTask | null>;
 }
@@ -79,7 +80,7 @@ export function portsFromPool(pool: pg.Pool): DbPorts {
       get: (id) => bulkRequestsRepo.get(pool, id),
     },
     workflowRecords: {
-      events: (workflowId, runId) => assetEventsRepo.listForWorkflow(pool, workflowId, { runId }),
+      events: (workflowId, firstRunId) => assetEventsRepo.listForWorkflow(pool, workflowId, { fromRunId: firstRunId }),
       openTask: (workflowId) => tasksRepo.get(pool, workflowId),
     },
     ping: async () => {

@@ -315,7 +315,9 @@ export async function workflowView(deps: WorkflowViewDeps, workflowId: string) {
   const startedAt = desc.startTime.toISOString();
   const closedAt = desc.closeTime?.toISOString();
 
-  const db = await readRecords(deps.records, workflowId, desc.runId, deps.logger);
+  // A process that continued as new spans several runs: its trail starts at the chain's first run.
+  const firstRunId = desc.raw.workflowExecutionInfo?.firstRunId || desc.runId;
+  const db = await readRecords(deps.records, workflowId, firstRunId, deps.logger);
   // The index row counts only if it is this run's task at the step the process is at now.
   const indexed = db?.task && db.task.runId === desc.runId && db.task.step === sa.step ? db.task : undefined;
   const waitsForPerson = running && Boolean(sa.awaitingTask || sa.needsAttention);

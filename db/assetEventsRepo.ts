@@ -134,18 +134,22 @@ export async function listForAsset(db: Queryable, assetNumber: string, limit = 1
 
 /**
  * Events of one workflow id, oldest first. Lifecycle workflow ids are reused per device
- * (`device-<assetNumber>`), so pass `runId` to see one run only.
+ * (`device-<assetNumber>`), so pass `runId` to see one run only, or `fromRunId` (a chain's first run) to see
+ * a process that continued as new: every event from that run's first one on (a device's next process
+ * starts only after this one closed, so nothing later belongs to another).
  */
 export async function listForWorkflow(
   db: Queryable,
   workflowId: string,
-  options: { runId?: string; limit?: number } = {},
+  options: { runId?: string; fromRunId?: string; limit?: number } = {},
 ): Promise<AssetEvent[]> {
   const { rows } = await db.query<AssetEventRow>(
     `SELECT * FROM asset_events
       WHERE workflow_id = $1 AND ($2::text IS NULL OR run_id = $2)
+        AND ($4::text IS NULL OR occurred_at >= (
+          SELECT coalesce(min(occurred_at), 'infinity') FROM asset_events WHERE workflow_id = $1 AND run_id = $4))
       ORDER BY occurred_at, id LIMIT $3`,
-    [workflowId, options.runId ?? null, options.limit ?? 1000],
+    [workflowId, options.runId ?? null, options.limit ?? 1000, options.fromRunId ?? null],
   );
   return rows.map(toAssetEvent);
 }
