@@ -21,7 +21,9 @@ export const assetsRoutes = [
     method: 'get',
     path: '/api/v1/assets/{assetNumber}',
     tag: 'Assets',
-    summary: 'One asset with its event history (newest first)',
+    summary: 'One asset with its event history (oldest first)',
+    description:
+      'The history holds the first 1000 events of the asset, oldest first; `eventsTruncated` is true when there are more.',
     roles: ANY_ROLE,
     responses: [{ status: 200, description: 'The asset', schema: assetDetail }],
     errors: [404, 503],
