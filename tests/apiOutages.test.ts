@@ -154,6 +154,29 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     expect(history.filter((e) => e.type === 'asset-updated')).toHaveLength(2); // iPhone 16, then Pixel 9 once
   });
 
+  it('answers a statement past its deadline (statement_timeout, 57014) 503: rolled back, not applied', async () => {
+    const locker = await sideClient();
+    // An API whose statements may take 300 ms, behind a session that holds the asset's row.
+    const impatientPool = createPool(adminUrl, 1, { statementTimeoutMs: 300, onError: () => undefined });
+    const impatient = await startApi({ db: impatientPool });
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM assets WHERE asset_number = $1 FOR UPDATE', [asset]);
+      const write = await impatient.call('POST', '/api/v1/assets', {
+        token: TOKENS.admin,
+        body: assetBody(asset, 'Xperia 1'),
+        headers: { 'Idempotency-Key': 'outage-deadline-1' },
+      });
+      expectRetryable(write, 'database-unavailable', 'no');
+      await locker.query('ROLLBACK');
+      expect((await getAsset()).body.asset.model).toBe('Pixel 9');
+    } finally {
+      await impatient.close();
+      await impatientPool.end();
+      await locker.end();
+    }
+  });
+
   it('answers 503 while the database refuses new sessions (57P03: shutting down, starting up, in recovery)', async () => {
     // A smart shutdown waits for open sessions to end and refuses new ones meanwhile, with 57P03.
     const holder = await sideClient();
