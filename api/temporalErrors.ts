@@ -12,7 +12,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { readRefusal, Refusal, type ProcessPosition } from '../workflows/refusals';
-import { ApiError, unavailable, type Outage } from './errors';
+import { ApiError, type Outage } from './errors';
 
 // gRPC status codes (kept here rather than importing @grpc/grpc-js, which is not a direct dependency).
 const GRPC_NOT_FOUND = 5;
@@ -82,12 +82,6 @@ export function temporalOutage(err: unknown): Outage | undefined {
     mayHaveApplied: true,
     retryAfterSeconds: 5,
   };
-}
-
-/** temporalOutage as the 503 for a request made with `method` (reads change nothing). */
-export function temporalUnavailable(err: unknown, method = 'GET'): ApiError | undefined {
-  const outage = temporalOutage(err);
-  return outage && unavailable(outage, method);
 }
 
 export function workerUnavailable(retryAfterS: number): ApiError {

@@ -15,7 +15,6 @@ import {
   isNotFound,
   isUnhandledUpdate,
   isUpdateTimeout,
-  temporalUnavailable,
   workerUnavailable,
 } from './temporalErrors';
 import { idempotencyKeySchema } from './schemas';
@@ -87,7 +86,8 @@ async function translate(temporal: Client, call: UpdateCall<unknown>, err: unkno
       },
     );
   }
-  return temporalUnavailable(err, 'POST') ?? err;
+  // Temporal down, past a deadline, or the workflow not ready: the error handler answers 503 (api/outages.ts).
+  return err;
 }
 
 /**

@@ -8,27 +8,18 @@ import { actorOf, ANY_ROLE, REPORTERS, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { invalidInput, problemsFromZod } from '../errors';
 import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
-import { temporalUnavailable } from '../temporalErrors';
 import { eventParam, parseBody, parseQuery, workflowIdParam } from '../validation';
 import { listWorkflows } from '../workflowList';
 import { executeUpdate, idempotencyKeyFor } from '../workflowUpdates';
 import { workflowView } from '../workflowView';
-
-/** Temporal being down is a 503 for reads too, never a 500. */
-async function orUnavailable<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    throw temporalUnavailable(err) ?? err;
-  }
-}
 
 export function workflowsRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.get('/workflows', requireRole(...ANY_ROLE), async (req, res) => {
     const filters = parseQuery(listWorkflowsQuery, req);
-    res.json(await orUnavailable(listWorkflows(ctx.temporal, ctx.namespace, filters)));
+    // Temporal down is a 503 here too: the error handler answers every route's outages (api/outages.ts).
+    res.json(await listWorkflows(ctx.temporal, ctx.namespace, filters));
   });
 
   router.get('/workflows/:workflowId', requireRole(...ANY_ROLE), async (req, res) => {
@@ -39,7 +30,7 @@ export function workflowsRouter(ctx: ApiContext): Router {
       logger: ctx.logger,
       queryTimeoutMs: ctx.queryTimeoutMs,
     };
-    res.json(await orUnavailable(workflowView(deps, workflowId)));
+    res.json(await workflowView(deps, workflowId));
   });
 
   router.post('/workflows/:workflowId/events/:event', requireRole(...REPORTERS), async (req, res) => {
