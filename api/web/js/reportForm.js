@@ -108,7 +108,7 @@ export function buildReportForm(schema, container, resolveRef) {
       input.type =
         prop.format === 'date-time'
           ? 'datetime-local'
-          : prop.format === 'email'
+          : prop.format === 'email' || name === 'email' // the spec gives e-mail addresses as a pattern
             ? 'email'
             : name === 'phone'
               ? 'tel'
