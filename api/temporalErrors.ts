@@ -12,7 +12,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { readRefusal, Refusal, type ProcessPosition } from '../workflows/refusals';
-import { ApiError, type Outage } from './errors';
+import { ApiError, unavailable, type Outage } from './errors';
 
 // gRPC status codes (kept here rather than importing @grpc/grpc-js, which is not a direct dependency).
 const GRPC_NOT_FOUND = 5;
@@ -84,14 +84,13 @@ export function temporalOutage(err: unknown): Outage | undefined {
   };
 }
 
-export function workerUnavailable(retryAfterS: number): ApiError {
-  return new ApiError(
-    503,
-    'worker-unavailable',
-    'the workflow did not answer in time (no worker running, or it is busy); the report was not applied unless a retry with the same idempotency key says so',
-    { requestApplied: 'unknown', retryAfterSeconds: retryAfterS },
-    { 'Retry-After': String(retryAfterS) },
-  );
+/**
+ * The workflow did not answer an Update in time: no worker is running, or it is busy. Temporal may still
+ * deliver the admitted Update later, so whether it took effect is unknown; the same key applies it once.
+ */
+export function workerUnavailable(retryAfterSeconds: number): ApiError {
+  const what = 'the workflow did not answer in time (no worker running, or it is busy)';
+  return unavailable({ code: 'worker-unavailable', what, mayHaveApplied: true, retryAfterSeconds }, 'POST');
 }
 
 /** What a workflow's update validator or handler refused, as the HTTP answer DESIGN §4 asks for. */
