@@ -165,3 +165,16 @@ describe('a method a path does not serve', () => {
     expect((await raw('HEAD', '/healthz')).status).toBe(200);
   });
 });
+
+describe('headers larger than the HTTP server takes', () => {
+  it('are answered 431 by the server itself, without a body, as the spec documents for every operation', async () => {
+    const res = await raw('GET', '/api/v1/assets', undefined, { 'x-padding': 'a'.repeat(20_000) });
+    expect(res.status).toBe(431);
+    expect(res.body).toBeUndefined();
+    const spec = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+    };
+    const operations = Object.values(spec.paths).flatMap((ops) => Object.values(ops));
+    expect(operations.filter((op) => !op.responses['431'] || op.responses['431'].content)).toEqual([]);
+  });
+});
