@@ -5,8 +5,9 @@
  */
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminUpdates, reportSignals, reportUpdates } from '../workflows/definitions';
+import { adminUpdates, CHANGE_USER_WORKFLOW, reportSignals, reportUpdates } from '../workflows/definitions';
 import { command, field, PATIENCE_MS, report, startFastHarness, type FastHarness } from './support/fastHarness';
+import { recordHistoryIfAsked } from './support/histories';
 import { createGate, type StubSetup } from './support/stubActivities';
 
 const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
@@ -55,6 +56,9 @@ describe('a task that keeps opening again', () => {
       expect(retried.kind).toBe('ack');
       const reopened = await h.waitForTask(handle, 'awaiting-reenrollment');
       expect(reopened.status).toBe('running');
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      await recordHistoryIfAsked('change-user-reopen-limit-retry-ui-cancel', handle, CHANGE_USER_WORKFLOW);
     },
   );
 });
@@ -84,6 +88,8 @@ describe('a flood of reports', () => {
       const state = await h.waitForState(handle, (s) => (s.droppedSignals ?? 0) === 1, 'the signal dropped');
       expect(state.reports.filter((r) => r.event === 'device-reenrolled')).toHaveLength(2);
       expect(h.stubs.eventsOf('report-rejected')).toHaveLength(rejectionsBefore);
+      await handle.terminate('test done');
+      await recordHistoryIfAsked('change-user-rate-limited', handle, CHANGE_USER_WORKFLOW);
     },
   );
 });
@@ -171,6 +177,8 @@ describe('continue-as-new while waiting for people', () => {
       }
       expect(h.stubs.count('requestWipe')).toBe(1);
       expect(h.stubs.count('returnToStock')).toBe(1);
+      // The last run of the chain: it started from a carried resume state.
+      await recordHistoryIfAsked('change-user-continued-as-new-last-run', handle, CHANGE_USER_WORKFLOW);
     },
   );
 });
