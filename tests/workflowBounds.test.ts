@@ -50,7 +50,8 @@ describe('a task that keeps opening again', () => {
       const parked = await h.waitForNeedsAttention(handle);
       expect(parked).toMatchObject({ failedStep: 'awaiting-reenrollment', step: 'needs-attention' });
       expect(parked.lastError).toMatch(/opened again 3 times \(limit 3\).*not confirmed by the MDM/);
-      expect(h.stubs.eventsOf('needs-attention')).toHaveLength(1);
+      // The status changes first; its audit write follows.
+      await expect.poll(() => h.stubs.eventsOf('needs-attention').length).toBe(1);
 
       const retried = await h.update(handle, adminUpdates.retry, command('device re-enrolled by IT'));
       expect(retried.kind).toBe('ack');
