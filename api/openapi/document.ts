@@ -125,7 +125,9 @@ function operation(route: RouteDoc): JsonSchema {
       in: 'header',
       required: false,
       description:
-        'Makes a retried request harmless: the same key is acknowledged, not applied twice. Where the body also has `idempotencyKey`, they must be equal.',
+        'Makes a retried request harmless: the same key is acknowledged, not applied twice. A key names one request (route, path ids, event, body): ' +
+        'the same key with another request is refused with 409 `idempotency-key-reused` (`details.differs` names what differs). ' +
+        'Where the body also has `idempotencyKey`, they must be equal.',
       schema: { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:\\-/]+$' },
     });
   }

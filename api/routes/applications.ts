@@ -13,6 +13,7 @@ import type { ApiContext } from '../context';
 import { poolOf } from '../databasePool';
 import { dbCall } from '../dbErrors';
 import { invalidInput, notFound } from '../errors';
+import { idempotent, REPLAYED_HEADER } from '../idempotentRequests';
 import { filterText } from '../queryFilters';
 import { parseBody, parseQuery } from '../validation';
 import { idempotencyKeyFor } from '../workflowUpdates';
@@ -35,19 +36,26 @@ export function applicationsRouter(ctx: ApiContext): Router {
     const actor = actorOf(res);
     const idempotencyKey = idempotencyKeyFor(req, undefined);
     const pool = poolOf(ctx);
-    const { application, created } = await dbCall(
-      applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }),
-    );
-    const result = await handOff(
-      { pool, temporal: ctx.temporal, taskQueue: ctx.taskQueue, updateTimeoutMs: ctx.updateTimeoutMs },
-      application,
-      actor,
-    );
-    const current = (await dbCall(applicationsRepo.get(pool, application.id))) ?? application;
-    res
-      .status(created ? 201 : 200)
-      .location(`/api/v1/applications/${application.id}`)
-      .json({ application: current, ...result, replayed: !created, idempotencyKey });
+    // The repository answers a repeat (`replayed`); the record refuses the key for another application.
+    const sent = { scope: 'application', key: idempotencyKey, request: { route: 'POST /applications' }, body };
+    const a = await idempotent(pool, { ...sent, waitMs: ctx.updateTimeoutMs, replay: 'rerun' }, async () => {
+      const { application, created } = await dbCall(
+        applicationsRepo.create(pool, { ...body, createdBy: actor.id, idempotencyKey }),
+      );
+      const result = await handOff(
+        { pool, temporal: ctx.temporal, taskQueue: ctx.taskQueue, updateTimeoutMs: ctx.updateTimeoutMs },
+        application,
+        actor,
+      );
+      const current = (await dbCall(applicationsRepo.get(pool, application.id))) ?? application;
+      return {
+        status: created ? 201 : 200,
+        body: { application: current, ...result, replayed: !created, idempotencyKey },
+      };
+    });
+    if (a.replayed) res.set(REPLAYED_HEADER, 'true');
+    const { application } = a.body as { application: { id: string } };
+    res.status(a.status).location(`/api/v1/applications/${application.id}`).json(a.body);
   });
 
   router.get('/applications', requireRole(...REPORTERS), async (req, res) => {

@@ -14,6 +14,7 @@ import { csvBody, csvText } from '../csvBody';
 import { poolOf } from '../databasePool';
 import { dbCall } from '../dbErrors';
 import { ApiError, notFound } from '../errors';
+import { idempotent } from '../idempotentRequests';
 import { filterText } from '../queryFilters';
 import { assetNumberParam, parseBody, parseQuery } from '../validation';
 import { idempotencyKeyFor } from '../workflowUpdates';
@@ -60,25 +61,33 @@ export function assetsRouter(ctx: ApiContext): Router {
     const body = parseBody(assetBody, req);
     const actor = actorOf(res);
     const idempotencyKey = idempotencyKeyFor(req, undefined);
-    const result = await dbCall(
-      assetsRepo.upsert(poolOf(ctx), body, {
-        actor: actor.id,
-        actorRole: actor.role,
-        // Namespaced: the audit trail's keys are shared with the workflows' step keys.
-        idempotencyKey: `api:assets:${idempotencyKey}`,
-        details: { via: 'api' },
-      }),
-    );
-    res
-      .status(result.created ? 201 : 200)
-      .location(`/api/v1/assets/${result.asset.assetNumber}`)
-      .json({
-        asset: result.asset,
-        created: result.created,
-        applied: result.applied,
-        event: result.event && eventView(result.event),
-        idempotencyKey,
-      });
+    const pool = poolOf(ctx);
+    // The audit trail answers a repeat (`applied: false`) and refuses the key for another asset; the
+    // record also refuses it for another body of the same asset.
+    const sent = { scope: 'asset', key: idempotencyKey, request: { route: 'POST /assets' }, body };
+    const a = await idempotent(pool, { ...sent, waitMs: ctx.updateTimeoutMs, replay: 'rerun' }, async () => {
+      const result = await dbCall(
+        assetsRepo.upsert(pool, body, {
+          actor: actor.id,
+          actorRole: actor.role,
+          // Namespaced: the audit trail's keys are shared with the workflows' step keys.
+          idempotencyKey: `api:assets:${idempotencyKey}`,
+          details: { via: 'api' },
+        }),
+      );
+      return {
+        status: result.created ? 201 : 200,
+        body: {
+          asset: result.asset,
+          created: result.created,
+          applied: result.applied,
+          event: result.event && eventView(result.event),
+          idempotencyKey,
+        },
+      };
+    });
+    const { asset } = a.body as { asset: { assetNumber: string } };
+    res.status(a.status).location(`/api/v1/assets/${asset.assetNumber}`).json(a.body);
   });
 
   return router;

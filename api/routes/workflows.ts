@@ -10,6 +10,7 @@ import { invalidInput, problemsFromZod } from '../errors';
 import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
 import { eventParam, parseBody, parseQuery, workflowIdParam } from '../validation';
 import { listWorkflows } from '../workflowList';
+import { idempotent, REPLAYED_HEADER } from '../idempotentRequests';
 import { executeUpdate, idempotencyKeyFor } from '../workflowUpdates';
 import { workflowView } from '../workflowView';
 
@@ -54,15 +55,22 @@ export function workflowsRouter(ctx: ApiContext): Router {
       if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems);
       throw err;
     }
-    const ack = await executeUpdate(ctx.temporal, {
-      workflowId,
-      name: event,
-      definition: reportUpdates[event],
-      arg: report,
-      idempotencyKey,
-      timeoutMs: ctx.updateTimeoutMs,
+    const request = { route: 'POST /workflows/{workflowId}/events/{event}', workflow: workflowId, event };
+    const what = { step: body.step, data: body.data };
+    const sent = { scope: 'update', key: idempotencyKey, request, body: what, waitMs: ctx.updateTimeoutMs };
+    const answer = await idempotent(ctx.db.pool, { ...sent, replay: 'stored' }, async () => {
+      const ack = await executeUpdate(ctx.temporal, {
+        workflowId,
+        name: event,
+        definition: reportUpdates[event],
+        arg: report,
+        idempotencyKey,
+        timeoutMs: ctx.updateTimeoutMs,
+      });
+      return { status: 200, body: { ...ack, workflowId, idempotencyKey } };
     });
-    res.json({ ...ack, workflowId, idempotencyKey });
+    if (answer.replayed) res.set(REPLAYED_HEADER, 'true');
+    res.status(answer.status).json(answer.body);
   });
 
   for (const command of ADMIN_COMMANDS) {
@@ -71,15 +79,25 @@ export function workflowsRouter(ctx: ApiContext): Router {
       const body = parseBody(adminCommandBody, req);
       const actor = actorOf(res);
       const idempotencyKey = idempotencyKeyFor(req, body.idempotencyKey);
-      const ack = await executeUpdate(ctx.temporal, {
-        workflowId,
-        name: command,
-        definition: adminUpdates[command as AdminCommandName],
-        arg: { actor: { id: actor.id, role: actor.role }, idempotencyKey, reason: body.reason },
-        idempotencyKey,
-        timeoutMs: ctx.updateTimeoutMs,
-      });
-      res.json({ ...ack, workflowId, idempotencyKey });
+      const request = { route: `POST /workflows/{workflowId}/${command}`, workflow: workflowId, event: command };
+      const sent = { scope: 'update', key: idempotencyKey, request, body: { reason: body.reason } };
+      const answer = await idempotent(
+        ctx.db.pool,
+        { ...sent, waitMs: ctx.updateTimeoutMs, replay: 'stored' },
+        async () => {
+          const ack = await executeUpdate(ctx.temporal, {
+            workflowId,
+            name: command,
+            definition: adminUpdates[command as AdminCommandName],
+            arg: { actor: { id: actor.id, role: actor.role }, idempotencyKey, reason: body.reason },
+            idempotencyKey,
+            timeoutMs: ctx.updateTimeoutMs,
+          });
+          return { status: 200, body: { ...ack, workflowId, idempotencyKey } };
+        },
+      );
+      if (answer.replayed) res.set(REPLAYED_HEADER, 'true');
+      res.status(answer.status).json(answer.body);
     });
   }
 

@@ -15,7 +15,8 @@ export const applicationsRoutes = [
     tag: 'Applications',
     summary: "Record a user's application for a device",
     description:
-      'The application goes to the change-user workflow that has waited longest in `awaiting-assignment`, or waits until one does.',
+      'The application goes to the change-user workflow that has waited longest in `awaiting-assignment`, or waits until one does. ' +
+      'The same `Idempotency-Key` with another body is refused with 409 `idempotency-key-reused`.',
     roles: ['admin'],
     body: applicationBody,
     idempotencyKeyHeader: true,

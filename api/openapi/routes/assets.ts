@@ -34,7 +34,8 @@ export const assetsRoutes = [
     tag: 'Assets',
     summary: 'Create or update an asset',
     description:
-      'On update, optional fields that are absent stay as they are (null clears them). `expectedVersion` guards against lost updates (409).',
+      'On update, optional fields that are absent stay as they are (null clears them). `expectedVersion` guards against lost updates (409). ' +
+      'The same `Idempotency-Key` again answers `applied: false`; with another body it is refused with 409 `idempotency-key-reused`.',
     roles: ['admin'],
     body: assetBody,
     idempotencyKeyHeader: true,

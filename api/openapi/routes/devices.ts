@@ -3,6 +3,10 @@ import { changeUserBody, inactivationBody } from '../../schemas';
 import { describeRoute } from '../registry';
 import { startResult } from '../responseSchemas';
 
+const REPEAT_TEXT =
+  'The same `Idempotency-Key` again answers the first start (same `workflowId` and `runId`); the key with another ' +
+  'asset or body is refused with 409 `idempotency-key-reused`.';
+
 const started = {
   status: 201,
   description: 'Started; `Location` points at the workflow',
@@ -20,9 +24,11 @@ export const devicesRoutes = [
     summary: 'Start "change device user" (DESIGN §3.1) for one device',
     description:
       'The workflow id is `device-{assetNumber}`; a device with a running process answers 409 `device-busy` naming it. ' +
-      '`plannedCollectionDate` must not be in the past nor more than two years ahead.',
+      '`plannedCollectionDate` must not be in the past nor more than two years ahead. ' +
+      REPEAT_TEXT,
     roles: ['admin'],
     body: changeUserBody,
+    idempotencyKeyHeader: true,
     responses: [started],
     errors: [404, 409],
   }),
@@ -32,9 +38,11 @@ export const devicesRoutes = [
     tag: 'Devices',
     summary: 'Start "inactivate device" (DESIGN §3.2) for one device',
     description:
-      'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device.',
+      'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device. ' +
+      REPEAT_TEXT,
     roles: ['admin'],
     body: inactivationBody,
+    idempotencyKeyHeader: true,
     responses: [started],
     errors: [404, 409],
   }),

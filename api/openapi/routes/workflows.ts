@@ -48,7 +48,9 @@ export const workflowsRoutes = [
       'Sent to the workflow as a validated Temporal Update: a report that does not fit the current step is refused ' +
       'with 409 `event-not-expected` and `details.step` / `details.expects`, and changes nothing. Send an ' +
       '`Idempotency-Key` header (or `idempotencyKey` in the body): a repeated report is acknowledged with ' +
-      "`duplicate: true`, not applied twice. The actor is the token's, never taken from the body.",
+      '`duplicate: true`, not applied twice (concurrent repeats too). The key with another event, workflow or body is ' +
+      'refused with 409 `idempotency-key-reused`, `details.differs` naming what differs. ' +
+      "The actor is the token's, never taken from the body.",
     roles: REPORTERS,
     body: eventBody,
     idempotencyKeyHeader: true,
@@ -69,7 +71,7 @@ export const workflowsRoutes = [
       path: `/api/v1/workflows/{workflowId}/${command}`,
       tag: 'Workflows',
       summary: `Admin command: ${command}`,
-      description: `${COMMAND_TEXT[command] ?? ''} Idempotent with an \`Idempotency-Key\`.`,
+      description: `${COMMAND_TEXT[command] ?? ''} Idempotent with an \`Idempotency-Key\` (a repeat answers \`duplicate: true\`; the key with another command, workflow or body: 409 \`idempotency-key-reused\`).`,
       roles: ['admin'],
       body: adminCommandBody,
       idempotencyKeyHeader: true,
