@@ -377,7 +377,7 @@ describe("the rebuild's conditional writes", () => {
     await tasksRepo.open(db.pool, live);
     expect(await tasksRepo.restore(db.pool, { ...live, runId: 'run-old', occurrence: 9 }, startedAt)).toBe('kept');
     // One written before it began belongs to a run that no longer runs: replaced.
-    const later = await tasksRepo.clockNow(db.pool);
+    const later = await clockAfterWrites(db.pool);
     expect(await tasksRepo.restore(db.pool, { ...live, runId: 'run-current' }, later)).toBe('replaced');
   });
 
@@ -390,7 +390,7 @@ describe("the rebuild's conditional writes", () => {
 
     const other = task({ runId: 'run-old', occurrence: 8 });
     await tasksRepo.open(db.pool, other);
-    const after = await tasksRepo.clockNow(db.pool);
+    const after = await clockAfterWrites(db.pool);
     expect(await tasksRepo.settleWithoutTask(db.pool, { ...ref(other), runId: 'run-now' }, 1, startedAt)).toBe(0);
     expect(await tasksRepo.settleWithoutTask(db.pool, { ...ref(other), runId: 'run-now' }, 1, after)).toBe(1);
 
@@ -489,3 +489,16 @@ describe('the activities that keep the index', () => {
     expect(await tasksRepo.get(db.pool, t.workflowId)).toBeNull();
   });
 });
+
+/**
+ * A database time strictly later than every write made so far: times are kept to the millisecond, so a
+ * reading taken in the same millisecond as a write would not count as "after" it (seen once in CI).
+ */
+async function clockAfterWrites(pool: Parameters<typeof tasksRepo.clockNow>[0]): Promise<Date> {
+  const last = await tasksRepo.clockNow(pool);
+  for (;;) {
+    const now = await tasksRepo.clockNow(pool);
+    if (now.getTime() > last.getTime()) return now;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
