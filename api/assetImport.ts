@@ -18,6 +18,7 @@
  * (`In Stock`) or as stored (`in_stock`). A leading apostrophe added by the export's formula guard is
  * removed. A row that changes nothing writes nothing (no empty audit events on a re-import).
  */
+import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type pg from 'pg';
 import * as assetsRepo from '../db/assetsRepo';
@@ -291,7 +292,7 @@ async function importRow(
     const result = await assetsRepo.upsert(client, input, {
       actor: audit.actor.id,
       actorRole: audit.actor.role,
-      idempotencyKey: `import:${audit.importKey}:${input.assetNumber}`,
+      idempotencyKey: importRowKey(audit.importKey, input.assetNumber),
       details: { via: 'csv-import', importKey: audit.importKey, row: r.row },
     });
     return {
@@ -342,4 +343,11 @@ export async function importAssets(
       assets,
     };
   });
+}
+
+/** The audit key of one imported row; a long client key is stored by its SHA-256 to stay within 200 characters. */
+function importRowKey(importKey: string, assetNumber: string): string {
+  const key = `import:${importKey}:${assetNumber}`;
+  if (key.length <= 200) return key;
+  return `import:sha256:${createHash('sha256').update(importKey).digest('hex')}:${assetNumber}`;
 }

@@ -1,6 +1,7 @@
 /**
  * Assets: the list, one asset with its history, create-or-update, and the CSV import.
  */
+import { createHash } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import * as assetEventsRepo from '../../db/assetEventsRepo';
@@ -71,7 +72,7 @@ export function assetsRouter(ctx: ApiContext): Router {
           actor: actor.id,
           actorRole: actor.role,
           // Namespaced: the audit trail's keys are shared with the workflows' step keys.
-          idempotencyKey: `api:assets:${idempotencyKey}`,
+          idempotencyKey: assetWriteKey(idempotencyKey),
           details: { via: 'api' },
         }),
       );
@@ -120,4 +121,13 @@ export function assetImportRouter(ctx: ApiContext): Router {
     }
   });
   return router;
+}
+
+/**
+ * The audit key of an asset write. A client's key may use all 200 characters the API allows, which the
+ * `api:assets:` prefix would push past the audit key's limit: a long key is stored by its SHA-256 instead.
+ */
+function assetWriteKey(clientKey: string): string {
+  const key = `api:assets:${clientKey}`;
+  return key.length <= 200 ? key : `api:assets:sha256:${createHash('sha256').update(clientKey).digest('hex')}`;
 }
