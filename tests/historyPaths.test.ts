@@ -8,7 +8,7 @@
  * of the workflow code.
  */
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MdmJobRef, StepContext } from '../activities/contracts';
 import {
   adminUpdates,
@@ -30,7 +30,7 @@ import {
   field,
   PATIENCE_MS,
   report,
-  startFastHarness,
+  useFastHarnesses,
   type FastHarness,
   type LifecycleHandle,
 } from './support/fastHarness';
@@ -42,15 +42,7 @@ const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
 const deviceUser = { id: 'device.user@example.com', role: 'field-staff' as const };
 const SIGNATURE = 'data:image/png;base64,iVBORw0KGgo=';
 
-const harnesses: FastHarness[] = [];
-async function harness(overrides?: StubSetup): Promise<FastHarness> {
-  const h = await startFastHarness(overrides);
-  harnesses.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
-});
+const harness = useFastHarnesses();
 
 /** A wipe's job and an inactivation's job are told apart by the step in the key they were sent with. */
 const isWipeJob = (ref: MdmJobRef) => ref.idempotencyKey.includes(':wiping:');

@@ -4,22 +4,14 @@
  * cancel from the Temporal client leaves no Update unanswered.
  */
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adminUpdates, CHANGE_USER_WORKFLOW, reportSignals, reportUpdates } from '../workflows/definitions';
-import { command, field, PATIENCE_MS, report, startFastHarness, type FastHarness } from './support/fastHarness';
+import { command, field, PATIENCE_MS, report, useFastHarnesses, type FastHarness } from './support/fastHarness';
 import { recordHistoryIfAsked } from './support/histories';
 import { createGate, type StubSetup } from './support/stubActivities';
 
 const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
-const harnesses: FastHarness[] = [];
-async function harness(overrides?: StubSetup): Promise<FastHarness> {
-  const h = await startFastHarness(overrides);
-  harnesses.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
-});
+const harness = useFastHarnesses();
 
 /** The MDM never shows the device enrolled: every `device-reenrolled` report reopens the task. */
 const neverEnrolled: StubSetup = () => ({

@@ -5,7 +5,7 @@
  * interleaving the current code allows and checks that each one leaves a consistent result.
  */
 import { CancelledFailure, WorkflowFailedError, WorkflowUpdateStage } from '@temporalio/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   adminUpdates,
   reportSignals,
@@ -22,25 +22,17 @@ import {
   field,
   PATIENCE_MS,
   report,
-  startFastHarness,
+  useFastHarnesses,
   type FastHarness,
   type LifecycleHandle,
   type UpdateOutcome,
 } from './support/fastHarness';
-import { createGate, stubFailure, type StubSetup } from './support/stubActivities';
+import { createGate, stubFailure } from './support/stubActivities';
 
 const otherField = { id: 'carol.field@example.com', role: 'field-staff' as const };
 const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
 
-const harnesses: FastHarness[] = [];
-async function harness(overrides?: StubSetup): Promise<FastHarness> {
-  const h = await startFastHarness(overrides);
-  harnesses.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.stop()));
-});
+const harness = useFastHarnesses();
 
 function acks(outcomes: UpdateOutcome[]): ReportAck[] {
   return outcomes.flatMap((o) => (o.kind === 'ack' ? [o.ack] : []));

@@ -19,7 +19,7 @@ import {
   type LifecycleState,
   type NewUser,
 } from './definitions';
-import { noticeSender, reenrolAndVerify, taskSpec } from './humanTasks';
+import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
 import { Lifecycle, type TaskNotice } from './lifecycle';
 import type { NextStep } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
@@ -103,15 +103,6 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
   }
 
   await deliver(lc, input, c.assignment as Assignment, notice, c);
-}
-
-/** Index of a continued run's resume point in `points`; -1 for a first run. */
-function resumeIndex(at: string | undefined, points: string[]): number {
-  if (at === undefined) return -1;
-  const index = points.indexOf(at);
-  // A resume point this code does not know would redo finished steps: fail the task visibly instead.
-  if (index < 0) throw new Error(`cannot resume at unknown task ${at}`);
-  return index;
 }
 
 async function returnToStock(lc: Lifecycle, input: ChangeUserInput, c: ChangeUserCarry, collected: HumanReport) {

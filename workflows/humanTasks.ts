@@ -91,3 +91,15 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
     reopenedBecause = await lc.reopenTask(step, because);
   }
 }
+
+/**
+ * Where a continued run (continue-as-new) picks up: the index of its resume point in the process's list of
+ * human tasks, or -1 for a first run.
+ */
+export function resumeIndex(at: string | undefined, points: string[]): number {
+  if (at === undefined) return -1;
+  const index = points.indexOf(at);
+  // A resume point this code does not know would redo finished steps: fail the task visibly instead.
+  if (index < 0) throw new Error(`cannot resume at unknown task ${at}`);
+  return index;
+}

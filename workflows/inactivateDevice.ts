@@ -21,7 +21,7 @@ import {
   type LifecycleState,
   type Step,
 } from './definitions';
-import { noticeSender, reenrolAndVerify, taskSpec } from './humanTasks';
+import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
 import { Lifecycle, type TaskNotice } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
 import type { StepRefusal } from './reportIntake';
@@ -123,15 +123,6 @@ async function prepare(lc: Lifecycle, input: InactivationInput, c: InactivationC
     lc.note('Forced inactivation: the device-side steps are skipped and the MDM profile stays on the device.');
   }
   lc.inactivationAttempts = 0;
-}
-
-/** Index of a continued run's resume point in `points`; -1 for a first run. */
-function resumeIndex(at: string | undefined, points: string[]): number {
-  if (at === undefined) return -1;
-  const index = points.indexOf(at);
-  // A resume point this code does not know would redo finished steps: fail the task visibly instead.
-  if (index < 0) throw new Error(`cannot resume at unknown task ${at}`);
-  return index;
 }
 
 function requestInactivation(lc: Lifecycle, input: InactivationInput, attempt: number): Promise<MdmJobRef> {

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import {
   CHANGE_USER_WORKFLOW,
   INACTIVATION_WORKFLOW,
@@ -219,5 +219,21 @@ export async function startFastHarness(overrides?: StubSetup): Promise<FastHarne
       await connection.close();
       await clientConnection.close();
     },
+  };
+}
+
+/**
+ * For a test file: `harness(overrides)` starts a fast harness for one test; every harness started is
+ * stopped after that test.
+ */
+export function useFastHarnesses(): (overrides?: StubSetup) => Promise<FastHarness> {
+  const started: FastHarness[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((h) => h.stop()));
+  });
+  return async (overrides) => {
+    const h = await startFastHarness(overrides);
+    started.push(h);
+    return h;
   };
 }
