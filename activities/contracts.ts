@@ -26,6 +26,8 @@ export interface AssetSnapshot {
   userName: string | null;
   userEmail: string | null;
   userPhone: string | null;
+  /** The device's platform (`ios`, `android`, ...); the inactivation's device-side steps are per platform. */
+  platform?: string | null;
 }
 
 export type MdmJobState = 'queued' | 'acknowledged' | 'succeeded' | 'failed' | 'unknown';
@@ -122,6 +124,28 @@ export interface DeviceStateResult {
   mdmDeviceId?: string;
 }
 
+/** What the MDM shows on the device before an irreversible step (DESIGN §3, the truth checks). */
+export interface DeviceProfilesResult {
+  /** False when the asset has no MDM device id or the MDM has no record of it. */
+  exists: boolean;
+  status?: string;
+  mdmDeviceId?: string;
+  /** The profiles the MDM shows on the device, by kind and name. */
+  profiles: { identifier: string; kind: string; name: string }[];
+}
+
+/** Which device-side step's instructions to mail the device user, and why. */
+export interface DeviceInstructionArgs {
+  /** The human task's type: install-removal-profile, remove-profiles, remove-client-app, reenroll-device. */
+  taskType: string;
+  /** `instructions` when the step opens, `reminder` while nobody reports. */
+  kind: 'instructions' | 'reminder';
+  /** The task-index counts to keep current, as sendNotice does. */
+  count?: TaskNoticeCount;
+  /** Why the step opened again, if it did (said at the top of the mail). */
+  reopenedBecause?: string;
+}
+
 export interface FinishInactivationArgs {
   finalStatus: string;
   forced: boolean;
@@ -157,6 +181,8 @@ export interface OpenTask {
   /** For an admin decision: the step that failed and why. */
   failedStep?: string;
   lastError?: string;
+  /** For an admin decision: what kind of failure (see workflows/failureKinds.ts), for bulk recovery filters. */
+  errorKind?: string;
 }
 
 /** Task-index bookkeeping done in the same transaction as an audit event (recordEvent). */
@@ -261,4 +287,17 @@ export interface LifecycleActivities {
    * once per ctx.idempotencyKey.
    */
   finishInactivation(ctx: StepContext, args: FinishInactivationArgs): Promise<AssetSnapshot>;
+  /** Reads the profiles the MDM shows on the asset's device; changes nothing. */
+  getDeviceProfiles(ctx: StepContext): Promise<DeviceProfilesResult>;
+  /**
+   * Mails the device user (the asset's user e-mail) the instructions of a device-side step in the
+   * deployment's language, in the seed procedure's words for the asset's platform; without a user e-mail
+   * the admins get them. Records `notice-sent`; once per ctx.idempotencyKey, as sendNotice.
+   */
+  sendDeviceInstructions(ctx: StepContext, args: DeviceInstructionArgs): Promise<void>;
+  /**
+   * After a factory reset: the asset is retired as reset (status retired, MDM id cleared, plan cleared,
+   * `retired-as-reset` event); once per ctx.idempotencyKey.
+   */
+  retireAsReset(ctx: StepContext, args: { detail: string }): Promise<AssetSnapshot>;
 }

@@ -257,6 +257,28 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
         { finalStatus, forced, profileStaysOnDevice: forced },
       );
     },
+
+    async getDeviceProfiles(ctx) {
+      const asset = await requireAsset(ctx.assetNumber);
+      if (!asset.mdmDeviceId) return { exists: false, profiles: [] };
+      const [device, profiles] = [await mdm.getDevice(asset.mdmDeviceId), await mdm.listProfiles(asset.mdmDeviceId)];
+      if (!device || !profiles) return { exists: false, profiles: [] };
+      return { exists: true, status: device.status, mdmDeviceId: device.id, profiles };
+    },
+
+    async sendDeviceInstructions() {
+      // Built by the device-user instructions work (issue 10): templates per platform and language.
+      throw ApplicationFailure.nonRetryable('device instructions are not built yet', 'NotImplemented');
+    },
+
+    async retireAsReset(ctx, { detail }) {
+      return change(
+        ctx,
+        { status: 'retired', mdmDeviceId: null, plannedStatus: null, plannedDate: null },
+        'retired-as-reset',
+        { detail },
+      );
+    },
   };
   return withFailureMapping(
     activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>,

@@ -86,6 +86,11 @@ export function createHttpMdm(options: HttpMdmOptions): MdmPort {
 
     listCommands: (deviceId) => commandsOf(deviceId),
 
+    listProfiles: () => {
+      // The emulator's profile inventory endpoint is being built (issue 10).
+      throw new MdmInvalidResponseError('profile inventory is not available from this MDM yet');
+    },
+
     deleteDevice: async (deviceId, idempotencyKey) => {
       const req: MdmRequest = {
         method: 'DELETE',

@@ -42,6 +42,16 @@ export interface MdmCommandStatus {
   error?: { code: string; message: string };
 }
 
+/** What a profile on the device is for; the truth checks (DESIGN §3) look for `mdm` and `configuration`. */
+export type MdmProfileKind = 'mdm' | 'configuration' | 'removal' | 'other';
+
+export interface MdmProfile {
+  /** The profile's identifier as the MDM lists it (PayloadIdentifier for Apple). */
+  identifier: string;
+  kind: MdmProfileKind;
+  name: string;
+}
+
 export type SendCommandInput = MdmCommand & { deviceId: string; idempotencyKey: string };
 
 export interface RegisterDeviceInput {
@@ -68,6 +78,17 @@ export interface MdmPort {
   }): Promise<MdmCommandStatus | null>;
   /** Every command the MDM knows for the device, oldest first (to check before acting). */
   listCommands(deviceId: string): Promise<MdmCommandStatus[]>;
+  /**
+   * The profiles the MDM last saw on the device (its inventory), or null when the MDM has no record of it.
+   * The truth checks of DESIGN §3 read this before an irreversible step.
+   */
+  listProfiles(deviceId: string): Promise<MdmProfile[] | null>;
+  /**
+   * Cancels an unfinished command (one from an earlier attempt that blocks a new one). Absent when the MDM
+   * cannot cancel commands (Intune): the caller then waits the command out. Returns the command's status
+   * afterwards (failed with code `cancelled`, or already finished), or null when the MDM has no such command.
+   */
+  cancelCommand?(input: { deviceId: string; jobId?: string; idempotencyKey: string }): Promise<MdmCommandStatus | null>;
   /** Deletes the device record; `alreadyGone` when there was nothing (left) to delete. */
   deleteDevice(deviceId: string, idempotencyKey: string): Promise<{ deviceId: string; alreadyGone: boolean }>;
 }

@@ -33,6 +33,8 @@ export const activityOptionsFor: Record<Fn, ActivityOptions> = {
   recordDelivery: databaseWork,
   finishInactivation: databaseWork,
   sendNotice: databaseAndMail,
+  sendDeviceInstructions: databaseAndMail,
+  retireAsReset: databaseWork,
   scheduleCollection: databaseAndMail,
   assignUser: databaseAndMail,
   requestWipe: mdmWork,
@@ -41,6 +43,7 @@ export const activityOptionsFor: Record<Fn, ActivityOptions> = {
   verifyEnrollment: mdmWork,
   requestInactivation: mdmWork,
   getDeviceState: mdmWork,
+  getDeviceProfiles: mdmWork,
 };
 
 const acts = proxyActivities<LifecycleActivities>(databaseWork);

@@ -244,6 +244,16 @@ export function createStubActivities(overrides: StubSetup = {}): StubActivities 
       record(ctx, 'inactivation-completed', { finalStatus, forced });
       return change(ctx.assetNumber, { status: finalStatus, mdmDeviceId: null });
     },
+    async getDeviceProfiles() {
+      return { exists: true, status: 'inactive', profiles: [] };
+    },
+    async sendDeviceInstructions(ctx, { taskType, kind }) {
+      record(ctx, 'notice-sent', { kind: `device-${kind}`, taskType });
+    },
+    async retireAsReset(ctx, { detail }) {
+      record(ctx, 'retired-as-reset', { detail });
+      return change(ctx.assetNumber, { status: 'retired', mdmDeviceId: null });
+    },
   };
 
   const chosen: LifecycleActivities = {
