@@ -18,6 +18,42 @@ const days = (d: number) =>
     .max(3650)
     .default(d)
     .transform((n) => Math.round(n * 86_400_000));
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** A duration like `90s`, `30m`, `24h` or `2d`, parsed into milliseconds. */
+const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
+const duration = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((s) => durationPattern.test(s), 'must be a number with a unit: ms, s, m, h or d (e.g. 24h)')
+    .transform((s) => {
+      const [, n, unit] = durationPattern.exec(s) as RegExpExecArray;
+      return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+    });
+
+/** A rate like `200/20s` (calls per window), or `off`: parsed into { calls, windowMs } or null. */
+export interface RateLimit {
+  calls: number;
+  windowMs: number;
+}
+const ratePattern = /^(\d+)\/(\d+)(ms|s|m|h)$/;
+const rate = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((s) => s === 'off' || ratePattern.test(s), 'must be calls per window like 200/20s, or off')
+    .transform((s): RateLimit | null => {
+      if (s === 'off') return null;
+      const [, calls, n, unit] = ratePattern.exec(s) as RegExpExecArray;
+      return { calls: Number(calls), windowMs: Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS] };
+    })
+    .refine(
+      (r) => r === null || (r.calls >= 1 && r.windowMs >= 100),
+      'needs at least 1 call per window of 100 ms or more',
+    );
+
 const millis = (ms: number) => z.coerce.number().int().min(100).max(86_400_000).default(ms);
 
 export const API_ROLES = ['admin', 'field-staff', 'viewer'] as const;
@@ -126,8 +162,17 @@ const environmentSchema = z.object({
   MDM_API_KEY: z.string().min(1).default('local-mdm-key'),
   MDM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   MDM_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(4),
+  // How long MDM commands keep being retried through an outage or throttling before the process needs
+  // attention (reads and polls never give up).
+  MDM_OUTAGE_TOLERANCE: duration('24h'),
+  // Pacing of every MDM call of the service, shared by all worker replicas through PostgreSQL:
+  // all calls (reads and writes) and writes alone (Intune: 200 writes per 20 s per application).
+  MDM_RATE_LIMIT: rate('1000/20s'),
+  MDM_WRITE_RATE_LIMIT: rate('200/20s'),
   SMTP_URL: url.default('smtp://127.0.0.1:2525'),
   MAIL_FROM: z.string().email().default('device-lifecycle@localhost.localdomain'),
+  // The language of the device user's instruction mails (ja or en).
+  MAIL_LANGUAGE: z.enum(['en', 'ja']).default('en'),
   ADMIN_EMAILS: z
     .string()
     .default('it-admin@example.com')
