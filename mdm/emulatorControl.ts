@@ -5,11 +5,12 @@
  */
 import type { Device, Job } from '../mdmEmulator/types';
 import type { FaultRule, FaultRuleRequest, RecordedRequest } from '../mdmEmulator/faults';
+import type { RateLimitRequest, RateLimitView } from '../mdmEmulator/rateLimit';
 import { createMdmHttpClient } from './httpClient';
 
 export type EmulatorDevice = Device;
 export type EmulatorJob = Job;
-export type { FaultRule, FaultRuleRequest, RecordedRequest };
+export type { FaultRule, FaultRuleRequest, RecordedRequest, RateLimitRequest, RateLimitView };
 
 export interface ActionResult {
   device: EmulatorDevice;
@@ -34,6 +35,11 @@ export interface EmulatorControl {
   jobs(): Promise<EmulatorJob[]>;
   addFault(rule: FaultRuleRequest): Promise<FaultRule>;
   clearFaults(): Promise<void>;
+  /** Answers 429 beyond `calls` API requests per sliding window (real time); resets the counters. */
+  setRateLimit(limit: RateLimitRequest): Promise<RateLimitView>;
+  /** The rate limit and how many requests it accepted and rejected since it was set. */
+  rateLimit(): Promise<RateLimitView>;
+  clearRateLimit(): Promise<void>;
   requests(filter?: { method?: string; pathPrefix?: string }): Promise<RecordedRequest[]>;
   clearRequests(): Promise<void>;
   advanceClock(ms: number): Promise<{ now: string }>;
@@ -70,6 +76,9 @@ export function createEmulatorControl(options: {
     jobs: async () => (await admin<{ jobs: EmulatorJob[] }>('GET', '/jobs')).jobs,
     addFault: (rule) => admin<FaultRule>('POST', '/faults', rule),
     clearFaults: () => admin('DELETE', '/faults'),
+    setRateLimit: (limit) => admin<RateLimitView>('PUT', '/rate-limit', limit),
+    rateLimit: () => admin<RateLimitView>('GET', '/rate-limit'),
+    clearRateLimit: () => admin('DELETE', '/rate-limit'),
     requests: async (filter = {}) =>
       (await admin<{ requests: RecordedRequest[] }>('GET', '/requests', undefined, filter)).requests,
     clearRequests: () => admin('DELETE', '/requests'),

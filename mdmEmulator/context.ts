@@ -4,6 +4,7 @@
 import type { Clock } from './clock';
 import type { Faults } from './faults';
 import type { JobEngine } from './jobEngine';
+import type { RateLimit } from './rateLimit';
 import type { Store } from './store';
 import type { Device } from './types';
 import { HttpError, notFound } from './httpError';
@@ -13,6 +14,7 @@ export interface EmulatorContext {
   clock: Clock;
   engine: JobEngine;
   faults: Faults;
+  rateLimit: RateLimit;
 }
 
 /** A device record the console still shows (not deleted). */

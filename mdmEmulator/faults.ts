@@ -2,6 +2,9 @@
  * Fault injection, configured through /admin/faults. Faults live in memory only: a restart is a clean
  * slate, which is what a test expects after it restarts the emulator on purpose.
  *
+ * The request log (GET /admin/requests) is kept here too: `recorder` runs before the outage and the rate
+ * limit, so a test also counts the requests those turned away.
+ *
  * Rules apply to API requests only (never to /admin or the spec), in the order they were added:
  * - latency: delay matching requests by `ms` (optionally only the next `count`);
  * - error:   answer the next `count` matching requests with `status` (5xx, 4xx, or 429 with Retry-After);
@@ -46,7 +49,10 @@ export type FaultRule = FaultRuleInput & { id: string; remaining?: number };
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The status answered; 0 while in flight, or when the connection closed without an answer. */
   status: number;
+  /** Set when the connection closed before an answer was sent (outage mode `refuse`, a client that gave up). */
+  noAnswer?: true;
   idempotencyKey?: string;
   at: string;
 }
@@ -56,7 +62,9 @@ export interface Faults {
   requests: RecordedRequest[];
   add(input: FaultRuleInput): FaultRule;
   clear(): void;
-  /** Middleware: records the request, then applies latency and error rules. */
+  /** Middleware: records the request and, once answered, its status. */
+  recorder: RequestHandler;
+  /** Middleware: applies latency and error rules. */
   middleware: RequestHandler;
   /** Consumes a stall-jobs rule for this command, if one matches. */
   stallFor(deviceId: string): Job['stalledAt'];
@@ -81,8 +89,11 @@ export function createFaults(): Faults {
       faults.rules = [];
       faults.requests = [];
     },
-    middleware: async (req, res, next) => {
+    recorder: (req, res, next) => {
       record(faults, req.method, req.path, req.get('Idempotency-Key'), res);
+      next();
+    },
+    middleware: async (req, res, next) => {
       const delay = take(faults, 'latency', req.method, req.path);
       if (delay?.kind === 'latency' && delay.ms > 0) await sleep(delay.ms);
       const error = take(faults, 'error', req.method, req.path);
@@ -118,6 +129,9 @@ function record(faults: Faults, method: string, path: string, idempotencyKey: st
   if (faults.requests.length > maxRecorded) faults.requests.shift();
   res.on('finish', () => {
     entry.status = res.statusCode;
+  });
+  res.on('close', () => {
+    if (!res.writableFinished) entry.noAnswer = true;
   });
 }
 

@@ -15,6 +15,7 @@ import type { EmulatorContext } from './context';
 import { createFaults } from './faults';
 import { errorHandler, HttpError } from './httpError';
 import { createJobEngine } from './jobEngine';
+import { createRateLimit } from './rateLimit';
 import { adminRouter } from './routes/admin';
 import { commandsRouter } from './routes/commands';
 import { deviceActionsRouter } from './routes/deviceActions';
@@ -27,7 +28,7 @@ export interface MdmEmulatorOptions {
   dataDir?: string;
   /** How long each job step (queued -> acknowledged -> done) takes on the emulator clock. */
   jobStepMs?: number;
-  /** Wall clock, replaceable for tests. */
+  /** Wall clock, replaceable for tests (the job clock adds the admin offset; the rate limit uses it as is). */
   now?: () => number;
 }
 
@@ -49,7 +50,13 @@ export function createMdmEmulator(options: MdmEmulatorOptions): MdmEmulator {
   const store = createStore(options.dataDir);
   const clock = createClock(store, options.now);
   const engine = createJobEngine(store, clock, options.jobStepMs ?? defaultJobStepMs);
-  const context: EmulatorContext = { store, clock, engine, faults: createFaults() };
+  const context: EmulatorContext = {
+    store,
+    clock,
+    engine,
+    faults: createFaults(),
+    rateLimit: createRateLimit(options.now),
+  };
   const app = buildApp(context, options.apiKey);
   return { app, context, listen: (port = 0, host = '127.0.0.1') => listen(app, port, host) };
 }
@@ -68,7 +75,8 @@ function buildApp(ctx: EmulatorContext, apiKey: string): Express {
   app.use(bearerAuth(apiKey));
   app.use(express.json({ limit: '64kb' }));
   app.use('/admin', adminRouter(ctx));
-  app.use(ctx.faults.middleware);
+  // Recorded first, so requests the rate limit turns away are in the log too.
+  app.use(ctx.faults.recorder, ctx.rateLimit.middleware, ctx.faults.middleware);
   app.use(catchUp(ctx));
   app.use(devicesRouter(ctx), commandsRouter(ctx), deviceActionsRouter(ctx));
   app.use((req) => {

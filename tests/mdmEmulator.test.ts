@@ -22,8 +22,8 @@ let dataDir: string;
 let mdm: RunningEmulator;
 let control: EmulatorControl;
 
-async function start(options: { jobStepMs?: number } = {}) {
-  mdm = await createMdmEmulator({ apiKey, dataDir, jobStepMs: options.jobStepMs ?? step }).listen(0);
+async function start(options: { jobStepMs?: number; now?: () => number } = {}) {
+  mdm = await createMdmEmulator({ apiKey, dataDir, jobStepMs: options.jobStepMs ?? step, now: options.now }).listen(0);
   control = createEmulatorControl({ baseUrl: mdm.url, apiKey });
 }
 
@@ -459,5 +459,117 @@ describe('fault injection', () => {
     expect((await api('GET', '/devices')).status).toBe(503);
     expect((await api('GET', '/devices')).status).toBe(200);
     expect((await control.requests()).map((r) => r.status)).toEqual([503, 200, 503, 200]);
+  });
+});
+
+describe('rate limit', () => {
+  it('accepts N calls per window, then answers 429 with Retry-After like Graph; counts both; /admin is exempt', async () => {
+    const d = await enrol();
+    expect(await control.setRateLimit({ calls: 3, windowSeconds: 60 })).toEqual({
+      limit: { calls: 3, windowSeconds: 60, retryAfter: true, methods: 'all' },
+      accepted: 0,
+      rejected: 0,
+    });
+    await control.clearRequests();
+    for (let i = 0; i < 3; i++) expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+    const refused = await api('POST', `/devices/${d.id}/commands`, { type: 'wipe' }, { 'Idempotency-Key': 'rl-1' });
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.body.error).toMatchObject({
+      code: 'TooManyRequests',
+      message: expect.any(String),
+      innerError: { code: '429', status: '429', 'request-id': expect.any(String) },
+      details: { calls: 3, windowSeconds: 60, retryAfterSeconds: retryAfter },
+    });
+    // Refused means refused: no command was created.
+    expect((await control.jobs()).filter((j) => j.deviceId === d.id)).toEqual([]);
+    expect((await control.device(d.id)).status).toBe('active'); // /admin is never limited
+    expect(await control.rateLimit()).toMatchObject({ accepted: 3, rejected: 1 });
+    expect((await control.requests()).map((r) => r.status)).toEqual([200, 200, 200, 429]);
+
+    await control.clearRateLimit();
+    expect(await control.rateLimit()).toEqual({ limit: null, accepted: 0, rejected: 0 });
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+  });
+
+  it('leaves Retry-After out when asked to, as Intune sometimes does', async () => {
+    await control.setRateLimit({ calls: 1, windowSeconds: 30, retryAfter: false });
+    expect((await api('GET', '/devices')).status).toBe(200);
+    const refused = await api('GET', '/devices');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('Retry-After')).toBeNull();
+    expect(refused.body.error.code).toBe('TooManyRequests');
+    expect(refused.body.error.details.retryAfterSeconds).toBeUndefined();
+  });
+
+  it('limits only writes when methods is writes', async () => {
+    await control.setRateLimit({ calls: 1, windowSeconds: 30, methods: 'writes' });
+    const d = await enrol(); // the one write
+    for (let i = 0; i < 5; i++) expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+    expect((await command(d.id, { type: 'wipe' }, 'rl-w')).status).toBe(429);
+    expect(await control.rateLimit()).toMatchObject({ accepted: 1, rejected: 1 });
+  });
+
+  it('refuses a bad setting naming the field', async () => {
+    const reply = await api('PUT', '/admin/rate-limit', { calls: 0, windowSeconds: 20 });
+    expect(reply.status).toBe(400);
+    expect(reply.body.error.message).toContain('calls');
+    expect(
+      (await api('PUT', '/admin/rate-limit', { calls: 5, windowSeconds: 20, burst: 2 })).body.error.message,
+    ).toContain('burst');
+    expect(await control.rateLimit()).toMatchObject({ limit: null });
+  });
+
+  it('slides: any span of windowSeconds holds at most `calls` accepted requests, and no fewer are let through', async () => {
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    await mdm.close();
+    await start({ now: () => now });
+    const calls = 3;
+    const windowMs = 10_000;
+    await control.setRateLimit({ calls, windowSeconds: windowMs / 1000 });
+    const at = async (ms: number) => {
+      now = Date.parse('2030-01-01T00:00:00Z') + ms;
+      const reply = await api('GET', '/devices');
+      return { status: reply.status, retryAfter: reply.headers.get('Retry-After') };
+    };
+    // A fixed window [0, 10 s) [10 s, 20 s) would let 10 s, 11 s and 12 s all through.
+    expect(await at(0)).toEqual({ status: 200, retryAfter: null });
+    expect(await at(4_000)).toMatchObject({ status: 200 });
+    expect(await at(8_000)).toMatchObject({ status: 200 });
+    expect(await at(9_000)).toEqual({ status: 429, retryAfter: '1' }); // the slot taken at 0 frees at 10 s
+    expect(await at(10_000)).toMatchObject({ status: 200 });
+    expect(await at(11_000)).toEqual({ status: 429, retryAfter: '3' }); // 4 s + 10 s - 11 s
+    expect(await at(13_500)).toEqual({ status: 429, retryAfter: '1' }); // 0.5 s, rounded up
+    expect(await at(14_000)).toMatchObject({ status: 200 });
+
+    // A pseudo-random burst pattern: check the exact sliding-window property on what was accepted.
+    await control.setRateLimit({ calls, windowSeconds: windowMs / 1000 });
+    let seed = 7;
+    let t = 100_000;
+    const accepted: number[] = [];
+    for (let i = 0; i < 80; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      t += seed % 4_000;
+      const inWindow = accepted.filter((a) => a > t - windowMs).length;
+      const { status } = await at(t);
+      expect(status, `request at ${t} with ${inWindow} accepted in the window before it`).toBe(
+        inWindow < calls ? 200 : 429,
+      );
+      if (status === 200) accepted.push(t);
+    }
+    for (const a of accepted)
+      expect(accepted.filter((b) => b > a - windowMs && b <= a).length).toBeLessThanOrEqual(calls);
+    expect(accepted.length).toBeGreaterThan(calls); // the pattern actually crossed several windows
+    expect(await control.rateLimit()).toMatchObject({ accepted: accepted.length, rejected: 80 - accepted.length });
+    expect(80 - accepted.length).toBeGreaterThan(0); // ... and hit the limit
+  });
+
+  it('is in memory only: a restart is a clean slate', async () => {
+    await control.setRateLimit({ calls: 1, windowSeconds: 60 });
+    await mdm.close();
+    await start();
+    expect(await control.rateLimit()).toEqual({ limit: null, accepted: 0, rejected: 0 });
   });
 });

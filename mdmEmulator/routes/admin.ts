@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { EmulatorContext } from '../context';
 import { knownDevice } from '../context';
 import { faultRuleBody } from '../faults';
+import { rateLimitBody } from '../rateLimit';
 import { parseBody, parseParam, parseQuery } from '../schemas';
 import { emptyState } from '../types';
 
@@ -25,7 +26,7 @@ const requestsQuery = z.strictObject({
 
 export function adminRouter(ctx: EmulatorContext): Router {
   const router = Router();
-  const { store, clock, engine, faults } = ctx;
+  const { store, clock, engine, faults, rateLimit } = ctx;
 
   router.get('/faults', (_req, res) => {
     res.json({ rules: faults.rules });
@@ -35,6 +36,17 @@ export function adminRouter(ctx: EmulatorContext): Router {
   });
   router.delete('/faults', (_req, res) => {
     faults.rules = [];
+    res.status(204).end();
+  });
+
+  router.get('/rate-limit', (_req, res) => {
+    res.json(rateLimit.view());
+  });
+  router.put('/rate-limit', (req, res) => {
+    res.json(rateLimit.set(parseBody(rateLimitBody, req)));
+  });
+  router.delete('/rate-limit', (_req, res) => {
+    rateLimit.clear();
     res.status(204).end();
   });
 
@@ -66,6 +78,7 @@ export function adminRouter(ctx: EmulatorContext): Router {
   router.post('/reset', (_req, res) => {
     store.replace(emptyState());
     faults.clear();
+    rateLimit.clear();
     res.status(204).end();
   });
 
