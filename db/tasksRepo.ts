@@ -67,6 +67,7 @@ interface OpenTaskRow {
   escalated: boolean;
   failed_step: string | null;
   last_error: string | null;
+  error_kind: string | null;
 }
 
 function toOpenTask(row: OpenTaskRow): OpenTask {
@@ -95,6 +96,7 @@ function toOpenTask(row: OpenTaskRow): OpenTask {
     escalated: row.escalated,
     ...(row.failed_step !== null ? { failedStep: row.failed_step } : {}),
     ...(row.last_error !== null ? { lastError: row.last_error } : {}),
+    ...(row.error_kind !== null ? { errorKind: row.error_kind } : {}),
   };
 }
 
@@ -133,6 +135,8 @@ const openTaskSchema = z.object({
     .string()
     .optional()
     .transform((s) => s?.slice(0, LAST_ERROR_MAX)),
+  // Not checked against FAILURE_KINDS: a kind added by newer workflow code must not fail the bookkeeping.
+  errorKind: z.string().trim().max(64).optional(),
 });
 
 function parseTask(task: OpenTask): z.infer<typeof openTaskSchema> {
@@ -163,6 +167,7 @@ const COLUMNS = [
   'escalated',
   'failed_step',
   'last_error',
+  'error_kind',
 ] as const;
 
 function valuesOf(t: z.infer<typeof openTaskSchema>): unknown[] {
@@ -188,6 +193,7 @@ function valuesOf(t: z.infer<typeof openTaskSchema>): unknown[] {
     t.escalated,
     t.failedStep ?? null,
     t.lastError ?? null,
+    t.errorKind || null,
   ];
 }
 
@@ -332,6 +338,54 @@ export function listQuery(options: ListOptions): { text: string; values: unknown
     values,
     limit,
   };
+}
+
+/** Which admin decisions bulk recovery wants; every field narrows, none given means all of them. */
+export interface AdminDecisionFilter {
+  failedStep?: string;
+  /**
+   * Rows of this kind and rows without a kind (written by older workflow code): the caller classifies
+   * those itself (api/errorKindFallback.ts), since only it knows how to read their error text.
+   */
+  errorKindOrUnknown?: string;
+  process?: OpenTask['process'];
+  department?: string;
+  location?: string;
+  assetNumbers?: readonly string[];
+}
+
+/**
+ * The deployment's processes waiting for an admin decision (task type `admin-decision`: every process in
+ * needs-attention has one), in workflow id order, after the workflow id `after` (exclusive). One query on a
+ * partial index (migration 0007). Reads one row more than `limit` to tell whether more follow. Changes
+ * nothing.
+ */
+export async function listAdminDecisions(
+  db: Queryable,
+  options: { taskQueue: string; filter: AdminDecisionFilter; after?: string; limit: number },
+): Promise<TaskPage> {
+  const limit = Math.min(Math.max(Math.trunc(options.limit), 1), 1000);
+  const values: unknown[] = [options.taskQueue];
+  const where = ['task_queue = $1', "task_type = 'admin-decision'"];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const f = options.filter;
+  if (f.failedStep !== undefined) where.push(`failed_step = ${param(f.failedStep)}`);
+  if (f.errorKindOrUnknown !== undefined) {
+    where.push(`(error_kind = ${param(f.errorKindOrUnknown)} OR error_kind IS NULL)`);
+  }
+  if (f.process !== undefined) where.push(`process = ${param(f.process)}`);
+  if (f.department !== undefined) where.push(`department = ${param(f.department)}`);
+  if (f.location !== undefined) where.push(`location = ${param(f.location)}`);
+  if (f.assetNumbers !== undefined) where.push(`asset_number = ANY(${param(f.assetNumbers)}::text[])`);
+  if (options.after !== undefined) where.push(`workflow_id > ${param(options.after)}`);
+  const { rows } = await db.query<OpenTaskRow>(
+    `SELECT * FROM open_tasks WHERE ${where.join(' AND ')} ORDER BY workflow_id LIMIT ${param(limit + 1)}`,
+    values,
+  );
+  return { items: rows.slice(0, limit).map(toOpenTask), more: rows.length > limit };
 }
 
 /** A position in the hand-off order: created time, then workflow id. */
