@@ -3,7 +3,7 @@
  * needs-attention at once instead of hammering a refusal; everything else is left to the retry policy.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { MdmError } from '../mdm/errors';
+import { MdmError, MdmRateLimitedError, MdmUnavailableError } from '../mdm/errors';
 import {
   ApplicationUnavailableError,
   ConstraintViolationError,
@@ -16,7 +16,8 @@ import { MailDeliveryError } from '../mail/mailer';
 export function asActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof MdmError) {
-    return err.retryable ? err : ApplicationFailure.nonRetryable(`MDM refused: ${err.message}`, `Mdm.${err.code}`);
+    if (!err.retryable) return ApplicationFailure.nonRetryable(`MDM refused: ${err.message}`, `Mdm.${err.code}`);
+    return mdmWeather(err);
   }
   if (err instanceof MailDeliveryError && err.permanent)
     return ApplicationFailure.nonRetryable(err.message, 'MailRejected');
@@ -30,6 +31,28 @@ export function asActivityFailure(err: unknown): unknown {
     if (err instanceof type) return ApplicationFailure.nonRetryable((err as Error).message, type.name);
   }
   return err;
+}
+
+/**
+ * The MDM is down or throttling: retryable, typed `Mdm.<code>`, with the MDM's own wait (Retry-After) as the
+ * next-retry delay and in the details, where the workflow's weather loop reads it (DESIGN §3).
+ */
+export function mdmWeather(err: MdmError): ApplicationFailure {
+  const retryAfterMs = retryAfterOf(err);
+  return ApplicationFailure.create({
+    message: err.message,
+    type: `Mdm.${err.code}`,
+    nonRetryable: false,
+    details: [{ retryAfterMs: retryAfterMs ?? null }],
+    ...(retryAfterMs !== undefined ? { nextRetryDelay: retryAfterMs } : {}),
+    cause: err,
+  });
+}
+
+function retryAfterOf(err: MdmError): number | undefined {
+  if (err instanceof MdmRateLimitedError) return err.retryAfterMs;
+  const hinted = err instanceof MdmUnavailableError ? (err as { retryAfterMs?: number }).retryAfterMs : undefined;
+  return typeof hinted === 'number' ? hinted : undefined;
 }
 
 /** Wraps every activity so the mapping above applies uniformly. */

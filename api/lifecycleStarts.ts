@@ -7,6 +7,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { Config } from '../config/env';
+import {
+  inactivationProcedureFor,
+  PLATFORMS_WITH_INACTIVATION_PROCEDURE,
+} from '../activities/deviceInstructions/procedures';
 import type { changeDeviceUser } from '../workflows/changeDeviceUser';
 import type { inactivateDevice } from '../workflows/inactivateDevice';
 import {
@@ -43,7 +47,8 @@ export interface StartDeps {
 export type StartOutcome =
   | { result: 'started'; workflowId: string; runId: string }
   | { result: 'unknown-asset'; message: string }
-  | { result: 'busy'; workflowId: string; running: RunningSummary; message: string };
+  | { result: 'busy'; workflowId: string; running: RunningSummary; message: string }
+  | { result: 'unsupported-platform'; platform: string; supported: string[]; message: string };
 
 /** What to start for one asset; the bulk routes build one per asset from the shared body. */
 export type StartPlan =
@@ -61,6 +66,7 @@ export function limitsFrom(config: Config): LifecycleLimits {
     reopenLimit: config.REPORT_REOPEN_LIMIT,
     reportsPerHour: config.REPORTS_PER_HOUR,
     continueAfterEvents: config.CONTINUE_AFTER_EVENTS,
+    mdmOutageToleranceMs: config.MDM_OUTAGE_TOLERANCE,
   };
 }
 
@@ -162,6 +168,25 @@ function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttribute
   ];
 }
 
+/**
+ * An inactivation's device-side steps are those of the asset's platform procedure (DESIGN §3.2): a platform
+ * without one is refused before anything starts, rather than run with another platform's steps. Forced
+ * inactivations too: their consequence for the device (the profile stays) is known for those platforms only.
+ */
+function platformRefusal(asset: AssetSummary, p: StartPlan): StartOutcome | undefined {
+  const platform = asset.platform ?? 'ios';
+  if (p.process !== 'inactivation' || inactivationProcedureFor(platform)) return undefined;
+  const supported = [...PLATFORMS_WITH_INACTIVATION_PROCEDURE];
+  return {
+    result: 'unsupported-platform',
+    platform,
+    supported,
+    message:
+      `asset ${asset.assetNumber} is a ${platform} device: there is no inactivation procedure for platform ` +
+      `${platform} (only for ${supported.join(', ')}); nothing was started`,
+  };
+}
+
 export function unknownAsset(assetNumber: string): StartOutcome {
   return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
 }
@@ -183,6 +208,8 @@ export async function startForAsset(
   p: StartPlan,
 ): Promise<StartOutcome> {
   const { assetNumber } = asset;
+  const refused = platformRefusal(asset, p);
+  if (refused) return refused;
   const workflowId = workflowIdFor(assetNumber);
   const options = {
     workflowId,

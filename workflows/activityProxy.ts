@@ -58,6 +58,38 @@ export const bookkeeping = proxyActivities<Pick<LifecycleActivities, 'recordEven
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
+/** The activities that talk to the MDM: commands change the device, reads only look. */
+export const MDM_COMMANDS = ['requestWipe', 'requestInactivation', 'deleteFromMdm'] as const;
+export const MDM_READS = ['getMdmJobState', 'getDeviceState', 'getDeviceProfiles', 'verifyEnrollment'] as const;
+export type MdmActivity = (typeof MDM_COMMANDS)[number] | (typeof MDM_READS)[number];
+
+/**
+ * From mdm-weather-1 on, an MDM that is down or throttling is not retried by Temporal's policy but by the
+ * workflow (Lifecycle.parkOnFailure), which honours Retry-After with a timer, shows the wait in the
+ * process's details and keeps going for as long as MDM_OUTAGE_TOLERANCE allows. Other failures (the
+ * database, a lost worker) keep the quick retries.
+ */
+export const MDM_WEATHER_FAILURES = [
+  'Mdm.rate_limited',
+  'Mdm.unavailable',
+  'Mdm.timeout',
+  'Mdm.network',
+  // An earlier attempt's command still open on an MDM that cannot cancel it: wait it out.
+  'Mdm.command_pending',
+];
+
+/** Calls an MDM activity the mdm-weather-1 way: weather failures come back to the workflow at once. */
+export function callMdm<K extends MdmActivity>(
+  name: K,
+  summary: string,
+  ...args: Parameters<LifecycleActivities[K]>
+): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
+  const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
+  const options = activityOptionsFor[name];
+  const retry = { ...options.retry, nonRetryableErrorTypes: MDM_WEATHER_FAILURES };
+  return stub.executeWithOptions({ ...options, retry, summary }, args);
+}
+
 /** Calls an activity with a one-line summary, shown next to it in the Temporal Web UI. */
 export function call<K extends Fn>(
   name: K,

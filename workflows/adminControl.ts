@@ -15,6 +15,7 @@ import {
 } from './definitions';
 import type { OpenTask, TaskBookkeeping } from '../activities/contracts';
 import { commandNotAllowed, invalidReport } from './refusals';
+import type { FailureKind } from './failureKinds';
 import type { RunFeatures } from './patches';
 import type { StepLog } from './stepLog';
 
@@ -40,7 +41,7 @@ export interface ControlHost {
    */
   audit(type: string, details: Record<string, unknown>, opts: AuditOptions): Promise<void>;
   /** The task-index row of the admins' decision. */
-  adminDecisionTask(failedStep: Step, error: string): OpenTask;
+  adminDecisionTask(failedStep: Step, error: string, errorKind?: FailureKind): OpenTask;
 }
 
 interface AuditOptions {
@@ -85,15 +86,16 @@ export class AdminControl {
   }
 
   /**
-   * Parks the process in `needs-attention` with the error until an admin retries (returns) or aborts or
-   * cancels (throws LifecycleStopped).
+   * Parks the process in `needs-attention` with the error until an admin retries (returns the retry
+   * command) or aborts or cancels (throws LifecycleStopped). `errorKind` (mdm-weather-1) goes to the task
+   * index for bulk recovery.
    */
-  async waitForAdminDecision(failedStep: Step, error: string): Promise<void> {
+  async waitForAdminDecision(failedStep: Step, error: string, errorKind?: FailureKind): Promise<AdminCommand> {
     const { log } = this.host;
     log.park(failedStep, error);
     delete this.requested.retry;
     log.enter('needs-attention', 'admin-decision');
-    const decision = this.host.adminDecisionTask(failedStep, error);
+    const decision = this.host.adminDecisionTask(failedStep, error, errorKind);
     await this.host.audit('needs-attention', { failedStep, error }, { tasks: { open: decision } });
     await condition(() => Boolean(this.requested.retry || this.requested.abort || this.requested.cancel));
     this.throwIfStopped();
@@ -102,9 +104,10 @@ export class AdminControl {
     const closes = { closeThrough: decision.occurrence };
     await this.host.audit(
       'retry',
-      { failedStep, reason: retry.reason ?? null },
+      { failedStep, reason: retry.reason ?? null, ...(retry.resolution ? { resolution: retry.resolution } : {}) },
       { actor: retry.actor, purpose: 'retry', tasks: closes },
     );
+    return retry;
   }
 
   stopRequested(): boolean {

@@ -77,7 +77,7 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
     await confirmWipe(lc, input, notice, c);
   }
   if (from <= 1) {
-    await lc.runStep('removing-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
+    await lc.runStep('removing-from-mdm', (ctx) => lc.mdm('deleteFromMdm', 'delete the device record from the MDM', ctx));
   }
 
   if (from <= 2) {
@@ -193,7 +193,7 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c
   const { timings } = input;
   for (;;) {
     const ref = await lc.runStep('wiping', (ctx) =>
-      call('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, {
+      lc.mdm('requestWipe', `MDM wipe (keep record: ${input.keepRecordAfterWipe})`, ctx, {
         keepRecord: input.keepRecordAfterWipe,
       }),
     );

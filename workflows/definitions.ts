@@ -86,6 +86,26 @@ export interface LifecycleLimits {
   continueAfterEvents?: number;
   /** Reports and signals a process takes per hour; more are refused (Updates) or dropped (Signals). */
   reportsPerHour: number;
+  /** How long MDM commands are retried through an outage before the process needs attention (mdm-weather-1). */
+  mdmOutageToleranceMs?: number;
+}
+
+/** MDM_OUTAGE_TOLERANCE's default: a day. */
+export const DEFAULT_MDM_OUTAGE_TOLERANCE_MS = 86_400_000;
+
+/** The MDM is down or throttling and the process waits it out (mdm-weather-1): shown in state and details. */
+export interface MdmWeather {
+  step: Step;
+  /** The activity that failed, e.g. requestWipe. */
+  activity: string;
+  /** The last failure, as the activity reported it. */
+  error: string;
+  /** When this spell of failures began, and how many tries failed since. */
+  since: string;
+  tries: number;
+  nextTryAt: string;
+  /** Reads wait for as long as it takes; commands until this time, then the process needs attention. */
+  givesUpAt?: string;
 }
 
 export const DEFAULT_LIMITS: LifecycleLimits = { reopenLimit: 5, reportsPerHour: 120 };
@@ -222,6 +242,8 @@ export interface LifecycleState {
   droppedSignals?: number;
   /** Runs before this one (continue-as-new); absent for a first run. */
   previousRuns?: number;
+  /** While the process waits out an MDM outage or throttling: what failed and the next try. */
+  mdmWeather?: MdmWeather;
   reports: ReportRecord[];
   notes: string[];
 }

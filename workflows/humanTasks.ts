@@ -82,7 +82,7 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
     const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };
     const reporter: ActorRef = got.report.actor;
     const check = await lc.parkOnFailure(step, () =>
-      call('verifyEnrollment', spec.verifySummary, lc.context(step, reporter, 'verify'), {
+      lc.mdm('verifyEnrollment', spec.verifySummary, lc.context(step, reporter, 'verify'), {
         reportedMdmDeviceId: mdmDeviceId,
       }),
     );

@@ -99,7 +99,7 @@ async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promi
     if (await verifyInactivation(lc, input, c.ref as MdmJobRef)) break;
   }
 
-  await lc.runStep('deleting-from-mdm', (ctx) => call('deleteFromMdm', 'delete the device record from the MDM', ctx));
+  await lc.runStep('deleting-from-mdm', (ctx) => lc.mdm('deleteFromMdm', 'delete the device record from the MDM', ctx));
   await lc.runStep('updating-asset', (ctx) =>
     call('finishInactivation', `asset status := ${input.finalStatus}, MDM id cleared`, ctx, {
       finalStatus: input.finalStatus,
@@ -128,7 +128,7 @@ async function prepare(lc: Lifecycle, input: InactivationInput, c: InactivationC
 function requestInactivation(lc: Lifecycle, input: InactivationInput, attempt: number): Promise<MdmJobRef> {
   const kind = input.forced ? 'FORCED' : 'non-forced';
   return lc.runStep('requesting-inactivation', (ctx) =>
-    call('requestInactivation', `${kind} inactivation request, attempt ${attempt}`, ctx, { forced: input.forced }),
+    lc.mdm('requestInactivation', `${kind} inactivation request, attempt ${attempt}`, ctx, { forced: input.forced }),
   );
 }
 
@@ -250,7 +250,7 @@ async function verifyInactivation(lc: Lifecycle, input: InactivationInput, ref: 
     return false;
   }
   const device = await lc.parkOnFailure('verifying', () =>
-    call('getDeviceState', 'check the device is inactive', lc.context('verifying')),
+    lc.mdm('getDeviceState', 'check the device is inactive', lc.context('verifying')),
   );
   if (device.status !== 'inactive') {
     await lc.waitForAdminDecision(

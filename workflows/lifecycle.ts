@@ -8,22 +8,28 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
   isCancellation,
   setCurrentDetails,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { LifecycleActivities, OpenTask, StepContext, TaskBookkeeping } from '../activities/contracts';
+import { call, callMdm, MDM_COMMANDS, MDM_READS, MDM_WEATHER_FAILURES, type MdmActivity } from './activityProxy';
 import { AssetNumberKey, DepartmentKey, LifecycleProcessKey, LocationKey } from '../temporal/searchAttributes';
 import { AdminControl, LifecycleStopped } from './adminControl';
 import { renderDetails } from './currentDetails';
 import {
   DEFAULT_CONTINUE_AFTER_EVENTS,
   DEFAULT_LIMITS,
+  DEFAULT_MDM_OUTAGE_TOLERANCE_MS,
+  type AdminCommand,
+  type MdmWeather,
   type ActorRef,
   type CarriedLifecycle,
   type CarriedTask,
@@ -35,6 +41,7 @@ import {
   type ProcessKind,
   type Step,
 } from './definitions';
+import type { FailureKind } from './failureKinds';
 import { runFeatures, type RunFeatures } from './patches';
 import { ReportIntake, type NextStep, type Received, type StepRefusal } from './reportIntake';
 import { nowIso, StepLog } from './stepLog';
@@ -86,6 +93,8 @@ export class Lifecycle {
   /** A report's audit write still running while the process enters its next step (fleet-scale-1). */
   private bookkeepingInFlight?: Promise<void>;
 
+  /** While an MDM outage or throttling is waited out (mdm-weather-1). */
+  private weather?: MdmWeather;
   /** Reopenings per step since an admin last decided (bounded-1). */
   private readonly reopenings = new Map<Step, number>();
   /** Continues the workflow as new with the given resume state (set by the workflow's entry function). */
@@ -126,7 +135,7 @@ export class Lifecycle {
         const ctx = this.context('needs-attention', actor, purpose);
         return this.afterBookkeeping(() => this.record.recordEvent(ctx, type, details, tasks));
       },
-      adminDecisionTask: (failedStep, error) => this.adminDecisionTask(failedStep, error),
+      adminDecisionTask: (failedStep, error, kind) => this.adminDecisionTask(failedStep, error, kind),
     });
     // Set here as well as at start, so a process started from the Temporal UI or CLI is filterable too.
     upsertSearchAttributes([
@@ -194,6 +203,7 @@ export class Lifecycle {
       occurrence: log.occurrence,
       ...(intake.droppedSignals ? { droppedSignals: intake.droppedSignals } : {}),
       ...(this.previousRuns ? { previousRuns: this.previousRuns } : {}),
+      ...(this.weather ? { mdmWeather: this.weather } : {}),
       reports: intake.records,
       notes: log.notes,
     };
@@ -245,12 +255,76 @@ export class Lifecycle {
     for (;;) {
       this.control.throwIfStopped();
       try {
-        return await fn();
+        const result = await fn();
+        if (this.weather) this.clearWeather();
+        return result;
       } catch (err) {
         if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
-        await this.control.waitForAdminDecision(step, describeFailure(err));
+        if (this.features.mdmWeather && (await this.rideOutWeather(step, err))) continue;
+        const kind = this.features.mdmWeather ? failureKindOf(err) : undefined;
+        await this.control.waitForAdminDecision(step, describeFailure(err), kind);
         this.log.enter(step);
       }
+    }
+  }
+
+  /** Calls an MDM activity: from mdm-weather-1 on, its outages come back to parkOnFailure at once. */
+  mdm<K extends MdmActivity>(
+    name: K,
+    summary: string,
+    ...args: Parameters<LifecycleActivities[K]>
+  ): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
+    return this.features.mdmWeather ? callMdm(name, summary, ...args) : call(name, summary, ...args);
+  }
+
+  /**
+   * The MDM is down or throttling (mdm-weather-1): waits (at least as long as the MDM asked) and returns
+   * true to try again; false for any other failure. A read always tries again; a command until
+   * MDM_OUTAGE_TOLERANCE has passed since the spell began: then the process needs attention (kind
+   * `mdm-outage`) and tries again after an admin's retry.
+   */
+  private async rideOutWeather(step: Step, err: ActivityFailure): Promise<boolean> {
+    const kind = weatherOf(err);
+    if (!kind) {
+      if (this.weather) this.clearWeather();
+      return false;
+    }
+    const now = Date.now();
+    const previous = this.weather?.step === step ? this.weather : undefined;
+    const sinceMs = previous ? Date.parse(previous.since) : now;
+    const tries = (previous?.tries ?? 0) + 1;
+    const toleranceMs = this.limits.mdmOutageToleranceMs ?? DEFAULT_MDM_OUTAGE_TOLERANCE_MS;
+    const givesUpAt = kind === 'command' ? sinceMs + toleranceMs : undefined;
+    if (givesUpAt !== undefined && now >= givesUpAt) {
+      this.clearWeather();
+      const hours = Math.round((toleranceMs / 3_600_000) * 10) / 10;
+      const error = `${describeFailure(err)} (the MDM has not answered since ${new Date(sinceMs).toISOString()}: longer than MDM_OUTAGE_TOLERANCE, ${hours} h)`;
+      await this.control.waitForAdminDecision(step, error, 'mdm-outage');
+      this.log.enter(step);
+      return true;
+    }
+    const waitMs = Math.max(retryAfterMsOf(err) ?? 0, weatherBackoffMs(tries));
+    this.weather = {
+      step,
+      activity: err.activityType,
+      error: describeFailure(err),
+      since: new Date(sinceMs).toISOString(),
+      tries,
+      nextTryAt: new Date(now + waitMs).toISOString(),
+      ...(givesUpAt !== undefined ? { givesUpAt: new Date(givesUpAt).toISOString() } : {}),
+    };
+    this.refreshDetails();
+    await condition(() => this.control.stopRequested(), waitMs, {
+      summary: `MDM unavailable (${err.activityType}, try ${tries}): wait before trying again`,
+    });
+    return true;
+  }
+
+  private clearWeather(): void {
+    const spell = this.weather;
+    this.weather = undefined;
+    if (spell && spell.tries > 0) {
+      this.note(`The MDM answered again after ${spell.tries} failed tries since ${spell.since} (${spell.activity}).`);
     }
   }
 
@@ -272,9 +346,12 @@ export class Lifecycle {
     return because;
   }
 
-  /** Waits in `needs-attention` until an admin retries (returns) or aborts or cancels (throws). */
-  waitForAdminDecision(failedStep: Step, error: string): Promise<void> {
-    return this.control.waitForAdminDecision(failedStep, error);
+  /**
+   * Waits in `needs-attention` until an admin retries (returns the retry command) or aborts or cancels
+   * (throws). `kind` is recorded from mdm-weather-1 on.
+   */
+  waitForAdminDecision(failedStep: Step, error: string, kind?: FailureKind): Promise<AdminCommand> {
+    return this.control.waitForAdminDecision(failedStep, error, this.features.mdmWeather ? kind : undefined);
   }
 
   /** Opens a human task and waits for a fitting report, sending reminders and escalations meanwhile. */
@@ -358,7 +435,7 @@ export class Lifecycle {
   }
 
   /** The task-index row of the admins' decision while the process needs attention. */
-  private adminDecisionTask(failedStep: Step, error: string): OpenTask {
+  private adminDecisionTask(failedStep: Step, error: string, errorKind?: FailureKind): OpenTask {
     const now = nowIso();
     const task: HumanTask = {
       type: ADMIN_DECISION_TASK,
@@ -371,7 +448,7 @@ export class Lifecycle {
       escalated: false,
       occurrence: this.log.occurrence,
     };
-    return { ...this.taskRow(task, undefined), failedStep, lastError: error };
+    return { ...this.taskRow(task, undefined), failedStep, lastError: error, ...(errorKind ? { errorKind } : {}) };
   }
 
   /** Sleeps until a report arrives, waking for each reminder and escalation that falls due meanwhile. */
@@ -527,6 +604,51 @@ function resumedSpec(opened: TaskSpec, carried: CarriedTask): TaskSpec {
 function carriedTimes(task: HumanTask): Omit<CarriedTask, 'remindAt' | 'escalateAt'> {
   const { step, expects, contact, dueAt, createdAt, remindersSent, escalated } = task;
   return { step, expects, contact, dueAt, createdAt, remindersSent, escalated };
+}
+
+/** Whether a failed MDM activity failed for want of the MDM (weather), and whether it read or commanded. */
+function weatherOf(err: ActivityFailure): 'read' | 'command' | undefined {
+  const activity = err.activityType as MdmActivity;
+  const kind = (MDM_READS as readonly string[]).includes(activity)
+    ? 'read'
+    : (MDM_COMMANDS as readonly string[]).includes(activity)
+      ? 'command'
+      : undefined;
+  if (!kind) return undefined;
+  const cause = err.cause;
+  if (cause instanceof TimeoutFailure) return kind; // the MDM (or the worker calling it) hung
+  if (cause instanceof ApplicationFailure && !cause.nonRetryable && MDM_WEATHER_FAILURES.includes(cause.type ?? '')) {
+    return kind;
+  }
+  return undefined;
+}
+
+/** The wait the MDM asked for (Retry-After), as the activity failure carries it. */
+function retryAfterMsOf(err: ActivityFailure): number | undefined {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  const detail = (cause.details?.[0] ?? undefined) as { retryAfterMs?: unknown } | undefined;
+  if (typeof detail?.retryAfterMs === 'number') return detail.retryAfterMs;
+  const next = cause.nextRetryDelay;
+  return typeof next === 'number' ? next : undefined;
+}
+
+/** 10 s, 20 s, 40 s ... up to 5 minutes between tries while the MDM is away. */
+function weatherBackoffMs(tries: number): number {
+  return Math.min(10_000 * 2 ** Math.min(tries - 1, 10), 5 * 60_000);
+}
+
+/** The kind of failure an admin decides on (mdm-weather-1), from the activity's failure. */
+function failureKindOf(err: ActivityFailure): FailureKind {
+  const cause = err.cause;
+  const type = cause instanceof ApplicationFailure ? (cause.type ?? '') : '';
+  if (type.startsWith('Mdm.')) return 'mdm-refused';
+  if (type === 'MailRejected') return 'mail';
+  const activity = err.activityType;
+  if ((MDM_COMMANDS as readonly string[]).includes(activity) || (MDM_READS as readonly string[]).includes(activity)) {
+    return type === 'NoMdmDevice' || type === 'AssetNotFound' ? 'database' : 'other';
+  }
+  return ['sendNotice', 'sendDeviceInstructions'].includes(activity) ? 'mail' : 'database';
 }
 
 function describeFailure(err: ActivityFailure): string {

@@ -5,7 +5,6 @@
  */
 import { condition } from '@temporalio/workflow';
 import type { MdmJobRef } from '../activities/contracts';
-import { call } from './activityProxy';
 import type { Step } from './definitions';
 import type { Lifecycle } from './lifecycle';
 
@@ -21,7 +20,7 @@ export async function waitForMdmJob(
   for (let poll = 1; ; poll++) {
     lc.throwIfStopped();
     const { state, detail } = await lc.parkOnFailure(opts.step, () =>
-      call('getMdmJobState', `${opts.what}: poll ${poll}`, ref),
+      lc.mdm('getMdmJobState', `${opts.what}: poll ${poll}`, ref),
     );
     if (state === 'succeeded') return { outcome: 'succeeded' };
     if (state === 'failed') return { outcome: 'failed', detail: detail ?? 'the MDM reported the job as failed' };

@@ -38,13 +38,35 @@ export const BOUNDED_1 = 'bounded-1';
  */
 export const CONTINUE_AS_NEW_1 = 'continue-as-new-1';
 
+/**
+ * mdm-weather-1 (the MDM in bad weather, and as the truth about the device; DESIGN §3):
+ * - an MDM read or poll that fails for want of the MDM (down, throttling, timeout) never parks the
+ *   process: it waits (honouring Retry-After) and reads again; an MDM command does the same for as long as
+ *   `timings.mdmOutageToleranceMs` allows; the state and current details say what failed and the next try;
+ * - an admin decision records what kind of failure it is (errorKind, for bulk recovery);
+ * - truth checks: `profiles-removed` is checked against the MDM's profile list (refused with the MDM's
+ *   view while a profile remains), a human `wipe-confirmed` is checked against the wipe job, and the
+ *   inactivation job is watched during the device-side steps: once it failed, device-side reports are
+ *   refused and the failure path starts at once;
+ * - a factory reset is recorded and offered to the admin: re-enrol and try again, or retire as reset;
+ * - each device-side step of the inactivation mails the device user its instructions, and reminders
+ *   repeat them.
+ */
+export const MDM_WEATHER_1 = 'mdm-weather-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
   bounded: boolean;
   continueAsNew: boolean;
+  mdmWeather: boolean;
 }
 
 export function runFeatures(): RunFeatures {
-  return { fleetScale: patched(FLEET_SCALE_1), bounded: patched(BOUNDED_1), continueAsNew: patched(CONTINUE_AS_NEW_1) };
+  return {
+    fleetScale: patched(FLEET_SCALE_1),
+    bounded: patched(BOUNDED_1),
+    continueAsNew: patched(CONTINUE_AS_NEW_1),
+    mdmWeather: patched(MDM_WEATHER_1),
+  };
 }

@@ -76,10 +76,15 @@ export const reportSchema = z.strictObject({
   data: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** What an admin chooses at a decision that offers a choice (after a factory reset: mdm-weather-1). */
+export const RETRY_RESOLUTIONS = ['reenrol', 'retire-as-reset'] as const;
+
 export const adminCommandSchema = z.strictObject({
   actor: actorSchema,
   idempotencyKey: reportSchema.shape.idempotencyKey,
   reason: text(2000).optional(),
+  /** With `retry` after a factory reset: re-enrol and try again (default), or retire the asset as reset. */
+  resolution: z.enum(RETRY_RESOLUTIONS).optional(),
 });
 
 export type Actor = z.infer<typeof actorSchema>;
