@@ -27,6 +27,8 @@ export interface EmulatorControl {
   installRemovalProfile(deviceId: string): Promise<ActionResult>;
   failRemovalProfile(deviceId: string): Promise<ActionResult>;
   removeProfiles(deviceId: string): Promise<ActionResult>;
+  /** Removes only the configuration profile: the device stays enrolled, an inactivation keeps waiting. */
+  removeConfigurationProfile(deviceId: string): Promise<ActionResult>;
   removeApp(deviceId: string): Promise<ActionResult>;
   reEnroll(deviceId: string): Promise<ReEnrollResult>;
   /** Raw device state, including deleted records. */
@@ -70,6 +72,7 @@ export function createEmulatorControl(options: {
     installRemovalProfile: (id) => action(id, 'install-removal-profile'),
     failRemovalProfile: (id) => action(id, 'fail-removal-profile'),
     removeProfiles: (id) => action(id, 'remove-profiles'),
+    removeConfigurationProfile: (id) => action(id, 'remove-configuration-profile'),
     removeApp: (id) => action(id, 'remove-app'),
     reEnroll: (id) => action<ReEnrollResult>(id, 're-enroll'),
     device: (id) => admin<EmulatorDevice>('GET', `/devices/${encodeURIComponent(id)}`),

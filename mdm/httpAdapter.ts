@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { MdmInvalidResponseError, MdmNotFoundError } from './errors';
 import { createMdmHttpClient, type MdmHttpOptions, type MdmRequest } from './httpClient';
-import type { MdmCommandStatus, MdmDevice, MdmPort } from './port';
+import type { MdmCommandStatus, MdmDevice, MdmPort, MdmProfile } from './port';
 
 export type HttpMdmOptions = MdmHttpOptions;
 
@@ -28,6 +28,12 @@ const commandSchema = z.object({
   requestedAt: z.string(),
   updatedAt: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+const profileSchema = z.object({
+  identifier: z.string(),
+  kind: z.enum(['mdm', 'configuration', 'removal', 'other']),
+  name: z.string(),
 });
 
 const deleteSchema = z.object({ id: z.string() });
@@ -86,10 +92,14 @@ export function createHttpMdm(options: HttpMdmOptions): MdmPort {
 
     listCommands: (deviceId) => commandsOf(deviceId),
 
-    listProfiles: () => {
-      // The emulator's profile inventory endpoint is being built (issue 10).
-      throw new MdmInvalidResponseError('profile inventory is not available from this MDM yet');
-    },
+    listProfiles: (deviceId) =>
+      orNull(
+        call(z.object({ profiles: z.array(profileSchema) }), {
+          method: 'GET',
+          path: `${devicePath(deviceId)}/profiles`,
+          resource: `device '${deviceId}'`,
+        }).then((r): MdmProfile[] => r.profiles),
+      ),
 
     deleteDevice: async (deviceId, idempotencyKey) => {
       const req: MdmRequest = {

@@ -573,3 +573,68 @@ describe('rate limit', () => {
     expect(await control.rateLimit()).toEqual({ limit: null, accepted: 0, rejected: 0 });
   });
 });
+
+describe('profile inventory', () => {
+  const mdmProfile = { identifier: 'com.example.mdm', kind: 'mdm', name: 'MDM Profile' };
+  const configurationProfile = {
+    identifier: 'com.example.configuration',
+    kind: 'configuration',
+    name: 'Configuration Profile',
+  };
+  const removalProfile = { identifier: 'com.example.mdm.removal', kind: 'removal', name: 'Removal Profile' };
+  const profiles = async (id: string) => (await api('GET', `/devices/${id}/profiles`)).body.profiles;
+
+  it('lists what the device carries as the device user goes through the seed, and a profile left behind', async () => {
+    const d = await enrol();
+    expect(await api('GET', `/devices/${d.id}/profiles`)).toMatchObject({
+      status: 200,
+      body: { deviceId: d.id, profiles: [mdmProfile, configurationProfile] },
+    });
+    const sent = await command(d.id, { type: 'inactivate' }, 'inv-1');
+    await advance();
+    await control.installRemovalProfile(d.id);
+    expect(await profiles(d.id)).toEqual([mdmProfile, configurationProfile, removalProfile]);
+
+    // The user removes only the configuration profile: the MDM still sees the others; nothing completes.
+    const partly = await control.removeConfigurationProfile(d.id);
+    expect(partly.device).toMatchObject({ status: 'active', profiles: ['mdm', 'removal'] });
+    expect(await profiles(d.id)).toEqual([mdmProfile, removalProfile]);
+    await advance(10);
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged');
+    const again = await api('POST', `/devices/${d.id}/actions/remove-configuration-profile`);
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({
+      code: 'profile_not_installed',
+      details: { profiles: ['mdm', 'removal'] },
+    });
+
+    await control.removeProfiles(d.id);
+    expect(await profiles(d.id)).toEqual([]);
+    expect((await job(sent.body.jobId)).status).toBe('succeeded');
+  });
+
+  it('shows none after a wipe or a forced factory reset, and the MDM profile for good after a forced inactivation', async () => {
+    const wiped = await enrol();
+    await command(wiped.id, { type: 'wipe' }, 'inv-wipe');
+    await advance(2);
+    expect(await profiles(wiped.id)).toEqual([]);
+
+    const reset = await enrol();
+    await control.removeApp(reset.id);
+    expect(await profiles(reset.id)).toEqual([]);
+
+    const forced = await enrol();
+    await command(forced.id, { type: 'inactivate', options: { forced: true } }, 'inv-forced');
+    await advance(2);
+    expect(await profiles(forced.id)).toEqual([mdmProfile, configurationProfile]);
+  });
+
+  it('answers 404 device_not_found for an unknown or deleted record', async () => {
+    expect((await api('GET', '/devices/mdm-nope/profiles')).body.error.code).toBe('device_not_found');
+    const d = await enrol();
+    await api('DELETE', `/devices/${d.id}`);
+    const gone = await api('GET', `/devices/${d.id}/profiles`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error).toMatchObject({ code: 'device_not_found', details: { deletedAt: expect.any(String) } });
+  });
+});

@@ -133,6 +133,22 @@ describe('the port over HTTP', () => {
   });
 });
 
+describe('profile inventory', () => {
+  it('lists the profiles the MDM sees, follows device-side changes, and is null for unknown or deleted records', async () => {
+    const mdm = adapter();
+    const id = await enrolled(mdm);
+    expect(await mdm.listProfiles(id)).toEqual([
+      { identifier: 'com.example.mdm', kind: 'mdm', name: 'MDM Profile' },
+      { identifier: 'com.example.configuration', kind: 'configuration', name: 'Configuration Profile' },
+    ]);
+    await control.removeConfigurationProfile(id);
+    expect((await mdm.listProfiles(id))?.map((p) => p.kind)).toEqual(['mdm']);
+    expect(await mdm.listProfiles('mdm-unknown')).toBeNull();
+    await mdm.deleteDevice(id, 'inv-del');
+    expect(await mdm.listProfiles(id)).toBeNull();
+  });
+});
+
 describe('failure handling', () => {
   it('waits out a 429 Retry-After, then succeeds', async () => {
     const mdm = adapter();

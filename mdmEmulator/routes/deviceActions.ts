@@ -17,6 +17,7 @@ export const deviceActions = [
   'install-removal-profile',
   'fail-removal-profile',
   'remove-profiles',
+  'remove-configuration-profile',
   'remove-app',
   're-enroll',
 ] as const;
@@ -29,6 +30,7 @@ export function deviceActionsRouter(ctx: EmulatorContext): Router {
     'install-removal-profile': (device) => installRemovalProfile(ctx, device),
     'fail-removal-profile': (device) => failRemovalProfile(ctx, device),
     'remove-profiles': (device) => removeProfiles(ctx, device),
+    'remove-configuration-profile': (device) => removeConfigurationProfile(ctx, device),
     'remove-app': (device) => removeApp(ctx, device),
     're-enroll': (device) => reEnroll(ctx, device),
   };
@@ -87,6 +89,23 @@ function removeProfiles(ctx: EmulatorContext, device: Device): ActionResult {
   device.profiles = [];
   device.removalProfileInstalled = false;
   device.status = 'inactive';
+  device.updatedAt = ctx.clock.iso();
+  return { body: { device: deviceView(device) } };
+}
+
+/**
+ * The user removes only the vendor configuration profile (it has its own Remove button) and stops there:
+ * the MDM profile stays, so the device stays enrolled and a waiting inactivation keeps waiting. This is
+ * how a "profiles removed" report can be wrong while the MDM knows better.
+ */
+function removeConfigurationProfile(ctx: EmulatorContext, device: Device): ActionResult {
+  if (!device.profiles.includes('configuration')) {
+    throw conflict('profile_not_installed', `Device '${device.id}' has no configuration profile installed.`, {
+      deviceId: device.id,
+      profiles: device.profiles,
+    });
+  }
+  device.profiles = device.profiles.filter((p) => p !== 'configuration');
   device.updatedAt = ctx.clock.iso();
   return { body: { device: deviceView(device) } };
 }

@@ -1,5 +1,6 @@
 /**
- * Device records: enrol (register), read, list, delete. Device-side behaviour lives in deviceActions.ts.
+ * Device records: enrol (register), read, list, delete, and the profile inventory. Device-side behaviour lives
+ * in deviceActions.ts.
  */
 import { Router, type Response } from 'express';
 import type { EmulatorContext } from '../context';
@@ -7,6 +8,7 @@ import { liveDevice } from '../context';
 import { deleteRecord, enrolledDevice } from '../deviceModel';
 import { conflict } from '../httpError';
 import { replayOrRun, type Outcome } from '../idempotency';
+import { profilesOf } from '../profiles';
 import { idempotencyKey, listDevicesQuery, parseBody, parseParam, parseQuery, registerDeviceBody } from '../schemas';
 import { deviceView } from '../views';
 
@@ -39,6 +41,12 @@ export function devicesRouter(ctx: EmulatorContext): Router {
 
   router.get('/devices/:id', (req, res) => {
     res.json(deviceView(liveDevice(ctx, parseParam(req, 'id'))));
+  });
+
+  // The inventory as of now: device-side actions change it at once (a real MDM learns it at the next check-in).
+  router.get('/devices/:id/profiles', (req, res) => {
+    const device = liveDevice(ctx, parseParam(req, 'id'));
+    res.json({ deviceId: device.id, profiles: profilesOf(device) });
   });
 
   // Record deletion is immediate (unlike the `delete` command, which is an asynchronous job).
