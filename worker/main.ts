@@ -16,6 +16,8 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
 import { createHttpMdm } from '../mdm/httpAdapter';
+import { createPacedMdm } from '../mdm/pacedMdm';
+import { createMdmCallLimiter } from '../mdm/pacing';
 import { createLifecycleWorker } from './createWorker';
 import { setupWorkerMetrics } from './metrics';
 import { loadWorkflowBundle } from './workflowBundle';
@@ -103,14 +105,23 @@ if (!connection) {
   process.exit(0);
 }
 
+// Every MDM call takes a slot shared with the other replicas through PostgreSQL (mdm/pacing.ts).
+const mdmLimiter = createMdmCallLimiter(pool, {
+  all: config.MDM_RATE_LIMIT,
+  writes: config.MDM_WRITE_RATE_LIMIT,
+  onReleaseError: (err) => log(`releasing an MDM call slot failed (${reason(err)}); it counts until its lease ends`),
+});
 const activities = createActivities({
   db: pool,
-  mdm: createHttpMdm({
-    baseUrl: config.MDM_BASE_URL,
-    apiKey: config.MDM_API_KEY,
-    timeoutMs: config.MDM_TIMEOUT_MS,
-    maxAttempts: config.MDM_MAX_ATTEMPTS,
-  }),
+  mdm: createPacedMdm(
+    createHttpMdm({
+      baseUrl: config.MDM_BASE_URL,
+      apiKey: config.MDM_API_KEY,
+      timeoutMs: config.MDM_TIMEOUT_MS,
+      maxAttempts: config.MDM_MAX_ATTEMPTS,
+    }),
+    mdmLimiter,
+  ),
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
 });
