@@ -101,6 +101,23 @@ export function createHttpMdm(options: HttpMdmOptions): MdmPort {
         }).then((r): MdmProfile[] => r.profiles),
       ),
 
+    // Safe to retry without a key: cancelling a cancelled (or finished) command changes nothing.
+    cancelCommand: ({ deviceId, jobId, idempotencyKey }) =>
+      orNull(
+        jobId
+          ? call(commandSchema, {
+              method: 'POST',
+              path: `/jobs/${encodeURIComponent(jobId)}/cancel`,
+              resource: `job '${jobId}'`,
+            })
+          : call(commandSchema, {
+              method: 'POST',
+              path: `${devicePath(deviceId)}/commands/cancel`,
+              body: { idempotencyKey },
+              resource: `command '${idempotencyKey}' of device '${deviceId}'`,
+            }),
+      ),
+
     deleteDevice: async (deviceId, idempotencyKey) => {
       const req: MdmRequest = {
         method: 'DELETE',

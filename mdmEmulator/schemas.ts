@@ -55,6 +55,8 @@ export const idempotencyKeyHeader = z
   .max(200)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
+export const cancelCommandBody = z.strictObject({ idempotencyKey: idempotencyKeyHeader });
+
 export const listJobsQuery = z.strictObject({ deviceId: id.optional() });
 
 export const pathId = id;

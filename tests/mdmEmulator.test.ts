@@ -638,3 +638,82 @@ describe('profile inventory', () => {
     expect(gone.body.error).toMatchObject({ code: 'device_not_found', details: { deletedAt: expect.any(String) } });
   });
 });
+
+describe('cancelling a command', () => {
+  it('fails an unfinished job with cancelled, by job id; it never runs, and a new command of the kind is accepted', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'inactivate' }, 'cancel-1');
+    await advance();
+    expect((await job(sent.body.jobId)).status).toBe('acknowledged');
+    const cancelled = await api('POST', `/jobs/${sent.body.jobId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({
+      jobId: sent.body.jobId,
+      status: 'failed',
+      error: { code: 'cancelled', message: expect.any(String) },
+      finishedAt: expect.any(String),
+    });
+    expect(await job(sent.body.jobId)).toEqual(cancelled.body);
+    // Cancelling again changes nothing.
+    expect((await api('POST', `/jobs/${sent.body.jobId}/cancel`)).body).toEqual(cancelled.body);
+    // No longer blocks: a new inactivation is accepted instead of 409 command_pending.
+    expect((await command(d.id, { type: 'inactivate' }, 'cancel-1b')).status).toBe(201);
+
+    const wipe = await command(d.id, { type: 'wipe' }, 'cancel-wipe');
+    expect((await api('POST', `/jobs/${wipe.body.jobId}/cancel`)).body.status).toBe('failed');
+    await advance(5);
+    expect((await job(wipe.body.jobId)).error.code).toBe('cancelled');
+    expect((await device(d.id)).status).toBe('active'); // the cancelled wipe never ran
+  });
+
+  it('returns a finished job unchanged', async () => {
+    const d = await enrol();
+    const sent = await command(d.id, { type: 'wipe' }, 'cancel-done');
+    await advance(2);
+    const done = await job(sent.body.jobId);
+    expect(done.status).toBe('succeeded');
+    const reply = await api('POST', `/jobs/${sent.body.jobId}/cancel`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual(done);
+  });
+
+  it('cancels a command without a public job id by its idempotency key', async () => {
+    const d = await enrol({ omitJobIds: true });
+    await command(d.id, { type: 'wipe' }, 'cancel-no-id');
+    const reply = await api('POST', `/devices/${d.id}/commands/cancel`, { idempotencyKey: 'cancel-no-id' });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({
+      idempotencyKey: 'cancel-no-id',
+      status: 'failed',
+      error: { code: 'cancelled' },
+    });
+    expect(reply.body.jobId).toBeUndefined();
+    await advance(5);
+    expect((await api('GET', `/devices/${d.id}/commands`)).body.commands).toEqual([reply.body]);
+    expect((await device(d.id)).status).toBe('active');
+  });
+
+  it('answers 404 for an unknown job, key or device, and 400 naming the field for a bad body', async () => {
+    const d = await enrol({ omitJobIds: true });
+    const hidden = await command(d.id, { type: 'wipe' }, 'cancel-hidden');
+    const hiddenId = (await control.jobs()).find((j) => j.idempotencyKey === 'cancel-hidden')!.jobId;
+    expect(hidden.body.jobId).toBeUndefined();
+    for (const path of ['/jobs/job-nope/cancel', `/jobs/${hiddenId}/cancel`]) {
+      const reply = await api('POST', path);
+      expect(reply.status).toBe(404);
+      expect(reply.body.error.code).toBe('job_not_found');
+    }
+    const unknownKey = await api('POST', `/devices/${d.id}/commands/cancel`, { idempotencyKey: 'never-sent' });
+    expect(unknownKey.status).toBe(404);
+    expect(unknownKey.body.error).toMatchObject({
+      code: 'command_not_found',
+      details: { idempotencyKey: 'never-sent' },
+    });
+    const unknownDevice = await api('POST', '/devices/mdm-nope/commands/cancel', { idempotencyKey: 'cancel-hidden' });
+    expect(unknownDevice.body.error.code).toBe('device_not_found');
+    const bad = await api('POST', `/devices/${d.id}/commands/cancel`, { key: 'cancel-hidden' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('idempotencyKey');
+    expect((await control.jobs()).find((j) => j.idempotencyKey === 'cancel-hidden')!.status).toBe('queued');
+  });
+});

@@ -149,6 +149,49 @@ describe('profile inventory', () => {
   });
 });
 
+describe('cancelling a command', () => {
+  it('cancels by job id and, without one, by idempotency key; a finished command comes back unchanged', async () => {
+    const mdm = adapter();
+    const id = await enrolled(mdm);
+    const sent = await mdm.sendCommand({
+      deviceId: id,
+      type: 'inactivate',
+      options: { forced: false },
+      idempotencyKey: 'c1',
+    });
+    const cancelled = await mdm.cancelCommand!({ deviceId: id, jobId: sent.jobId, idempotencyKey: 'c1' });
+    expect(cancelled).toMatchObject({ jobId: sent.jobId, status: 'failed', error: { code: 'cancelled' } });
+    expect(await mdm.getCommandStatus({ deviceId: id, jobId: sent.jobId, idempotencyKey: 'c1' })).toEqual(cancelled);
+
+    const wipe = await mdm.sendCommand({
+      deviceId: id,
+      type: 'wipe',
+      options: { keepEnrollmentData: true },
+      idempotencyKey: 'c2',
+    });
+    await control.advanceClock(2 * step);
+    const done = await mdm.getCommandStatus({ deviceId: id, jobId: wipe.jobId, idempotencyKey: 'c2' });
+    expect(done?.status).toBe('succeeded');
+    expect(await mdm.cancelCommand!({ deviceId: id, jobId: wipe.jobId, idempotencyKey: 'c2' })).toEqual(done);
+
+    const hidden = await enrolled(mdm, { omitJobIds: true });
+    await mdm.sendCommand({
+      deviceId: hidden,
+      type: 'wipe',
+      options: { keepEnrollmentData: true },
+      idempotencyKey: 'c3',
+    });
+    expect(await mdm.cancelCommand!({ deviceId: hidden, idempotencyKey: 'c3' })).toMatchObject({
+      status: 'failed',
+      error: { code: 'cancelled' },
+    });
+    expect((await mdm.getCommandStatus({ deviceId: hidden, idempotencyKey: 'c3' }))?.status).toBe('failed');
+
+    expect(await mdm.cancelCommand!({ deviceId: hidden, idempotencyKey: 'never-sent' })).toBeNull();
+    expect(await mdm.cancelCommand!({ deviceId: id, jobId: 'job-nope', idempotencyKey: 'x' })).toBeNull();
+  });
+});
+
 describe('failure handling', () => {
   it('waits out a 429 Retry-After, then succeeds', async () => {
     const mdm = adapter();

@@ -1,12 +1,14 @@
 /**
  * Commands and jobs. A command is accepted at once (201 with the job) and runs asynchronously; see jobEngine.ts.
+ * An unfinished command can be cancelled (by job id, or by idempotency key when it has none).
  */
 import { Router } from 'express';
 import type { EmulatorContext } from '../context';
 import { knownDevice, liveDevice } from '../context';
-import { conflict, notFound } from '../httpError';
+import { conflict, HttpError, notFound } from '../httpError';
 import { replayOrRun } from '../idempotency';
 import {
+  cancelCommandBody,
   commandBody,
   idempotencyKey,
   listJobsQuery,
@@ -62,13 +64,43 @@ export function commandsRouter(ctx: EmulatorContext): Router {
   });
 
   router.get('/jobs/:jobId', (req, res) => {
-    const jobId = parseParam(req, 'jobId');
-    const job = store.state.jobs[jobId];
-    if (!job || job.jobIdHidden) throw notFound('job', jobId);
-    res.json(jobView(job));
+    res.json(jobView(publicJob(ctx, parseParam(req, 'jobId'))));
+  });
+
+  // Cancelling is naturally idempotent (a cancelled job stays failed), so no Idempotency-Key is needed.
+  router.post('/jobs/:jobId/cancel', (req, res) => {
+    res.json(jobView(cancel(ctx, publicJob(ctx, parseParam(req, 'jobId')))));
+  });
+
+  // For commands without a public job id: named by the key they were sent with.
+  router.post('/devices/:id/commands/cancel', (req, res) => {
+    const device = knownDevice(ctx, parseParam(req, 'id'));
+    const { idempotencyKey: key } = parseBody(cancelCommandBody, req);
+    const job = deviceJobs(device.id).find((j) => j.idempotencyKey === key);
+    if (!job) {
+      throw new HttpError(404, 'command_not_found', `Device '${device.id}' has no command sent with key '${key}'.`, {
+        deviceId: device.id,
+        idempotencyKey: key,
+      });
+    }
+    res.json(jobView(cancel(ctx, job)));
   });
 
   return router;
+}
+
+function publicJob(ctx: EmulatorContext, jobId: string): Job {
+  const job = ctx.store.state.jobs[jobId];
+  if (!job || job.jobIdHidden) throw notFound('job', jobId);
+  return job;
+}
+
+/** An unfinished job fails with `cancelled`; a finished one is left as it is (the caller reads its outcome). */
+function cancel(ctx: EmulatorContext, job: Job): Job {
+  if (job.status === 'succeeded' || job.status === 'failed') return job;
+  ctx.engine.fail(job, { code: 'cancelled', message: 'The command was cancelled before it finished.' });
+  ctx.store.commit();
+  return job;
 }
 
 /** Refuses commands the console would refuse: a second one of a kind still running, or a wrong state. */
