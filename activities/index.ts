@@ -14,7 +14,16 @@ import { ApplicationUnavailableError, NotFoundError, type Application, type Asse
 import type { Mailer } from '../mail/mailer';
 import type { MdmCommand, MdmCommandStatus, MdmPort } from '../mdm/port';
 import type { NewUser } from '../workflows/reportSchemas';
-import type { AssetSnapshot, LifecycleActivities, MdmJobRef, Notice, StepContext } from './contracts';
+import type {
+  AssetSnapshot,
+  DeviceInstructionArgs,
+  LifecycleActivities,
+  MdmJobRef,
+  Notice,
+  StepContext,
+} from './contracts';
+import { NoDeviceInstructionsError, renderDeviceInstructions } from './deviceInstructions/render';
+import type { MailLanguage } from './deviceInstructions/procedures';
 import { withFailureMapping } from './failures';
 import { collectionNotice, deliveryNotice } from './notices';
 
@@ -23,6 +32,8 @@ export interface ActivityDeps {
   mdm: MdmPort;
   mail: Mailer;
   adminEmails: string[];
+  /** The language of the device user's instruction mails (config MAIL_LANGUAGE); default English. */
+  mailLanguage?: MailLanguage;
 }
 
 export function createActivities(deps: ActivityDeps): LifecycleActivities {
@@ -59,7 +70,13 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
    * Sends a mail once per key: the audit event is the record that it went out, so a retry after the
    * event was written sends nothing; a retry between send and write re-sends with the same Message-ID.
    */
-  const notifyOnce = async (ctx: StepContext, kind: string, notice: Notice, suffix = ':notice') => {
+  const notifyOnce = async (
+    ctx: StepContext,
+    kind: string,
+    notice: Notice,
+    suffix = ':notice',
+    extra: Record<string, unknown> = {},
+  ) => {
     const key = ctx.idempotencyKey + suffix;
     if (await events.getByIdempotencyKey(db, key)) return;
     const to = notice.to.length > 0 ? notice.to : deps.adminEmails;
@@ -67,7 +84,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     await events.record(
       db,
       ctx.assetNumber,
-      eventOf(ctx, 'notice-sent', { kind, to, subject: notice.subject, messageId }, suffix),
+      eventOf(ctx, 'notice-sent', { kind, ...extra, to, subject: notice.subject, messageId }, suffix),
     );
   };
 
@@ -88,6 +105,17 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       }),
     );
     return { deviceId, jobId: sent.jobId, idempotencyKey: ctx.idempotencyKey };
+  };
+
+  /** The step's mail for the asset; no procedure for its platform, or no such step, fails for good. */
+  const instructionsFor = (asset: AssetSnapshot, args: DeviceInstructionArgs, language: MailLanguage) => {
+    try {
+      return renderDeviceInstructions(asset, args, language, deps.adminEmails);
+    } catch (err) {
+      if (err instanceof NoDeviceInstructionsError)
+        throw ApplicationFailure.nonRetryable(err.message, 'NoDeviceInstructions');
+      throw err;
+    }
   };
 
   const activities: LifecycleActivities = {
@@ -266,9 +294,16 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       return { exists: true, status: device.status, mdmDeviceId: device.id, profiles };
     },
 
-    async sendDeviceInstructions() {
-      // Built by the device-user instructions work (issue 10): templates per platform and language.
-      throw ApplicationFailure.nonRetryable('device instructions are not built yet', 'NotImplemented');
+    async sendDeviceInstructions(ctx, args) {
+      // Once the mail is recorded a retry sends nothing, whatever changed on the asset since.
+      if (!(await events.getByIdempotencyKey(db, ctx.idempotencyKey))) {
+        const language = deps.mailLanguage ?? 'en';
+        const { toAdmins, ...notice } = instructionsFor(snapshot(await requireAsset(ctx.assetNumber)), args, language);
+        const kind = args.kind === 'reminder' ? 'device-reminder' : 'device-instructions';
+        await notifyOnce(ctx, kind, notice, '', { taskType: args.taskType, language, toAdmins });
+      }
+      // After the mail, on every attempt, as sendNotice: the count only grows, so a repeat changes nothing.
+      if (args.count) await tasks.noteNotice(db, { workflowId: ctx.workflowId, runId: ctx.runId }, args.count);
     },
 
     async retireAsReset(ctx, { detail }) {
@@ -307,5 +342,6 @@ export function snapshot(a: Asset): AssetSnapshot {
     userName: a.userName,
     userEmail: a.userEmail,
     userPhone: a.userPhone,
+    platform: a.platform,
   };
 }

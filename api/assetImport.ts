@@ -9,14 +9,16 @@
  *   Model                                               required for a new asset
  *   Department, Location                                required for a new asset
  *   MDM Device ID, Asset Status (also Status), Planned Asset Status (also Planned Status),
- *   Planned Date (YYYY-MM-DD or YYYY/MM/DD), User Name, E-mail (also Email), Phone
+ *   Planned Date (YYYY-MM-DD or YYYY/MM/DD), User Name, E-mail (also Email), Phone,
+ *   Platform (also OS: iOS, iPadOS, Android, Windows, macOS; a new asset without one is iOS, the seed's)
  * The seed's list columns (Asset #, Department, Location, User Name, E-mail, Phone) are a valid file for
  * assets that exist, so an exported list can be edited and imported back.
  *
  * Cell meaning: a column that is absent leaves the field as it is; an empty cell clears an optional field
  * (the sheet is the truth) and is an error for a required one. Statuses may be written as in the seed
  * (`In Stock`) or as stored (`in_stock`). A leading apostrophe added by the export's formula guard is
- * removed. A row that changes nothing writes nothing (no empty audit events on a re-import).
+ * removed. Platform cannot be cleared: an empty Platform cell leaves it as it is (iOS for a new asset).
+ * A row that changes nothing writes nothing (no empty audit events on a re-import).
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
@@ -54,6 +56,7 @@ const COLUMN_NAMES: Record<Field, string[]> = {
   userName: ['username', 'user'],
   userEmail: ['email', 'useremail'],
   userPhone: ['phone', 'userphone'],
+  platform: ['platform', 'os'],
 };
 const REQUIRED_FOR_NEW: Field[] = ['serialNumber', 'model', 'department', 'location'];
 const REQUIRED_WHEN_PRESENT = new Set<Field>(['assetNumber', ...REQUIRED_FOR_NEW]);
@@ -116,7 +119,7 @@ function readHeader(record: CsvRecord | undefined): Column[] {
 }
 
 export function knownColumns(): string {
-  return 'Asset #, Serial Number, Model, MDM Device ID, Asset Status, Planned Asset Status, Planned Date, Department, Location, User Name, E-mail, Phone';
+  return 'Asset #, Serial Number, Model, MDM Device ID, Asset Status, Planned Asset Status, Planned Date, Department, Location, User Name, E-mail, Phone, Platform';
 }
 
 /** `In Stock`, `in-stock` and `in_stock` all mean in_stock. */
@@ -139,6 +142,8 @@ function cellValue(field: Field, cell: string): string | null {
   if (text === '') return null;
   if (field === 'status' || field === 'plannedStatus') return statusText(text);
   if (field === 'plannedDate') return dateText(text);
+  // `iOS`, `iPadOS`, `macOS` as people write them; the stored values are lower case.
+  if (field === 'platform') return text.toLowerCase();
   return text;
 }
 
@@ -167,6 +172,8 @@ function parseRow(record: CsvRecord, columns: Column[], width: number, errors: R
       errors.push({ row: record.row, column: c.header, message: 'must not be empty' });
       ok = false;
     }
+    // Every asset has a platform: an empty cell is no change rather than a clearing.
+    if (value === null && c.field === 'platform') continue;
     raw[c.field] = value;
   }
   if (!ok) return undefined;

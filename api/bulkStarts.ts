@@ -70,6 +70,16 @@ function rowOf(assetNumber: string, outcome: StartOutcome): BulkRow {
         workflowId: outcome.workflowId,
         error: { code: 'device-busy', message: outcome.message, details: { running: outcome.running } },
       };
+    case 'unsupported-platform':
+      return {
+        assetNumber,
+        result: 'invalid',
+        error: {
+          code: 'platform-not-supported',
+          message: outcome.message,
+          details: { platform: outcome.platform, supported: outcome.supported },
+        },
+      };
   }
 }
 

@@ -182,8 +182,8 @@ function platformRefusal(asset: AssetSummary, p: StartPlan): StartOutcome | unde
     platform,
     supported,
     message:
-      `asset ${asset.assetNumber} is a ${platform} device: there is no inactivation procedure for platform ` +
-      `${platform} (only for ${supported.join(', ')}); nothing was started`,
+      `asset ${asset.assetNumber} is on platform ${platform}, which has no inactivation procedure ` +
+      `(only ${supported.join(', ')} have one); nothing was started`,
   };
 }
 

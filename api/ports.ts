@@ -15,6 +15,8 @@ export interface AssetSummary {
   department: string;
   location: string;
   status: string;
+  /** The device's platform (assets.platform); absent only in in-memory ports, meaning the default, ios. */
+  platform?: string;
 }
 
 export interface AssetLookup {

@@ -24,6 +24,7 @@ import {
   type AssetInput,
   type AssetListFilters,
   type AssetPatch,
+  type AssetPlatform,
   type AssetStatus,
   type EventInput,
   type Page,
@@ -43,6 +44,7 @@ interface AssetRow {
   user_name: string | null;
   user_email: string | null;
   user_phone: string | null;
+  platform: AssetPlatform;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -50,8 +52,8 @@ interface AssetRow {
 
 // planned_date as text: the driver would turn a `date` into a local-midnight Date and shift the day.
 const COLUMNS = `asset_number, serial_number, model, mdm_device_id, status, planned_status,
-  planned_date::text AS planned_date, department, location, user_name, user_email, user_phone, version,
-  created_at, updated_at`;
+  planned_date::text AS planned_date, department, location, user_name, user_email, user_phone, platform,
+  version, created_at, updated_at`;
 
 const PATCH_COLUMNS: Record<keyof AssetPatch, string> = {
   serialNumber: 'serial_number',
@@ -65,6 +67,7 @@ const PATCH_COLUMNS: Record<keyof AssetPatch, string> = {
   userName: 'user_name',
   userEmail: 'user_email',
   userPhone: 'user_phone',
+  platform: 'platform',
 };
 
 function toAsset(row: AssetRow): Asset {
@@ -81,6 +84,7 @@ function toAsset(row: AssetRow): Asset {
     userName: row.user_name,
     userEmail: row.user_email,
     userPhone: row.user_phone,
+    platform: row.platform,
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -367,8 +371,8 @@ async function findReplay(
 async function insertIfAbsent(client: PoolClient, input: AssetInput): Promise<Asset | null> {
   const { rows } = await client.query<AssetRow>(
     `INSERT INTO assets (asset_number, serial_number, model, mdm_device_id, status, planned_status,
-                         planned_date, department, location, user_name, user_email, user_phone)
-     VALUES ($1, $2, $3, $4, coalesce($5, 'in_stock'), $6, $7, $8, $9, $10, $11, $12)
+                         planned_date, department, location, user_name, user_email, user_phone, platform)
+     VALUES ($1, $2, $3, $4, coalesce($5, 'in_stock'), $6, $7, $8, $9, $10, $11, $12, coalesce($13, 'ios'))
      ON CONFLICT (asset_number) DO NOTHING
      RETURNING ${COLUMNS}`,
     [
@@ -384,6 +388,7 @@ async function insertIfAbsent(client: PoolClient, input: AssetInput): Promise<As
       input.userName ?? null,
       input.userEmail ?? null,
       input.userPhone ?? null,
+      input.platform ?? null,
     ],
   );
   return rows[0] ? toAsset(rows[0]) : null;

@@ -15,6 +15,13 @@ export const ASSET_NUMBER_PATTERN = /^A-[0-9]{6}$/;
 export const ASSET_STATUSES = ['in_use', 'in_stock', 'retired', 'lost', 'in_repair'] as const;
 export type AssetStatus = (typeof ASSET_STATUSES)[number];
 
+/**
+ * The platforms an asset may run (the `assets_platform_check` CHECK of migration 0008 lists the same). Which
+ * of them have an inactivation procedure is activities/deviceInstructions/procedures.ts.
+ */
+export const ASSET_PLATFORMS = ['ios', 'ipados', 'android', 'windows', 'macos'] as const;
+export type AssetPlatform = (typeof ASSET_PLATFORMS)[number];
+
 export const APPLICATION_STATES = ['pending', 'assigned', 'delivered', 'cancelled'] as const;
 export type ApplicationState = (typeof APPLICATION_STATES)[number];
 
@@ -37,6 +44,8 @@ export interface Asset {
   userName: string | null;
   userEmail: string | null;
   userPhone: string | null;
+  /** The device's platform; the inactivation's device-side steps are per platform. */
+  platform: AssetPlatform;
   /** Incremented by every change; pass it back as `expectedVersion` for optimistic concurrency. */
   version: number;
   /** ISO 8601, UTC. */
@@ -99,6 +108,9 @@ const phone = z
 export const assetNumberSchema = z.string().regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123');
 export const assetStatusSchema = z.enum(ASSET_STATUSES);
 export const isoDateSchema = z.iso.date();
+export const assetPlatformSchema = z.enum(ASSET_PLATFORMS, {
+  error: `must be one of ${ASSET_PLATFORMS.join(', ')}`,
+});
 
 /** The fields a change may set; `null` clears a nullable field, an absent key leaves it alone. */
 export const assetPatchSchema = z.strictObject({
@@ -113,6 +125,8 @@ export const assetPatchSchema = z.strictObject({
   userName: text(200).nullable().optional(),
   userEmail: z.email().max(254).nullable().optional(),
   userPhone: phone.nullable().optional(),
+  // Not nullable: every asset has a platform (absent on create means ios, the column's default).
+  platform: assetPlatformSchema.optional(),
 });
 export type AssetPatch = z.infer<typeof assetPatchSchema>;
 
@@ -251,6 +265,7 @@ const CONSTRAINT_MESSAGES: Record<string, string> = {
   assets_mdm_device_id_key: 'another asset already has this MDM device id',
   assets_status_check: `status must be one of ${ASSET_STATUSES.join(', ')}`,
   assets_planned_status_check: `planned status must be one of ${ASSET_STATUSES.join(', ')}`,
+  assets_platform_check: `platform must be one of ${ASSET_PLATFORMS.join(', ')}`,
   applications_one_open_per_asset: 'this asset is already assigned to another open application',
   applications_one_open_per_workflow: 'this workflow already holds another open application',
 };

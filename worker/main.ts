@@ -124,6 +124,7 @@ const activities = createActivities({
   ),
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
+  mailLanguage: config.MAIL_LANGUAGE,
 });
 if (metrics) log(`Prometheus metrics on ${metrics.url}`);
 

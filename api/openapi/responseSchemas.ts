@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ALL_STEPS, EXECUTION_STATUSES, HUMAN_EVENTS, PROCESS_TYPES } from '../schemas';
+import { ASSET_PLATFORMS } from '../../db/types';
 
 const iso = z.iso.datetime({ offset: true });
 const step = z.enum(ALL_STEPS as [string, ...string[]]);
@@ -167,6 +168,9 @@ export const asset = z.looseObject({
   userName: nullableText,
   userEmail: nullableText,
   userPhone: nullableText,
+  platform: z
+    .enum(ASSET_PLATFORMS)
+    .meta({ description: "the device's platform; inactivation needs one with a procedure" }),
   version: z.number().int().meta({ description: 'pass back as expectedVersion for optimistic concurrency' }),
   createdAt: iso,
   updatedAt: iso,

@@ -24,6 +24,12 @@ function answer(assetNumber: string, outcome: StartOutcome): Answer {
       throw notFound('asset', assetNumber);
     case 'busy':
       throw new ApiError(409, 'device-busy', outcome.message, { running: outcome.running });
+    case 'unsupported-platform':
+      throw new ApiError(409, 'platform-not-supported', outcome.message, {
+        asset: assetNumber,
+        platform: outcome.platform,
+        supported: outcome.supported,
+      });
   }
 }
 

@@ -39,6 +39,8 @@ export const devicesRoutes = [
     summary: 'Start "inactivate device" (DESIGN §3.2) for one device',
     description:
       'When `forced` is true, `acknowledgeProfileStays` must be true: a forced inactivation leaves the MDM profile on the device. ' +
+      'An asset whose platform has no inactivation procedure (only iOS and iPadOS have one) is refused with 409 ' +
+      '`platform-not-supported` naming the platform; nothing is started. ' +
       REPEAT_TEXT,
     roles: ['admin'],
     body: inactivationBody,
