@@ -25,6 +25,8 @@ import { createSmtpMailer } from '../../mail/mailer';
 import { startSmtpSink, type SmtpSink } from '../../mail/smtpSink';
 import { createEmulatorControl, type EmulatorControl } from '../../mdm/emulatorControl';
 import { createHttpMdm } from '../../mdm/httpAdapter';
+import { createPacedMdm } from '../../mdm/pacedMdm';
+import { createMdmCallLimiter, type MdmPacingOptions } from '../../mdm/pacing';
 import type { MdmPort } from '../../mdm/port';
 import { createMdmEmulator, type RunningEmulator } from '../../mdmEmulator/server';
 import { freePort } from '../../scripts/freePort';
@@ -141,6 +143,12 @@ export interface HarnessOptions {
   wrapActivities?: (real: LifecycleActivities) => LifecycleActivities;
   /** A Temporal server of the test's own (host:port) instead of the shared dev server. */
   temporalAddress?: string;
+  /**
+   * Paces every MDM call of the harness, the worker's and the test's own (`mdm`), through a limiter on the
+   * test's database as the worker does (mdm/pacing.ts). The adapter then makes one attempt per call, so each
+   * request the MDM sees had its own slot.
+   */
+  mdmPacing?: MdmPacingOptions;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -152,13 +160,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     dataDir: emulatorDir,
     jobStepMs: opts.jobStepMs ?? 50,
   }).listen(0);
-  const mdm = createHttpMdm({
+  const httpMdm = createHttpMdm({
     baseUrl: running.url,
     apiKey: MDM_KEY,
     timeoutMs: 5_000,
-    maxAttempts: 3,
+    maxAttempts: opts.mdmPacing ? 1 : 3,
     baseBackoffMs: 50,
   });
+  const mdm = opts.mdmPacing ? createPacedMdm(httpMdm, createMdmCallLimiter(db.pool, opts.mdmPacing)) : httpMdm;
   const emulator = createEmulatorControl({ baseUrl: running.url, apiKey: MDM_KEY });
   const mail = await startSmtpSink({ port: 0 });
   const mailer = createSmtpMailer({ smtpUrl: `smtp://127.0.0.1:${mail.port}`, from: 'device-lifecycle@example.com' });
