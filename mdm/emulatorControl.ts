@@ -5,12 +5,21 @@
  */
 import type { Device, Job } from '../mdmEmulator/types';
 import type { FaultRule, FaultRuleRequest, RecordedRequest } from '../mdmEmulator/faults';
+import type { OutageSetting, OutageState } from '../mdmEmulator/outage';
 import type { RateLimitRequest, RateLimitView } from '../mdmEmulator/rateLimit';
 import { createMdmHttpClient } from './httpClient';
 
 export type EmulatorDevice = Device;
 export type EmulatorJob = Job;
-export type { FaultRule, FaultRuleRequest, RecordedRequest, RateLimitRequest, RateLimitView };
+export type {
+  FaultRule,
+  FaultRuleRequest,
+  RecordedRequest,
+  RateLimitRequest,
+  RateLimitView,
+  OutageSetting,
+  OutageState,
+};
 
 export interface ActionResult {
   device: EmulatorDevice;
@@ -42,6 +51,11 @@ export interface EmulatorControl {
   /** The rate limit and how many requests it accepted and rejected since it was set. */
   rateLimit(): Promise<RateLimitView>;
   clearRateLimit(): Promise<void>;
+  /** Every API request gets 503 (`unavailable`) or a dropped connection (`refuse`) for `seconds`, or until ended. */
+  startOutage(outage: OutageSetting): Promise<OutageState>;
+  /** The outage in force, or null. */
+  outage(): Promise<OutageState | null>;
+  endOutage(): Promise<void>;
   requests(filter?: { method?: string; pathPrefix?: string }): Promise<RecordedRequest[]>;
   clearRequests(): Promise<void>;
   advanceClock(ms: number): Promise<{ now: string }>;
@@ -82,6 +96,9 @@ export function createEmulatorControl(options: {
     setRateLimit: (limit) => admin<RateLimitView>('PUT', '/rate-limit', limit),
     rateLimit: () => admin<RateLimitView>('GET', '/rate-limit'),
     clearRateLimit: () => admin('DELETE', '/rate-limit'),
+    startOutage: async (outage) => (await admin<{ outage: OutageState }>('PUT', '/outage', outage)).outage,
+    outage: async () => (await admin<{ outage: OutageState | null }>('GET', '/outage')).outage,
+    endOutage: () => admin('DELETE', '/outage'),
     requests: async (filter = {}) =>
       (await admin<{ requests: RecordedRequest[] }>('GET', '/requests', undefined, filter)).requests,
     clearRequests: () => admin('DELETE', '/requests'),

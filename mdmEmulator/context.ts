@@ -4,6 +4,7 @@
 import type { Clock } from './clock';
 import type { Faults } from './faults';
 import type { JobEngine } from './jobEngine';
+import type { Outage } from './outage';
 import type { RateLimit } from './rateLimit';
 import type { Store } from './store';
 import type { Device } from './types';
@@ -15,6 +16,7 @@ export interface EmulatorContext {
   engine: JobEngine;
   faults: Faults;
   rateLimit: RateLimit;
+  outage: Outage;
 }
 
 /** A device record the console still shows (not deleted). */

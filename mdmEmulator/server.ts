@@ -15,6 +15,7 @@ import type { EmulatorContext } from './context';
 import { createFaults } from './faults';
 import { errorHandler, HttpError } from './httpError';
 import { createJobEngine } from './jobEngine';
+import { createOutage } from './outage';
 import { createRateLimit } from './rateLimit';
 import { adminRouter } from './routes/admin';
 import { commandsRouter } from './routes/commands';
@@ -28,7 +29,7 @@ export interface MdmEmulatorOptions {
   dataDir?: string;
   /** How long each job step (queued -> acknowledged -> done) takes on the emulator clock. */
   jobStepMs?: number;
-  /** Wall clock, replaceable for tests (the job clock adds the admin offset; the rate limit uses it as is). */
+  /** Wall clock, replaceable for tests (the job clock adds the admin offset; rate limit and outage use it as is). */
   now?: () => number;
 }
 
@@ -56,6 +57,7 @@ export function createMdmEmulator(options: MdmEmulatorOptions): MdmEmulator {
     engine,
     faults: createFaults(),
     rateLimit: createRateLimit(options.now),
+    outage: createOutage(options.now),
   };
   const app = buildApp(context, options.apiKey);
   return { app, context, listen: (port = 0, host = '127.0.0.1') => listen(app, port, host) };
@@ -75,8 +77,9 @@ function buildApp(ctx: EmulatorContext, apiKey: string): Express {
   app.use(bearerAuth(apiKey));
   app.use(express.json({ limit: '64kb' }));
   app.use('/admin', adminRouter(ctx));
-  // Recorded first, so requests the rate limit turns away are in the log too.
-  app.use(ctx.faults.recorder, ctx.rateLimit.middleware, ctx.faults.middleware);
+  // Recorded first, so requests an outage or the rate limit turns away are in the log too. A request the
+  // outage turns away never reached the MDM, so it takes no rate-limit slot.
+  app.use(ctx.faults.recorder, ctx.outage.middleware, ctx.rateLimit.middleware, ctx.faults.middleware);
   app.use(catchUp(ctx));
   app.use(devicesRouter(ctx), commandsRouter(ctx), deviceActionsRouter(ctx));
   app.use((req) => {

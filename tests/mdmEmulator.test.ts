@@ -717,3 +717,87 @@ describe('cancelling a command', () => {
     expect((await control.jobs()).find((j) => j.idempotencyKey === 'cancel-hidden')!.status).toBe('queued');
   });
 });
+
+describe('outage', () => {
+  it('answers every API request 503 (with Retry-After) for its duration; /admin stays reachable; then recovers', async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    let now = t0;
+    await mdm.close();
+    await start({ now: () => now });
+    const d = await enrol();
+    await control.setRateLimit({ calls: 2, windowSeconds: 3600 });
+    expect(await control.startOutage({ mode: 'unavailable', seconds: 120, retryAfterSeconds: 30 })).toEqual({
+      mode: 'unavailable',
+      retryAfterSeconds: 30,
+      startedAt: new Date(t0).toISOString(),
+      endsAt: new Date(t0 + 120_000).toISOString(),
+      requests: 0,
+    });
+    await control.clearRequests();
+    const down = await api('GET', `/devices/${d.id}`);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('Retry-After')).toBe('30');
+    expect(down.body.error).toMatchObject({ code: 'service_unavailable', details: { endsAt: expect.any(String) } });
+    now = t0 + 119_999;
+    const write = await command(d.id, { type: 'wipe' }, 'outage-wipe');
+    expect(write.status).toBe(503);
+    expect((await control.jobs()).filter((j) => j.deviceId === d.id)).toEqual([]); // nothing reached the MDM
+    expect((await control.device(d.id)).status).toBe('active'); // /admin is never affected
+    expect(await control.outage()).toMatchObject({ mode: 'unavailable', requests: 2 });
+
+    now = t0 + 120_000;
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+    expect(await control.outage()).toBeNull();
+    expect((await control.requests()).map((r) => r.status)).toEqual([503, 503, 200]);
+    // Turned-away requests took no rate-limit slot: one more is still accepted.
+    expect((await api('GET', `/devices/${d.id}`)).status).toBe(200);
+    expect(await control.rateLimit()).toMatchObject({ accepted: 2, rejected: 0 });
+  });
+
+  it('lasts until DELETE when no duration is given, and sends no Retry-After unless asked', async () => {
+    await control.startOutage({ mode: 'unavailable' });
+    const down = await api('GET', '/devices');
+    expect(down.status).toBe(503);
+    expect(down.headers.get('Retry-After')).toBeNull();
+    await control.advanceClock(365 * 24 * 3600 * 1000); // the emulator clock does not end it
+    expect((await api('GET', '/devices')).status).toBe(503);
+    expect((await control.outage())?.endsAt).toBeUndefined();
+    await control.endOutage();
+    expect((await api('GET', '/devices')).status).toBe(200);
+  });
+
+  it('refuse drops the connection without an answer (a network error); recorded as such; ends on DELETE', async () => {
+    await control.startOutage({ mode: 'refuse' });
+    await control.clearRequests();
+    const refused = await fetch(`${mdm.url}/devices`, { headers: { Authorization: `Bearer ${apiKey}` } }).then(
+      () => 'answered',
+      (err: Error) => err.name,
+    );
+    expect(refused).toBe('TypeError'); // fetch failed: the socket was closed
+    expect(await control.outage()).toMatchObject({ mode: 'refuse' });
+    const recorded = await control.requests();
+    expect(recorded.length).toBeGreaterThanOrEqual(1);
+    expect(recorded.every((r) => r.status === 0 && r.noAnswer === true)).toBe(true);
+    await control.endOutage();
+    expect((await api('GET', '/devices')).status).toBe(200);
+  });
+
+  it('refuses a bad setting naming the field, and a restart is a clean slate', async () => {
+    const refuseWithHeader = await api('PUT', '/admin/outage', { mode: 'refuse', retryAfterSeconds: 5 });
+    expect(refuseWithHeader.status).toBe(400);
+    expect(refuseWithHeader.body.error.message).toContain('retryAfterSeconds');
+    const badMode = await api('PUT', '/admin/outage', { mode: 'flood', seconds: 0 });
+    expect(badMode.status).toBe(400);
+    expect(badMode.body.error.details.issues.map((i: { field: string }) => i.field).sort()).toEqual([
+      'mode',
+      'seconds',
+    ]);
+    expect(await control.outage()).toBeNull();
+
+    await control.startOutage({ mode: 'unavailable' });
+    await mdm.close();
+    await start();
+    expect(await control.outage()).toBeNull();
+    expect((await api('GET', '/devices')).status).toBe(200);
+  });
+});

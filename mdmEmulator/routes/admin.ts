@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { EmulatorContext } from '../context';
 import { knownDevice } from '../context';
 import { faultRuleBody } from '../faults';
+import { outageBody } from '../outage';
 import { rateLimitBody } from '../rateLimit';
 import { parseBody, parseParam, parseQuery } from '../schemas';
 import { emptyState } from '../types';
@@ -26,7 +27,7 @@ const requestsQuery = z.strictObject({
 
 export function adminRouter(ctx: EmulatorContext): Router {
   const router = Router();
-  const { store, clock, engine, faults, rateLimit } = ctx;
+  const { store, clock, engine, faults, rateLimit, outage } = ctx;
 
   router.get('/faults', (_req, res) => {
     res.json({ rules: faults.rules });
@@ -47,6 +48,18 @@ export function adminRouter(ctx: EmulatorContext): Router {
   });
   router.delete('/rate-limit', (_req, res) => {
     rateLimit.clear();
+    outage.end();
+    res.status(204).end();
+  });
+
+  router.get('/outage', (_req, res) => {
+    res.json({ outage: outage.current() });
+  });
+  router.put('/outage', (req, res) => {
+    res.json({ outage: outage.start(parseBody(outageBody, req)) });
+  });
+  router.delete('/outage', (_req, res) => {
+    outage.end();
     res.status(204).end();
   });
 
@@ -79,6 +92,7 @@ export function adminRouter(ctx: EmulatorContext): Router {
     store.replace(emptyState());
     faults.clear();
     rateLimit.clear();
+    outage.end();
     res.status(204).end();
   });
 
