@@ -28,15 +28,21 @@ export class MdmRateLimitedError extends MdmError {
   }
 }
 
-/** 5xx, 408, a network failure or a timeout: the MDM may well answer next time. */
+/**
+ * 5xx, 408, a network failure or a timeout: the MDM may well answer next time. A 503 may carry
+ * `Retry-After` (Intune sends it during maintenance): then `retryAfterMs` says when to try again.
+ */
 export class MdmUnavailableError extends MdmError {
+  readonly retryAfterMs: number | undefined;
+
   constructor(
     message: string,
     code: 'unavailable' | 'timeout' | 'network' = 'unavailable',
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, code, true, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

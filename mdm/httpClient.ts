@@ -1,8 +1,8 @@
 /**
  * JSON over HTTP to the MDM, with the failure handling every call needs:
  * a per-attempt timeout, retries with exponential backoff for 5xx/408/network/timeout, waiting out
- * `Retry-After` on 429 (up to a cap), and no retry for other 4xx. Retrying is safe because every
- * state-changing request carries an Idempotency-Key.
+ * `Retry-After` on 429 and on 5xx that carry it (up to a cap), and no retry for other 4xx. Retrying is
+ * safe because every state-changing request carries an Idempotency-Key (or, like a cancel, is idempotent).
  */
 import {
   MdmError,
@@ -26,8 +26,9 @@ export interface MdmHttpOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /**
-   * Longest Retry-After waited out inside one call. A longer one is thrown at once as a retryable
-   * MdmRateLimitedError carrying retryAfterMs, so the caller (Temporal) can wait without holding a slot.
+   * Longest Retry-After (of a 429, or of a 503 and other 5xx) waited out inside one call. A longer one is
+   * thrown at once as the retryable error (MdmRateLimitedError or MdmUnavailableError) carrying
+   * retryAfterMs, so the caller (Temporal) can wait without holding a slot.
    */
   maxRetryAfterMs?: number;
 }
@@ -54,9 +55,8 @@ export function createMdmHttpClient(options: MdmHttpOptions): MdmHttpClient {
 
   function delayBefore(attempt: number, error: MdmError): number | undefined {
     if (!error.retryable || attempt >= options.maxAttempts) return undefined;
-    if (error instanceof MdmRateLimitedError && error.retryAfterMs !== undefined) {
-      return error.retryAfterMs <= maxRetryAfterMs ? error.retryAfterMs : undefined;
-    }
+    const asked = requestedDelay(error);
+    if (asked !== undefined) return asked <= maxRetryAfterMs ? asked : undefined;
     const exponential = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempt - 1));
     return Math.round(exponential * (0.5 + Math.random() / 2));
   }
@@ -75,6 +75,12 @@ export function createMdmHttpClient(options: MdmHttpOptions): MdmHttpClient {
       }
     },
   };
+}
+
+/** The wait the MDM asked for (Retry-After), if it asked. */
+function requestedDelay(error: MdmError): number | undefined {
+  if (error instanceof MdmRateLimitedError || error instanceof MdmUnavailableError) return error.retryAfterMs;
+  return undefined;
 }
 
 async function attemptOnce(options: MdmHttpOptions, req: MdmRequest): Promise<unknown> {
@@ -113,8 +119,11 @@ function errorFromResponse(response: Response, text: string, req: MdmRequest): M
   const status = response.status;
   if (status === 429)
     return new MdmRateLimitedError(`MDM rate limit: ${message}`, retryAfterMs(response.headers.get('Retry-After')));
-  if (status === 408 || status >= 500)
-    return new MdmUnavailableError(`MDM unavailable (HTTP ${status}): ${message}`, 'unavailable', status);
+  if (status === 408 || status >= 500) {
+    return new MdmUnavailableError(`MDM unavailable (HTTP ${status}): ${message}`, 'unavailable', status, {
+      retryAfterMs: retryAfterMs(response.headers.get('Retry-After')),
+    });
+  }
   if (status === 404) return new MdmNotFoundError(req.resource ?? `${req.method} ${req.path}`, message);
   return new MdmRejectedError(status, code, message, details);
 }

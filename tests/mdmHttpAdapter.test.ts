@@ -306,6 +306,39 @@ describe('failure handling', () => {
     emulator = await createMdmEmulator({ apiKey, jobStepMs: step }).listen(0); // for afterEach
   });
 
+  it('waits out a 503 Retry-After during an outage, then succeeds', async () => {
+    const mdm = adapter({ maxAttempts: 2 });
+    await control.startOutage({ mode: 'unavailable', seconds: 1, retryAfterSeconds: 1 });
+    const started = Date.now();
+    expect(await mdm.findDevices({})).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect((await control.requests()).map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('throws a 503 with a Retry-After longer than its cap at once, carrying the delay', async () => {
+    const mdm = adapter({ maxRetryAfterMs: 500 });
+    await control.startOutage({ mode: 'unavailable', retryAfterSeconds: 120 });
+    const error = await failure(mdm.findDevices({}));
+    expect(error).toBeInstanceOf(MdmUnavailableError);
+    expect(error).toMatchObject({ retryable: true, code: 'unavailable', status: 503, retryAfterMs: 120_000 });
+    expect(await control.requests()).toHaveLength(1);
+  });
+
+  it('sees a refusing MDM as a retryable network error, retried with backoff; fine again once it ends', async () => {
+    const mdm = adapter({ maxAttempts: 3 });
+    const id = await enrolled(mdm);
+    await control.startOutage({ mode: 'refuse' });
+    await control.clearRequests();
+    const error = await failure(mdm.getDevice(id));
+    expect(error).toBeInstanceOf(MdmUnavailableError);
+    expect(error).toMatchObject({ retryable: true, code: 'network', retryAfterMs: undefined });
+    const reached = await control.requests();
+    expect(reached).toHaveLength(3); // each attempt reached the MDM and was dropped (fetch adds no retries)
+    expect(reached.every((r) => r.noAnswer)).toBe(true);
+    await control.endOutage();
+    expect((await mdm.getDevice(id))?.id).toBe(id);
+  });
+
   it('keeps a job that never finishes non-terminal', async () => {
     const mdm = adapter();
     const id = await enrolled(mdm);
