@@ -112,7 +112,12 @@ describe('devices', () => {
         '/devices/{id}/commands',
         '/jobs/{jobId}',
         '/devices/{id}/actions/{action}',
+        '/devices/{id}/profiles',
+        '/jobs/{jobId}/cancel',
+        '/devices/{id}/commands/cancel',
         '/admin/faults',
+        '/admin/rate-limit',
+        '/admin/outage',
       ]),
     );
   });
