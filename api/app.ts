@@ -20,6 +20,7 @@ import { rateLimitPerActor } from './rateLimit';
 import { applicationsRouter } from './routes/applications';
 import { assetImportRouter, assetsRouter } from './routes/assets';
 import { bulkRouter } from './routes/bulk';
+import { bulkRecoveryRouter } from './routes/bulkRecovery';
 import { devicesRouter } from './routes/devices';
 import { docsRouter } from './routes/docs';
 import { healthRouter } from './routes/health';
@@ -100,6 +101,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   api.use(jsonBody(deps.config.API_BODY_LIMIT));
   api.use(devicesRouter(ctx));
   api.use(bulkRouter(ctx));
+  api.use(bulkRecoveryRouter(ctx));
   api.use(workflowsRouter(ctx));
   api.use(assetsRouter(ctx));
   api.use(reportsRouter(ctx));

@@ -10,6 +10,7 @@ import { apiKeysRoutes } from './routes/apiKeys';
 import { applicationsRoutes } from './routes/applications';
 import { assetsRoutes } from './routes/assets';
 import { bulkRoutes } from './routes/bulk';
+import { bulkRecoveryRoutes } from './routes/bulkRecovery';
 import { devicesRoutes } from './routes/devices';
 import { healthRoutes, operationsRoutes } from './routes/health';
 import { reportsRoutes } from './routes/reports';
@@ -21,6 +22,7 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...operationsRoutes,
   ...devicesRoutes,
   ...bulkRoutes,
+  ...bulkRecoveryRoutes,
   ...workflowsRoutes,
   ...tasksRoutes,
   ...assetsRoutes,
