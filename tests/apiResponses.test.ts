@@ -250,6 +250,11 @@ describe('answers on real parts match /openapi.json', () => {
       expectStatus(await checked('GET', `/api/v1/workflows/${id}`, { token: TOKENS.viewer }), 200);
       expectStatus(await checked('POST', `/api/v1/workflows/${id}/${command}`, admin({ reason: 'decided' })), 200);
     }
+    // Bulk recovery of every process parked at the wipe (a dry run: the commands above decided them already).
+    for (const command of ['retry', 'abort']) {
+      const bulk = admin({ filter: { step: 'wiping', errorKind: 'mdm-refused' }, reason: 'decided', dryRun: true });
+      expectStatus(await checked('POST', `/api/v1/workflows/${command}`, bulk), 200);
+    }
   });
 
   it('reports, applications, API keys', async () => {
