@@ -367,6 +367,8 @@ export async function workflowView(deps: WorkflowViewDeps, workflowId: string) {
       activities: activities.map((a) => ({ activityType: a.activityType, attempt: a.attempt })),
     },
     lastError: indexed?.lastError ?? audit?.lastError ?? activities.find((a) => a.lastError)?.lastError,
+    // While the process waits out an MDM outage (mdm-weather-1): what failed, since when, the next try.
+    mdmWeather: running ? (desc.memo?.mdmWeather ?? undefined) : undefined,
     pendingActivities: activities,
     reports: audit?.reports,
   };

@@ -557,28 +557,32 @@ describe('needs-attention', () => {
   );
 
   it(
-    'inactivation: a failed MDM job needs attention; retry requests it again and the process completes',
+    'inactivation: a job the MDM reports failed refuses device-side reports and re-enrols; the next attempt completes',
     {
       timeout: TEST_TIMEOUT_MS,
     },
     async () => {
-      let failures = 1;
+      // mdm-weather-1: the MDM is the truth about the device. The first attempt's job reads as failed from
+      // the start; the second attempt's job goes the usual way.
+      let firstJob: string | undefined;
       const h = await harness((d) => ({
         getMdmJobState: async (ref) => {
-          if (!isWipeJob(ref) && failures-- > 0) return { state: 'failed', detail: 'E17: device not reachable' };
+          if (!isWipeJob(ref)) firstJob ??= ref.idempotencyKey;
+          if (ref.idempotencyKey === firstJob) return { state: 'failed', detail: 'E17: device not reachable' };
           return d.getMdmJobState(ref);
         },
       }));
       const handle = await h.startInactivation();
-      await deviceSide(h, handle);
-      const parked = await h.waitForNeedsAttention(handle);
-      expect(parked).toMatchObject({ failedStep: 'verifying', lastError: expect.stringMatching(/E17/) });
-      expect(await h.update(handle, adminUpdates.retry, command('device is online'))).toMatchObject({ kind: 'ack' });
+      await h.waitForTask(handle, 'awaiting-removal-profile');
+      const refused = await h.update(handle, reportUpdates['removal-profile-installed'], report({}, deviceUser));
+      expect(refused).toMatchObject({ kind: 'refused', type: 'ContradictedByMdm' });
+      expect(JSON.stringify(refused)).toMatch(/job of attempt 1 failed \(E17/);
+      await atTask(h, handle, 'awaiting-reenrollment', 'device-reenrolled');
       await deviceSide(h, handle);
       const result = await completed(handle);
       expect(result.inactivationAttempts).toBe(2);
       expect(h.stubs.count('requestInactivation')).toBe(2);
-      await recordHistoryIfAsked('inactivation-needs-attention-retry', handle, INACTIVATION_WORKFLOW);
+      expect(h.stubs.events.map((e) => e.eventType)).toContain('inactivation-job-failed');
     },
   );
 

@@ -27,6 +27,17 @@ const h = useHarness();
 const start = (asset: string, extra: Partial<InactivationInput> = {}) =>
   h.startInactivation(inactivationInput(asset, extra));
 
+/** The audit trail without the instruction mails (notice-sent), which each device-side step sends. */
+async function trail(asset: string): Promise<string[]> {
+  return (await h.eventTypes(asset)).filter((t) => t !== 'notice-sent');
+}
+
+async function refusal(handle: WorkflowHandle, event: HumanEventName) {
+  const err = await send(handle, event).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  return (err as WorkflowUpdateFailedError).cause as { type?: string; message: string; details?: unknown[] };
+}
+
 async function send(handle: WorkflowHandle, event: HumanEventName, data: Record<string, unknown> = {}) {
   return handle.executeUpdate(reportUpdates[event], { args: [report(data, user)] });
 }
@@ -54,7 +65,14 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
 
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired', mdmDeviceId: null });
-    expect(await h.eventTypes(asset)).toEqual(SAFE_INACTIVATION_TRAIL);
+    expect(await trail(asset)).toEqual(SAFE_INACTIVATION_TRAIL);
+    // The device user got the instructions of each device-side step, in the seed's order.
+    const mailed = (await eventsRepo.listForAsset(h.db.pool, asset)).filter((e) => e.eventType === 'notice-sent');
+    expect(mailed.map((e) => e.details.taskType)).toEqual([
+      'install-removal-profile',
+      'remove-profiles',
+      'remove-client-app',
+    ]);
   });
 
   it('refuses the unsafe order and changes nothing', async () => {
@@ -62,7 +80,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset);
     await h.waitForStep(handle, 'awaiting-removal-profile');
-    const before = await h.eventTypes(asset);
+    const before = await trail(asset);
 
     for (const event of ['app-removed', 'profiles-removed'] as const) {
       const err = await send(handle, event).catch((e: unknown) => e);
@@ -82,7 +100,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     const state = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'));
     expect(state.step).toBe('awaiting-profile-removal');
     // The rejection reaches the audit trail through an activity, shortly after the state shows it.
-    await expect.poll(() => h.eventTypes(asset)).toEqual([...before, 'removal-profile-installed', 'report-rejected']);
+    await expect.poll(() => trail(asset)).toEqual([...before, 'removal-profile-installed', 'report-rejected']);
     expect((await h.emulator.device(mdmDeviceId)).status).toBe('active');
     await handle.terminate('test done');
   });
@@ -94,10 +112,19 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     for (let attempt = 1; attempt <= 2; attempt++) {
       await h.waitForStep(handle, 'awaiting-removal-profile');
       await h.inactivationDelivered(mdmDeviceId);
-      await h.emulator.failRemovalProfile(mdmDeviceId);
-      expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe(
-        'awaiting-reenrollment',
-      );
+      if (attempt === 1) {
+        // The person reports the failure while the MDM still waits for the device: taken at once.
+        expect((await send(handle, 'profile-removal-failed', { reason: 'no install screen appeared' })).step).toBe(
+          'awaiting-reenrollment',
+        );
+      } else {
+        // The device fails the install and nobody reports it: the MDM's failed job alone moves the process
+        // on, and a late report of that attempt is refused with the reason.
+        await h.emulator.failRemovalProfile(mdmDeviceId);
+        await h.waitForStep(handle, 'awaiting-reenrollment');
+        const late = await refusal(handle, 'removal-profile-installed');
+        expect(late.message).toMatch(/inactivation job of attempt 2 failed \(removal_profile_failed/);
+      }
       mdmDeviceId = (await h.emulator.reEnroll(mdmDeviceId)).newDeviceId;
       await send(handle, 'device-reenrolled', { mdmDeviceId });
       await h.waitForState(
@@ -125,7 +152,6 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     await h.waitForStep(handle, 'awaiting-removal-profile');
     await h.inactivationDelivered(mdmDeviceId);
     await h.emulator.failRemovalProfile(mdmDeviceId);
-    await send(handle, 'profile-removal-failed', { reason: 'Remove button missing' });
     const parked = await h.waitForStep(handle, 'needs-attention');
     expect(parked.lastError).toMatch(/limit 1/);
     await handle.executeUpdate(adminUpdates.abort, { args: [command('device lost')] });
@@ -137,7 +163,7 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'in_use' });
   });
 
-  it('sends a failed MDM job to needs-attention; retry requests the inactivation again', async () => {
+  it('runs a forced inactivation; a factory reset is found in the MDM and the admin retires the asset as reset', async () => {
     const asset = newAssetNumber();
     const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
     const handle = await start(asset, { forced: true, acknowledgeProfileStays: true });
@@ -153,29 +179,37 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     });
     expect(await h.mdm.getDevice(mdmDeviceId)).toBeNull();
 
-    // A job that fails in the MDM: the device's user removes the app first -> the emulator fails the job.
+    // A job that fails in the MDM: the device's user removes the app first -> a factory reset; the
+    // emulator fails the job. The workflow learns it from the MDM, not from people.
     const asset2 = newAssetNumber();
     const second = await h.seedDevice({ assetNumber: asset2 });
     const handle2 = await start(asset2);
     await h.waitForStep(handle2, 'awaiting-removal-profile');
     await h.inactivationDelivered(second.mdmDeviceId);
     await h.emulator.removeApp(second.mdmDeviceId); // the device-side mistake the workflow cannot prevent
-    await h.emulator.installRemovalProfile(second.mdmDeviceId).catch(() => undefined);
-    await send(handle2, 'removal-profile-installed');
-    await send(handle2, 'profiles-removed');
-    await send(handle2, 'app-removed');
     const parked = await h.waitForStep(handle2, 'needs-attention');
-    expect(parked).toMatchObject({ failedStep: 'verifying' });
-    expect(parked.lastError).toMatch(/job failed/);
-    // Retry asks the MDM again; the factory-reset device is no longer active, which the MDM refuses, so the
-    // workflow parks again at the request step with the MDM's reason rather than failing silently.
-    await handle2.executeUpdate(adminUpdates.retry, { args: [command()] });
-    const again = await h.waitForState(
-      handle2,
-      (s: LifecycleState) => s.step === 'needs-attention' && s.failedStep === 'requesting-inactivation',
-    );
-    expect(again.lastError).toMatch(/requestInactivation/);
-    expect(again.inactivationAttempts).toBe(2);
-    await handle2.terminate('test done');
+    expect(parked).toMatchObject({ failedStep: 'awaiting-removal-profile' });
+    expect(parked.lastError).toMatch(/factory reset.*device_factory_reset.*retire-as-reset/);
+    // Device-side reports for that attempt are refused with the reason; nothing is recorded for them.
+    for (const event of ['removal-profile-installed', 'profiles-removed', 'app-removed'] as const) {
+      expect((await refusal(handle2, event)).message).toMatch(/needs attention: the device was factory reset/);
+    }
+    await expect
+      .poll(() => trail(asset2))
+      .toEqual(['inactivation-requested', 'factory-reset-detected', 'needs-attention']);
+    // The admin retires it as reset: the MDM record goes and the asset is retired, with the reason.
+    await handle2.executeUpdate(adminUpdates.retry, {
+      args: [{ ...command('device was wiped by the user'), resolution: 'retire-as-reset' }],
+    });
+    expect((await handle2.result()).status).toBe('completed');
+    await recordHistoryIfAsked('inactivation-factory-reset-retired', handle2, INACTIVATION_WORKFLOW);
+    expect(await assetsRepo.get(h.db.pool, asset2)).toMatchObject({ status: 'retired', mdmDeviceId: null });
+    expect((await trail(asset2)).slice(-4)).toEqual([
+      'needs-attention',
+      'retry',
+      'mdm-record-deleted',
+      'retired-as-reset',
+    ]);
+    expect(await h.mdm.getDevice(second.mdmDeviceId)).toBeNull();
   });
 });

@@ -90,6 +90,20 @@ export function callMdm<K extends MdmActivity>(
   return stub.executeWithOptions({ ...options, retry, summary }, args);
 }
 
+/**
+ * A truth check read while a reporter waits for the answer (an Update handler): one short try; when the
+ * MDM cannot answer now the report is taken and the step checks again with the usual patience.
+ */
+export function callCheck<K extends MdmActivity>(
+  name: K,
+  summary: string,
+  ...args: Parameters<LifecycleActivities[K]>
+): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
+  const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
+  const options: ActivityOptions = { startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 1 }, summary };
+  return stub.executeWithOptions(options, args);
+}
+
 /** Calls an activity with a one-line summary, shown next to it in the Temporal Web UI. */
 export function call<K extends Fn>(
   name: K,

@@ -3,8 +3,8 @@
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
 import { continueAsNew, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
-import type { AssetSnapshot } from '../activities/contracts';
-import { bookkeeping, call } from './activityProxy';
+import type { AssetSnapshot, MdmJobRef } from '../activities/contracts';
+import { bookkeeping, call, callCheck } from './activityProxy';
 import {
   ADMIN_COMMANDS,
   adminUpdates,
@@ -21,7 +21,7 @@ import {
 } from './definitions';
 import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
 import { Lifecycle, type TaskNotice } from './lifecycle';
-import type { NextStep } from './reportIntake';
+import type { NextStep, ReportCheck } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
@@ -60,6 +60,8 @@ const RESUME_POINTS = ['collect-device', 'confirm-wipe', 'reenroll-device', 'ass
 interface ChangeUserCarry {
   asset?: AssetSnapshot;
   assignment?: Assignment;
+  /** The wipe a person may have to confirm (mdm-weather-1): read again before the record is deleted. */
+  wipeRef?: MdmJobRef;
   [key: string]: unknown;
 }
 
@@ -77,7 +79,9 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
     await confirmWipe(lc, input, notice, c);
   }
   if (from <= 1) {
-    await lc.runStep('removing-from-mdm', (ctx) => lc.mdm('deleteFromMdm', 'delete the device record from the MDM', ctx));
+    await lc.runStep('removing-from-mdm', (ctx) =>
+      lc.mdm('deleteFromMdm', 'delete the device record from the MDM', ctx),
+    );
   }
 
   if (from <= 2) {
@@ -197,6 +201,7 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c
         keepRecord: input.keepRecordAfterWipe,
       }),
     );
+    if (lc.features.mdmWeather) c.wipeRef = ref;
     const result = await waitForMdmJob(lc, ref, {
       deadlineMs: timings.wipeAckTimeoutMs,
       pollInitialMs: timings.pollInitialMs,
@@ -217,11 +222,16 @@ async function wipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c
       await confirmWipe(lc, input, notice, c);
       return;
     }
-    await lc.waitForAdminDecision('wiping', `MDM wipe failed: ${result.detail}`);
+    await lc.waitForAdminDecision('wiping', `MDM wipe failed: ${result.detail}`, 'mdm-job-failed');
   }
 }
 
-/** The fallback when the MDM never acknowledges the wipe: a person confirms it. */
+/**
+ * The fallback when the MDM never acknowledges the wipe: a person confirms it. From mdm-weather-1 on the
+ * MDM is read again first: a confirmation is refused while the MDM shows the wipe failed, and after it is
+ * taken the record is deleted only if the MDM still does not show that (else an admin decides, and retry
+ * sends the wipe again).
+ */
 async function confirmWipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNotice, c: ChangeUserCarry) {
   const confirm = taskSpec(input.timings, Date.now(), {
     type: 'confirm-wipe',
@@ -229,7 +239,36 @@ async function confirmWipe(lc: Lifecycle, input: ChangeUserInput, notice: TaskNo
     expects: ['wipe-confirmed'],
     carry: c,
   });
-  await lc.awaitTask(confirm, notice);
+  const ref = lc.features.mdmWeather ? c.wipeRef : undefined;
+  if (!ref) {
+    await lc.awaitTask(confirm, notice);
+    return;
+  }
+  await lc.awaitTask({ ...confirm, check: wipeNotFailedCheck(ref) }, notice);
+  const job = await lc.parkOnFailure('wiping', () =>
+    lc.mdm('getMdmJobState', 'read the wipe again before the record is deleted', ref),
+  );
+  if (job.state !== 'failed') return;
+  await lc.waitForAdminDecision(
+    'wiping',
+    `wipe-confirmed was reported, but the MDM reports the wipe failed (${job.detail ?? 'no detail'}); retry sends the wipe again`,
+    'mdm-job-failed',
+  );
+  await wipe(lc, input, notice, c);
+}
+
+function wipeNotFailedCheck(ref: MdmJobRef): ReportCheck {
+  return async () => {
+    const job = await callCheck('getMdmJobState', 'read the wipe before taking the confirmation', ref).catch(
+      () => undefined,
+    );
+    if (job?.state !== 'failed') return undefined;
+    const detail = job.detail ?? 'no detail';
+    return {
+      reason: `wipe-confirmed is refused: the MDM reports the wipe failed (${detail})`,
+      mdm: { job: 'failed', detail },
+    };
+  };
 }
 
 interface Assignment {

@@ -8,6 +8,7 @@ import type { LifecycleState } from './definitions';
 export function renderDetails(s: LifecycleState): string {
   const lines = [`**${s.process}** of **${s.assetNumber}** — status **${s.status}**, step **${s.step}**`];
   if (s.pendingTask) lines.push(describeTask(s.pendingTask));
+  if (s.mdmWeather) lines.push(describeWeather(s.mdmWeather));
   if (s.status === 'needs-attention') {
     lines.push(`Step **${s.failedStep}** failed: ${s.lastError}. An admin can \`retry\` or \`abort\`.`);
   }
@@ -15,6 +16,14 @@ export function renderDetails(s: LifecycleState): string {
   for (const r of rejected) lines.push(`Rejected \`${r.event}\` from ${r.actor.id}: ${r.reason}`);
   for (const n of s.notes.slice(-3)) lines.push(n);
   return lines.join('\n\n');
+}
+
+function describeWeather(w: NonNullable<LifecycleState['mdmWeather']>): string {
+  const until = w.givesUpAt ? `; needs attention if it is still failing at ${w.givesUpAt}` : '; reads never give up';
+  return (
+    `The MDM is not answering at step **${w.step}**: \`${w.activity}\` failed ${w.tries} time(s) since ${w.since} ` +
+    `(${w.error}). Next try at **${w.nextTryAt}**${until}.`
+  );
 }
 
 function describeTask(t: NonNullable<LifecycleState['pendingTask']>): string {

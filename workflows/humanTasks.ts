@@ -59,6 +59,8 @@ export interface ReenrolmentSpec {
   /** What the steps after it need, if the process may continue as new while waiting here. */
   carry?: Record<string, unknown>;
   notice: TaskNotice;
+  /** Why some reports are refused while it waits (e.g. late reports of a failed attempt). */
+  refusal?: StepRefusal;
 }
 
 /**
@@ -77,6 +79,7 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
       contact: spec.contact,
       next,
       carry: spec.carry,
+      ...(spec.refusal ? { refusal: spec.refusal } : {}),
     };
     const got = await lc.awaitTask({ ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause }, spec.notice);
     const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };

@@ -15,6 +15,7 @@ import {
   isCancellation,
   setCurrentDetails,
   TimeoutFailure,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityInterfaceFor,
@@ -43,10 +44,21 @@ import {
 } from './definitions';
 import type { FailureKind } from './failureKinds';
 import { runFeatures, type RunFeatures } from './patches';
-import { ReportIntake, type NextStep, type Received, type StepRefusal } from './reportIntake';
+import { ReportIntake, type NextStep, type Received, type ReportCheck, type StepRefusal } from './reportIntake';
 import { nowIso, StepLog } from './stepLog';
 
 export { LifecycleStopped } from './adminControl';
+
+/**
+ * Thrown from awaitTask when the step learns, while it waits, that the task cannot be done any more (the
+ * MDM reports the job it belongs to failed: mdm-weather-1). The task is closed; `reason` says why.
+ */
+export class TaskInterrupted extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'TaskInterrupted';
+  }
+}
 
 /** The task type of an admin's retry-or-abort decision while a process needs attention. */
 export const ADMIN_DECISION_TASK = 'admin-decision';
@@ -69,6 +81,10 @@ export interface TaskSpec {
   reopenedBecause?: string;
   /** Where a fitting report moves the process (answered at once to the reporter from fleet-scale-1 on). */
   next?: NextStep;
+  /** A truth check against the MDM before a fitting Update is taken (mdm-weather-1). */
+  check?: ReportCheck;
+  /** Runs once the task has opened (and is in the task index), e.g. mails the instructions (mdm-weather-1). */
+  onOpen?: () => Promise<void>;
   /**
    * What the steps after this task need, if the process may continue as new while waiting here
    * (continue-as-new-1). Without it the process does not continue as new at this task.
@@ -95,6 +111,8 @@ export class Lifecycle {
 
   /** While an MDM outage or throttling is waited out (mdm-weather-1). */
   private weather?: MdmWeather;
+  /** Why the open task can no longer be done, once something watching it found out (mdm-weather-1). */
+  private interruption?: string;
   /** Reopenings per step since an admin last decided (bounded-1). */
   private readonly reopenings = new Map<Step, number>();
   /** Continues the workflow as new with the given resume state (set by the workflow's entry function). */
@@ -119,12 +137,12 @@ export class Lifecycle {
       features: this.features,
       limits,
       refreshDetails: () => this.refreshDetails(),
-      recordRejection: (event, actor, rejectionKey, reason) =>
+      recordRejection: (event, actor, rejectionKey, reason, via = 'signal') =>
         this.record.recordEvent(
           // per report, not per step
           { ...this.context(this.log.step, actor), idempotencyKey: `${workflowInfo().workflowId}:${rejectionKey}` },
           'report-rejected',
-          { event, reason, via: 'signal' },
+          { event, reason, via },
         ),
     });
     this.control = new AdminControl({
@@ -313,6 +331,8 @@ export class Lifecycle {
       nextTryAt: new Date(now + waitMs).toISOString(),
       ...(givesUpAt !== undefined ? { givesUpAt: new Date(givesUpAt).toISOString() } : {}),
     };
+    // In the memo too, so the API's view (one describe) can say it without asking the workflow.
+    upsertMemo({ mdmWeather: this.weather });
     this.refreshDetails();
     await condition(() => this.control.stopRequested(), waitMs, {
       summary: `MDM unavailable (${err.activityType}, try ${tries}): wait before trying again`,
@@ -323,6 +343,7 @@ export class Lifecycle {
   private clearWeather(): void {
     const spell = this.weather;
     this.weather = undefined;
+    upsertMemo({ mdmWeather: null });
     if (spell && spell.tries > 0) {
       this.note(`The MDM answered again after ${spell.tries} failed tries since ${spell.since} (${spell.activity}).`);
     }
@@ -342,6 +363,7 @@ export class Lifecycle {
     await this.waitForAdminDecision(
       step,
       `the task opened again ${count} times (limit ${this.limits.reopenLimit}); last: ${because}. Retry opens it once more`,
+      'attempt-limit',
     );
     return because;
   }
@@ -372,12 +394,15 @@ export class Lifecycle {
       escalated: carried?.escalated ?? false,
       occurrence: this.log.occurrence,
     };
-    this.intake.open(task, spec.refusal, spec.next, carried !== undefined);
+    this.interruption = undefined;
+    this.intake.open(task, spec.refusal, spec.next, carried !== undefined, spec.check);
     this.refreshDetails();
     if (this.features.fleetScale) {
       await this.flushBookkeeping();
       await this.record.openTask(this.taskRow(task, spec.escalateAt));
     }
+    // Not again when a continued run picks the task up: it was sent when the task first opened.
+    if (spec.onOpen && !carried) await this.tryNotice(spec.onOpen);
     await this.waitForReport(spec, task, notice);
     const received = this.intake.take();
     const closes: TaskBookkeeping = { closeThrough: task.occurrence };
@@ -458,7 +483,8 @@ export class Lifecycle {
       .sort((a, b) => a.getTime() - b.getTime());
     let nextEscalation = spec.escalateAt?.getTime();
     const continueAsNew = () => this.wantsContinueAsNew(spec);
-    const reportedOrStopped = () => this.intake.hasReport() || this.control.stopRequested() || continueAsNew();
+    const reportedOrStopped = () =>
+      this.intake.hasReport() || this.control.stopRequested() || continueAsNew() || this.interruption !== undefined;
     for (;;) {
       if (continueAsNew()) {
         const remindAt = reminders.map((d) => d.toISOString());
@@ -476,6 +502,7 @@ export class Lifecycle {
       // From fleet-scale-1 on, a report accepted before a stop is taken (and audited) first.
       if (this.features.fleetScale && this.intake.hasReport()) return;
       this.control.throwIfStopped();
+      if (this.interruption !== undefined) this.throwInterrupted(task);
       if (woke && this.intake.hasReport()) return;
       if (!woke && reminders.length && reminders[0].getTime() <= Date.now()) {
         reminders.shift();
@@ -488,6 +515,19 @@ export class Lifecycle {
       }
       this.refreshDetails();
     }
+  }
+
+  /** Ends the open task because it can no longer be done (see TaskInterrupted); mdm-weather-1 only. */
+  interruptTask(reason: string): void {
+    if (this.features.mdmWeather && this.intake.pendingTask) this.interruption = reason;
+  }
+
+  private throwInterrupted(task: HumanTask): never {
+    const reason = this.interruption as string;
+    this.interruption = undefined;
+    this.intake.close();
+    this.note(`Task ${task.type} ended: ${reason}`);
+    throw new TaskInterrupted(reason);
   }
 
   /**

@@ -19,6 +19,8 @@ export const Refusal = {
   idempotencyKeyReused: 'IdempotencyKeyReused',
   /** The process took its hourly limit of reports; `retryAfterSeconds` says when one is free again. */
   rateLimited: 'RateLimited',
+  /** The MDM shows the device otherwise than the report says (mdm-weather-1): `details.mdm` is its view. */
+  contradictedByMdm: 'ContradictedByMdm',
 } as const;
 export type RefusalType = (typeof Refusal)[keyof typeof Refusal];
 
@@ -48,6 +50,7 @@ export interface RefusalDetails {
   CommandNotAllowed: ProcessPosition;
   IdempotencyKeyReused: KeyReuse;
   RateLimited: ReportRate;
+  ContradictedByMdm: ProcessPosition & { mdm: Record<string, unknown> };
 }
 
 export interface ReportRate {
@@ -83,6 +86,14 @@ export function rateLimited(rate: ReportRate): ApplicationFailure {
   return refuse(Refusal.rateLimited, message, rate);
 }
 
+export function contradictedByMdm(
+  message: string,
+  position: ProcessPosition,
+  mdm: Record<string, unknown>,
+): ApplicationFailure {
+  return refuse(Refusal.contradictedByMdm, message, { ...position, mdm });
+}
+
 /** A refusal read back from a failure: its type, message and typed details; undefined for anything else. */
 export type ReadRefusal = {
   [T in RefusalType]: { type: T; message: string; details: RefusalDetails[T] };
@@ -112,16 +123,23 @@ export function readRefusal(failure: unknown): ReadRefusal | undefined {
     };
     return { type, message: failure.message, details: rate };
   }
+  if (type === Refusal.contradictedByMdm) {
+    const mdm = details.mdm && typeof details.mdm === 'object' ? (details.mdm as Record<string, unknown>) : {};
+    return { type, message: failure.message, details: { ...positionOf(details), mdm } };
+  }
   if (type === Refusal.invalidReport) {
     const problems = Array.isArray(details.problems) ? details.problems.map(asFieldProblem) : [];
     return { type, message: failure.message, details: { problems } };
   }
-  const position: ProcessPosition = {
+  return { type, message: failure.message, details: positionOf(details) };
+}
+
+function positionOf(details: Record<string, unknown>): ProcessPosition {
+  return {
     step: typeof details.step === 'string' ? details.step : 'unknown',
     status: typeof details.status === 'string' ? details.status : 'unknown',
     expects: Array.isArray(details.expects) ? (details.expects.map(String) as HumanEventName[]) : [],
   };
-  return { type, message: failure.message, details: position };
 }
 
 function asFieldProblem(p: unknown): FieldProblem {

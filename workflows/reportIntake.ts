@@ -18,12 +18,29 @@ import type {
 } from './definitions';
 import type { RunFeatures } from './patches';
 import { reportFingerprint } from './fingerprint';
-import { eventNotExpected, idempotencyKeyReused, invalidReport, rateLimited, type KeyReuse } from './refusals';
+import {
+  contradictedByMdm,
+  eventNotExpected,
+  idempotencyKeyReused,
+  invalidReport,
+  rateLimited,
+  type KeyReuse,
+} from './refusals';
 import { parseReport, ReportInvalid } from './reportSchemas';
 import { nowIso, type StepLog } from './stepLog';
 
 /** Says why a report is refused at a step even though the step expects another event. */
 export type StepRefusal = (event: HumanEventName) => string | undefined;
+
+/**
+ * A truth check (mdm-weather-1) run by the Update handler before a fitting report is taken: reads the MDM
+ * and returns why the report is refused, with the MDM's view; undefined to take it (also when the MDM
+ * could not be read: the step checks again once it has the report).
+ */
+export type ReportCheck = (
+  event: HumanEventName,
+  report: HumanReport,
+) => Promise<{ reason: string; mdm: Record<string, unknown> } | undefined>;
 
 /** Where a fitting report moves the process, and what it still checks first (answered to the reporter). */
 export type NextStep = (event: HumanEventName, report: HumanReport) => { step: Step; pending?: string };
@@ -38,8 +55,14 @@ export interface IntakeHost {
   log: StepLog;
   features: RunFeatures;
   limits: LifecycleLimits;
-  /** Writes the audit record of a Signal that was not taken. */
-  recordRejection(event: string, actor: ActorRef, rejectionKey: string, reason: string): Promise<void>;
+  /** Writes the audit record of a Signal (or, after a truth check, an Update) that was not taken. */
+  recordRejection(
+    event: string,
+    actor: ActorRef,
+    rejectionKey: string,
+    reason: string,
+    via?: 'signal' | 'update',
+  ): Promise<void>;
   refreshDetails(): void;
 }
 
@@ -51,12 +74,15 @@ export class ReportIntake {
   private inbox: Received[] = [];
   private refusal?: StepRefusal;
   private next?: NextStep;
+  private check?: ReportCheck;
   /** Workflow times of the reports and signals taken in the last hour (bounded-1). */
   private recent: number[] = [];
   /** Signals dropped over the hourly limit (bounded-1). */
   droppedSignals = 0;
   /** Answers for reports taken by a step that checks something before it moves on (see take). */
   private readonly earlyAnswers = new Map<string, { step: Step; pending?: string }>();
+  /** Truth checks running in Update handlers (mdm-weather-1): the process does not continue as new meanwhile. */
+  private checking = 0;
   /** Set by the step when it opens again after a report it could not use: the report's answer says why. */
   private reopenedBecause?: string;
 
@@ -82,18 +108,19 @@ export class ReportIntake {
 
   /** No report waiting for the main loop and none being answered early. */
   isIdle(): boolean {
-    return this.inbox.length === 0 && this.earlyAnswers.size === 0;
+    return this.inbox.length === 0 && this.earlyAnswers.size === 0 && this.checking === 0;
   }
 
   // ---- the main loop's side ----
 
   /** Opens `task`: from now on reports are checked against it. */
-  open(task: HumanTask, refusal?: StepRefusal, next?: NextStep, keepInbox = false): void {
+  open(task: HumanTask, refusal?: StepRefusal, next?: NextStep, keepInbox = false, check?: ReportCheck): void {
     // A continued run opens its task before its handlers see buffered reports, then once more with the
     // step's rules: a report taken in between stays.
     if (!keepInbox) this.inbox = [];
     this.refusal = refusal;
     this.next = next;
+    this.check = check;
     this.pendingTask = task;
   }
 
@@ -128,6 +155,7 @@ export class ReportIntake {
     this.pendingTask = undefined;
     this.refusal = undefined;
     this.next = undefined;
+    this.check = undefined;
   }
 
   // ---- the handlers' side ----
@@ -160,6 +188,7 @@ export class ReportIntake {
     }
     // Two reports validated at once both pass the validator; only the first may be applied.
     this.refuseIfNotExpected(event, raw.step);
+    if (this.check) await this.refuseIfContradicted(this.check, event, parseReport(event, raw), raw.step);
     this.count();
     const report = parseReport(event, raw);
     const stepAtReport = log.step;
@@ -232,6 +261,62 @@ export class ReportIntake {
     await this.host.recordRejection(event, actor, rejectionKey, reason as string);
   }
 
+  /**
+   * Runs the step's truth check; a report the MDM contradicts is recorded as rejected and refused with the
+   * MDM's view. The task may have moved on while the MDM was read: the report is then checked again.
+   */
+  private async refuseIfContradicted(
+    check: ReportCheck,
+    event: HumanEventName,
+    report: HumanReport,
+    reportedStep: unknown,
+  ): Promise<void> {
+    const { log } = this.host;
+    const { occurrence, step } = log;
+    if (this.checking > 0) {
+      // One report per task is checked at a time: a second one waits for no verdict, it is refused now.
+      const position = { step, expects: this.pendingTask?.expects ?? [], status: log.status };
+      throw eventNotExpected(
+        `${event} is not expected: a report for step ${step} is being checked against the MDM`,
+        position,
+      );
+    }
+    this.checking += 1;
+    let verdict: Awaited<ReturnType<ReportCheck>>;
+    try {
+      verdict = await check(event, report);
+    } finally {
+      this.checking -= 1;
+    }
+    if (!verdict && log.occurrence !== occurrence) {
+      // Another report moved the process on meanwhile: this one was meant for the task it ended.
+      const position = { step: log.step, expects: this.pendingTask?.expects ?? [], status: log.status };
+      throw eventNotExpected(
+        `${event} was reported for step ${step}, but the workflow has moved on to step ${log.step}`,
+        position,
+      );
+    }
+    if (!verdict) {
+      this.refuseIfNotExpected(event, reportedStep);
+      return;
+    }
+    const rejectionKey = `rejected:${report.idempotencyKey}:${workflowInfo().runId}:${this.records.length}`;
+    const { actor } = report;
+    this.records.push({
+      event,
+      idempotencyKey: rejectionKey,
+      actor,
+      at: nowIso(),
+      outcome: 'rejected',
+      step: log.step,
+      reason: verdict.reason,
+    });
+    this.host.refreshDetails();
+    await this.host.recordRejection(event, actor, rejectionKey, verdict.reason, 'update');
+    const position = { step: log.step, expects: this.pendingTask?.expects ?? [], status: log.status };
+    throw contradictedByMdm(verdict.reason, position, verdict.mdm);
+  }
+
   // ---- rules ----
 
   /** Seconds until the hourly limit has room again; undefined while it has (always, before bounded-1). */
@@ -290,7 +375,8 @@ export class ReportIntake {
     const { log } = this.host;
     const task = this.pendingTask;
     if (log.status !== 'running' || !task) {
-      return `${event} is not expected: the workflow is ${log.status} at step ${log.step} and waits for no report`;
+      const why = log.status === 'needs-attention' && log.lastError ? ` (needs attention: ${log.lastError})` : '';
+      return `${event} is not expected: the workflow is ${log.status} at step ${log.step} and waits for no report${why}`;
     }
     if (reportedStep !== undefined && reportedStep !== task.step) {
       return `${event} was reported for step ${reportedStep}, but the workflow has moved on to step ${task.step}`;

@@ -141,6 +141,22 @@ export const workflowDetail = workflowSummary.extend({
     }),
   pendingTask: humanTask.optional(),
   lastError: z.string().optional(),
+  mdmWeather: z
+    .looseObject({
+      step,
+      activity: z.string(),
+      error: z.string(),
+      since: iso,
+      tries: z.number().int(),
+      nextTryAt: iso,
+      givesUpAt: iso.optional(),
+    })
+    .optional()
+    .meta({
+      description:
+        'while the process waits out an MDM outage or throttling: the call that failed, since when, the next try, and ' +
+        'for a command when it gives up and needs attention (MDM_OUTAGE_TOLERANCE); reads never give up',
+    }),
   attempts: z.looseObject({}),
   reports: z.array(z.looseObject({})).optional(),
 });

@@ -149,6 +149,8 @@ export interface HarnessOptions {
    * request the MDM sees had its own slot.
    */
   mdmPacing?: MdmPacingOptions;
+  /** The language of the device user's instruction mails (MAIL_LANGUAGE); default en. */
+  mailLanguage?: 'en' | 'ja';
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -187,7 +189,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     connection = await NativeConnection.connect({ address });
   }
   const taskQueue = `test-${randomUUID()}`;
-  const real = createActivities({ db: db.pool, mdm, mail: mailer, adminEmails: ADMIN_EMAILS });
+  const real = createActivities({
+    db: db.pool,
+    mdm,
+    mail: mailer,
+    adminEmails: ADMIN_EMAILS,
+    mailLanguage: opts.mailLanguage,
+  });
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
   const newWorker = async () =>
     createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
