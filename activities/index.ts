@@ -12,7 +12,8 @@ import { withTransaction } from '../db/pool';
 import * as tasks from '../db/tasksRepo';
 import { ApplicationUnavailableError, NotFoundError, type Application, type Asset, type AssetPatch } from '../db/types';
 import type { Mailer } from '../mail/mailer';
-import type { MdmCommand, MdmCommandStatus, MdmPort } from '../mdm/port';
+import { MdmRejectedError } from '../mdm/errors';
+import { isTerminal, type MdmCommand, type MdmCommandStatus, type MdmPort } from '../mdm/port';
 import type { NewUser } from '../workflows/reportSchemas';
 import type {
   AssetSnapshot,
@@ -88,12 +89,51 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     );
   };
 
+  /**
+   * An unfinished command of the same type blocks a new one (409 command_pending). One from an earlier
+   * attempt of this workflow is cancelled when the MDM can cancel (recorded once per key); otherwise (the
+   * MDM cannot cancel, or the command is someone else's) the activity fails as MDM weather with a
+   * five-minute hint, and the workflow waits it out and tries again (issue 10, requirement 7).
+   */
+  const clearOpenCommand = async (
+    ctx: StepContext,
+    deviceId: string,
+    type: MdmCommand['type'],
+    known: MdmCommandStatus[],
+  ) => {
+    const open = known.find((c) => c.type === type && !isTerminal(c.status) && c.idempotencyKey !== ctx.idempotencyKey);
+    if (!open) return;
+    const ours = open.idempotencyKey?.startsWith(`${ctx.workflowId}:`) ?? false;
+    if (!ours || !mdm.cancelCommand || (!open.jobId && !open.idempotencyKey)) throw commandPending(open);
+    const after = await mdm.cancelCommand({ deviceId, jobId: open.jobId, idempotencyKey: open.idempotencyKey ?? '' });
+    await events.record(
+      db,
+      ctx.assetNumber,
+      eventOf(
+        ctx,
+        'mdm-command-cancelled',
+        { mdmDeviceId: deviceId, jobId: open.jobId ?? null, command: type, status: after?.status ?? null },
+        ':cancel-open',
+      ),
+    );
+  };
+
+  const send = async (ctx: StepContext, deviceId: string, command: MdmCommand): Promise<MdmCommandStatus> => {
+    try {
+      return await mdm.sendCommand({ ...command, deviceId, idempotencyKey: ctx.idempotencyKey });
+    } catch (err) {
+      if (err instanceof MdmRejectedError && err.mdmCode === 'command_pending') throw commandPending();
+      throw err;
+    }
+  };
+
   /** Sends an MDM command unless the MDM already has one with this key (checked first, then deduplicated). */
   const commandOnce = async (ctx: StepContext, command: MdmCommand, eventType: string): Promise<MdmJobRef> => {
     const deviceId = await requireMdmId(ctx.assetNumber);
-    const known = (await mdm.listCommands(deviceId)).find((c) => c.idempotencyKey === ctx.idempotencyKey);
-    const sent: MdmCommandStatus =
-      known ?? (await mdm.sendCommand({ ...command, deviceId, idempotencyKey: ctx.idempotencyKey }));
+    const commands = await mdm.listCommands(deviceId);
+    const known = commands.find((c) => c.idempotencyKey === ctx.idempotencyKey);
+    if (!known) await clearOpenCommand(ctx, deviceId, command.type, commands);
+    const sent: MdmCommandStatus = known ?? (await send(ctx, deviceId, command));
     await events.record(
       db,
       ctx.assetNumber,
@@ -318,6 +358,18 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
   return withFailureMapping(
     activities as unknown as Record<string, (...args: never[]) => Promise<unknown>>,
   ) as unknown as LifecycleActivities;
+}
+
+/** The MDM still runs an earlier command of this type: wait it out (the workflow treats this as weather). */
+function commandPending(open?: MdmCommandStatus): ApplicationFailure {
+  const which = open ? `${open.type} command ${open.jobId ?? open.idempotencyKey ?? ''} (${open.status})` : 'command';
+  return ApplicationFailure.create({
+    type: 'Mdm.command_pending',
+    message: `the MDM still runs an earlier ${which}; waiting for it to finish before sending a new one`,
+    nonRetryable: false,
+    nextRetryDelay: '5 minutes',
+    details: [{ retryAfterMs: 300_000 }],
+  });
 }
 
 function userOf(app: Application): NewUser {

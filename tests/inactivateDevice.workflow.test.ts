@@ -11,6 +11,7 @@ import {
   INACTIVATION_WORKFLOW,
   reportSignals,
   reportUpdates,
+  stateQuery,
   type HumanEventName,
   type InactivationInput,
   type LifecycleState,
@@ -143,6 +144,27 @@ describe('inactivate device on real Temporal, PostgreSQL and the MDM emulator', 
     expect((await handle.result()).inactivationAttempts).toBe(3);
     await recordHistoryIfAsked('inactivation-failure-loop-twice', handle, INACTIVATION_WORKFLOW);
     expect(await assetsRepo.get(h.db.pool, asset)).toMatchObject({ status: 'retired' });
+  });
+
+  it('cancels the open job of an earlier attempt before requesting the inactivation again', async () => {
+    const asset = newAssetNumber();
+    const { mdmDeviceId } = await h.seedDevice({ assetNumber: asset });
+    const handle = await start(asset);
+    await h.waitForStep(handle, 'awaiting-removal-profile');
+    await h.inactivationDelivered(mdmDeviceId);
+    // The person reports the failure while the MDM still waits for the device: its job stays open.
+    await send(handle, 'profile-removal-failed', { reason: 'the install screen never appeared' });
+    // The device is still enrolled under the same id, so the re-enrolment is confirmed at once.
+    await send(handle, 'device-reenrolled', { mdmDeviceId });
+    await h.waitForState(handle, (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === 2);
+    const jobs = (await h.emulator.jobs()).filter((j) => j.deviceId === mdmDeviceId && j.type === 'inactivate');
+    expect(jobs.map((j) => [j.status, j.error?.code])).toEqual([
+      ['failed', 'cancelled'],
+      [expect.stringMatching(/queued|acknowledged/), undefined],
+    ]);
+    expect(await trail(asset)).toContain('mdm-command-cancelled');
+    expect((await handle.query(stateQuery)).status).toBe('running');
+    await handle.terminate('test done');
   });
 
   it('goes to needs-attention after the attempts limit; abort ends it with nothing undone', async () => {
