@@ -146,6 +146,7 @@ export async function taskFromState(
       escalated: false,
       ...(s.failedStep ? { failedStep: s.failedStep } : {}),
       ...(s.lastError ? { lastError: s.lastError } : {}),
+      ...(s.errorKind ? { errorKind: s.errorKind } : {}),
     };
   }
   return null;

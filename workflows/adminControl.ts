@@ -92,7 +92,7 @@ export class AdminControl {
    */
   async waitForAdminDecision(failedStep: Step, error: string, errorKind?: FailureKind): Promise<AdminCommand> {
     const { log } = this.host;
-    log.park(failedStep, error);
+    log.park(failedStep, error, errorKind);
     delete this.requested.retry;
     log.enter('needs-attention', 'admin-decision');
     const decision = this.host.adminDecisionTask(failedStep, error, errorKind);

@@ -235,6 +235,8 @@ export interface LifecycleState {
   pendingTask?: HumanTask;
   failedStep?: Step;
   lastError?: string;
+  /** The kind of the failure an admin decides on (mdm-weather-1), as the task index has it. */
+  errorKind?: string;
   inactivationAttempts?: number;
   /** The current step occurrence (a step that opens again is a new occurrence). */
   occurrence?: number;

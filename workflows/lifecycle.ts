@@ -217,6 +217,7 @@ export class Lifecycle {
       pendingTask: intake.pendingTask,
       failedStep: log.failedStep,
       lastError: log.lastError,
+      ...(log.errorKind ? { errorKind: log.errorKind } : {}),
       inactivationAttempts: this.inactivationAttempts,
       occurrence: log.occurrence,
       ...(intake.droppedSignals ? { droppedSignals: intake.droppedSignals } : {}),

@@ -15,6 +15,8 @@ export class StepLog {
   step: Step;
   failedStep?: Step;
   lastError?: string;
+  /** What kind of failure the admin decides on (mdm-weather-1; see failureKinds.ts). */
+  errorKind?: string;
   readonly steps: StepRecord[] = [];
   readonly notes: string[] = [];
   /** Counts step occurrences: a step that opens again (same name) is a new occurrence. */
@@ -54,10 +56,11 @@ export class StepLog {
   }
 
   /** A step's work finally failed: the process waits for an admin's decision. */
-  park(failedStep: Step, error: string): void {
+  park(failedStep: Step, error: string, errorKind?: string): void {
     this.status = 'needs-attention';
     this.failedStep = failedStep;
     this.lastError = error;
+    this.errorKind = errorKind;
   }
 
   resume(): void {
