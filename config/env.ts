@@ -158,6 +158,8 @@ const environmentSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2_000).default(40),
   DATABASE_URL: url.default('postgres://postgres:postgres@127.0.0.1:5433/device_lifecycle'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  // Which MDM the activities talk to (mdm/createMdmPort.ts); each kind reads its own settings there.
+  MDM_KIND: z.enum(['emulator', 'nanomdm', 'intune']).default('emulator'),
   MDM_BASE_URL: url.default('http://127.0.0.1:4010'),
   MDM_API_KEY: z.string().min(1).default('local-mdm-key'),
   MDM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),

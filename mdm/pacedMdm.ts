@@ -9,7 +9,8 @@ import type { MdmCallKind, MdmCallLimiter } from './pacing';
 import type { MdmPort } from './port';
 
 /** Every method of the port, optional ones too, named as a read or a write: a new method must be placed. */
-const KINDS: { [M in keyof Required<MdmPort>]: MdmCallKind } = {
+type PortMethod = Exclude<keyof MdmPort, 'capabilities'>;
+const KINDS: { [M in PortMethod]-?: MdmCallKind } = {
   getDevice: 'read',
   findDevices: 'read',
   getCommandStatus: 'read',
@@ -22,8 +23,8 @@ const KINDS: { [M in keyof Required<MdmPort>]: MdmCallKind } = {
 };
 
 export function createPacedMdm(port: MdmPort, limiter: MdmCallLimiter): MdmPort {
-  const paced: Partial<Record<keyof MdmPort, unknown>> = {};
-  for (const [method, kind] of Object.entries(KINDS) as Array<[keyof MdmPort, MdmCallKind]>) {
+  const paced: Partial<Record<keyof MdmPort, unknown>> = port.capabilities ? { capabilities: port.capabilities } : {};
+  for (const [method, kind] of Object.entries(KINDS) as Array<[PortMethod, MdmCallKind]>) {
     const call = port[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
     // An optional method the MDM lacks (cancelCommand) stays absent, so callers still see it is missing.
     if (!call) continue;

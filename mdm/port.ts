@@ -61,7 +61,22 @@ export interface RegisterDeviceInput {
   idempotencyKey: string;
 }
 
+/**
+ * What an MDM can do, so the workflows adapt their steps to it instead of pretending (issue 14).
+ * - `profileRemoval`: `device-user` when the device's user removes the profiles by hand (the seed's
+ *   procedure, the emulator); `command` when the MDM removes them by command (Apple MDM RemoveProfile).
+ * - `cancelCommands`: whether `cancelCommand` exists.
+ */
+export interface MdmCapabilities {
+  profileRemoval: 'device-user' | 'command';
+  cancelCommands: boolean;
+}
+
+export const EMULATOR_CAPABILITIES: MdmCapabilities = { profileRemoval: 'device-user', cancelCommands: true };
+
 export interface MdmPort {
+  /** What this MDM can do; absent means the emulator's (EMULATOR_CAPABILITIES). */
+  readonly capabilities?: MdmCapabilities;
   /** The device record, or null when the MDM has no (or no longer a) record of it. */
   getDevice(deviceId: string): Promise<MdmDevice | null>;
   /** Live (not deleted) records matching every given filter. */

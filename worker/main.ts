@@ -15,7 +15,7 @@ import { loadConfig } from '../config/env';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
-import { createHttpMdm } from '../mdm/httpAdapter';
+import { createMdmPort } from '../mdm/createMdmPort';
 import { createPacedMdm } from '../mdm/pacedMdm';
 import { createMdmCallLimiter } from '../mdm/pacing';
 import { createLifecycleWorker } from './createWorker';
@@ -111,17 +111,11 @@ const mdmLimiter = createMdmCallLimiter(pool, {
   writes: config.MDM_WRITE_RATE_LIMIT,
   onReleaseError: (err) => log(`releasing an MDM call slot failed (${reason(err)}); it counts until its lease ends`),
 });
+const mdm = await createMdmPort(config);
+log(`MDM: ${mdm.describe}`);
 const activities = createActivities({
   db: pool,
-  mdm: createPacedMdm(
-    createHttpMdm({
-      baseUrl: config.MDM_BASE_URL,
-      apiKey: config.MDM_API_KEY,
-      timeoutMs: config.MDM_TIMEOUT_MS,
-      maxAttempts: config.MDM_MAX_ATTEMPTS,
-    }),
-    mdmLimiter,
-  ),
+  mdm: createPacedMdm(mdm.port, mdmLimiter),
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
   mailLanguage: config.MAIL_LANGUAGE,
@@ -161,4 +155,5 @@ while (!stop.signal.aborted) {
     delay = Math.min(delay * 2, MAX_RETRY_MS);
   }
 }
+await mdm.close?.();
 await closeAll(connection);
