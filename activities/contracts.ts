@@ -36,6 +36,11 @@ export interface MdmJobRef {
   deviceId: string;
   jobId?: string;
   idempotencyKey: string;
+  /**
+   * Inactivation only: the MDM removes the profiles itself by command (capabilities.profileRemoval is
+   * `command`), so no person has device-side steps to do; the job's status covers the removal.
+   */
+  profilesRemovedByMdm?: true;
 }
 
 export interface Notice {

@@ -304,11 +304,13 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async requestInactivation(ctx, { forced }) {
-      return commandOnce(
+      const ref = await commandOnce(
         ctx,
         { type: 'inactivate', options: { forced } },
         forced ? 'forced-inactivation-requested' : 'inactivation-requested',
       );
+      // Said only when true, so runs against the emulator see the result they always saw.
+      return mdm.capabilities?.profileRemoval === 'command' ? { ...ref, profilesRemovedByMdm: true } : ref;
     },
 
     async getDeviceState(ctx) {

@@ -677,3 +677,27 @@ describe('a task that opens again', () => {
     },
   );
 });
+
+describe('inactivation on an MDM that removes the profiles by command', () => {
+  it(
+    'skips the device-side steps (nobody is asked to pretend) and verifies what the MDM did',
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const h = await harness((d) => ({
+        requestInactivation: async (ctx, args) => ({
+          ...(await d.requestInactivation(ctx, args)),
+          profilesRemovedByMdm: true as const,
+        }),
+      }));
+      const handle = await h.startInactivation();
+      const result = await completed(handle);
+      const steps = result.steps.map((s) => s.step);
+      expect(steps).not.toContain('awaiting-removal-profile');
+      expect(steps).not.toContain('awaiting-app-removal');
+      expect(steps).toEqual(expect.arrayContaining(['requesting-inactivation', 'verifying', 'deleting-from-mdm']));
+      expect(result.notes.join('\n')).toMatch(/removes the profiles by command/);
+      expect(h.stubs.count('sendDeviceInstructions')).toBe(0);
+      await recordHistoryIfAsked('inactivation-profiles-removed-by-mdm', handle, INACTIVATION_WORKFLOW);
+    },
+  );
+});

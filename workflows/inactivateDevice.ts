@@ -84,7 +84,11 @@ async function inactivationSteps(lc: Lifecycle, input: InactivationInput): Promi
       lc.inactivationAttempts = (lc.inactivationAttempts ?? 0) + 1;
       c.ref = await requestInactivation(lc, input, lc.inactivationAttempts);
     }
-    if (!input.forced) {
+    if (!input.forced && lc.features.mdmCapabilities && c.ref?.profilesRemovedByMdm) {
+      lc.note(
+        'The MDM removes the profiles by command: no device-side steps for a person; verifying what the MDM did.',
+      );
+    } else if (!input.forced) {
       const resumeAt = from;
       from = -1;
       if (resumeAt === REENROLMENT) {

@@ -54,12 +54,20 @@ export const CONTINUE_AS_NEW_1 = 'continue-as-new-1';
  */
 export const MDM_WEATHER_1 = 'mdm-weather-1';
 
+/**
+ * mdm-capabilities-1 (real MDMs, issue 14): when the MDM removes the profiles by command (Apple MDM's
+ * RemoveProfile, Intune's retire: the inactivation request says so), the inactivation skips the
+ * device-side human steps and verifies what the MDM did, instead of asking a person to pretend.
+ */
+export const MDM_CAPABILITIES_1 = 'mdm-capabilities-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
   bounded: boolean;
   continueAsNew: boolean;
   mdmWeather: boolean;
+  mdmCapabilities: boolean;
 }
 
 export function runFeatures(): RunFeatures {
@@ -68,5 +76,6 @@ export function runFeatures(): RunFeatures {
     bounded: patched(BOUNDED_1),
     continueAsNew: patched(CONTINUE_AS_NEW_1),
     mdmWeather: patched(MDM_WEATHER_1),
+    mdmCapabilities: patched(MDM_CAPABILITIES_1),
   };
 }
