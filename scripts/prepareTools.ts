@@ -1,9 +1,10 @@
 /**
  * `npm run tools`: obtains the binaries the tests and the local stack need (the Temporal CLI, the Java
- * time-skipping test server's classpath, the Compose validator) and says which route gave each one and
+ * time-skipping test server's classpath, the Compose validator, the NanoMDM server) and says which route gave each one and
  * how long it took. Idempotent: cached tools are reused.
  */
 import { ensureValidator } from './compose/validator';
+import { resolveNanomdm } from './nanomdm/resolveNanomdm';
 import { resolveTemporalCli } from './temporal/resolveCli';
 import { resolveTimeSkippingServer } from './temporal/timeSkippingServer';
 
@@ -20,3 +21,5 @@ const ts = await timed('Temporal time-skipping test server', () => resolveTimeSk
 console.log(`[tools]   ${ts}`);
 const validator = await timed('Compose validator', () => ensureValidator());
 console.log(`[tools]   ${validator}`);
+const nanomdm = await timed('NanoMDM server', () => resolveNanomdm());
+console.log(`[tools]   ${nanomdm.path} (route: ${nanomdm.route}; ${nanomdm.version})`);
