@@ -4,6 +4,9 @@
  */
 import type { Config } from '../config/env';
 import { createHttpMdm } from './httpAdapter';
+import { readNanoMdmSettings } from './nanomdm/settings';
+import { startNanoMdm } from './nanomdm/setup';
+import { createIntuneSetup } from './intune/setup';
 import type { MdmPort } from './port';
 
 export interface MdmPortSetup {
@@ -33,8 +36,17 @@ export async function createMdmPort(config: Config, _env: NodeJS.ProcessEnv = pr
         }),
         describe: `the MDM emulator at ${config.MDM_BASE_URL}`,
       };
-    case 'nanomdm':
     case 'intune':
-      throw new MdmSettingsError([`MDM_KIND=${config.MDM_KIND}: this adapter is not built yet`]);
+      return createIntuneSetup(config, _env);
+    case 'nanomdm': {
+      const { settings, problems } = readNanoMdmSettings(_env);
+      if (!settings) throw new MdmSettingsError(problems);
+      const nano = await startNanoMdm(settings, { url: config.DATABASE_URL });
+      return {
+        port: nano.port,
+        describe: `NanoMDM at ${settings.url} (webhook listener ${nano.webhookUrl})`,
+        close: nano.close,
+      };
+    }
   }
 }
