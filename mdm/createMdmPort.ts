@@ -4,6 +4,8 @@
  */
 import type { Config } from '../config/env';
 import { createHttpMdm } from './httpAdapter';
+import { readNanoMdmSettings } from './nanomdm/settings';
+import { startNanoMdm } from './nanomdm/setup';
 import { createIntuneSetup } from './intune/setup';
 import type { MdmPort } from './port';
 
@@ -36,7 +38,15 @@ export async function createMdmPort(config: Config, _env: NodeJS.ProcessEnv = pr
       };
     case 'intune':
       return createIntuneSetup(config, _env);
-    case 'nanomdm':
-      throw new MdmSettingsError([`MDM_KIND=${config.MDM_KIND}: this adapter is not built yet`]);
+    case 'nanomdm': {
+      const { settings, problems } = readNanoMdmSettings(_env);
+      if (!settings) throw new MdmSettingsError(problems);
+      const nano = await startNanoMdm(settings, { url: config.DATABASE_URL });
+      return {
+        port: nano.port,
+        describe: `NanoMDM at ${settings.url} (webhook listener ${nano.webhookUrl})`,
+        close: nano.close,
+      };
+    }
   }
 }
