@@ -120,6 +120,8 @@ export function fromUpdateFailure(err: WorkflowUpdateFailedError, workflowId: st
     }
     case Refusal.commandNotAllowed:
       return new ApiError(409, 'command-not-allowed', refusal.message, { workflowId, ...refusal.details });
+    case Refusal.notPermitted:
+      return new ApiError(403, 'forbidden', refusal.message, { workflowId, ...refusal.details });
     case Refusal.contradictedByMdm:
       // The report says one thing, the MDM another: the reporter sees what the MDM shows.
       return new ApiError(409, 'contradicted-by-mdm', refusal.message, { workflowId, ...refusal.details });

@@ -56,6 +56,26 @@ describe('change user through the API with a worker', () => {
     expect(res.body.error.message).toContain('device-collected');
   });
 
+  it('refuses admin-only reports from field staff with 403 naming the rule; an admin is judged on the step', async () => {
+    for (const [event, data] of [
+      ['wipe-confirmed', { note: 'setup assistant on screen' }],
+      ['user-assigned', { user: NEW_USER }],
+    ] as const) {
+      const refused = await report(event, { data });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+      expect(refused.body).toMatchObject({
+        error: { code: 'forbidden', message: expect.stringMatching(/admins only/) },
+      });
+      const asAdmin = await api.call('POST', `/api/v1/workflows/${workflowId}/events/${event}`, {
+        token: TOKENS.admin,
+        body: { data },
+      });
+      expect(asAdmin.status, JSON.stringify(asAdmin.body)).toBe(409); // not at this step
+    }
+    // Field staff may still pick an existing application (judged on the step: 409 here).
+    expect((await report('user-assigned', { data: { applicationId: 'app-1' } })).status).toBe(409);
+  });
+
   it('refuses retry/abort on a running workflow (409 command-not-allowed)', async () => {
     const res = await api.call('POST', `/api/v1/workflows/${workflowId}/retry`, { token: TOKENS.admin, body: {} });
     expect(res.status, JSON.stringify(res.body)).toBe(409);

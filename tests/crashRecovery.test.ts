@@ -4,8 +4,8 @@
  * what was done (one wipe command, one audit event per step).
  */
 import { describe, expect, it } from 'vitest';
-import { reportSignals } from '../workflows/definitions';
-import { changeUserInput, FAST_TIMINGS, newAssetNumber, report } from './support/fixtures';
+import { reportSignals, reportUpdates } from '../workflows/definitions';
+import { admin, changeUserInput, FAST_TIMINGS, newAssetNumber, report } from './support/fixtures';
 import { useHarness } from './support/suite';
 
 const h = useHarness();
@@ -32,9 +32,15 @@ describe('worker crash and restart', () => {
     await h.restartWorker();
     const waiting = await h.waitForState(handle, (s) => s.pendingTask?.type === 'confirm-wipe');
     expect(waiting.step).toBe('wiping');
+    // wipe-confirmed is admin-only and never taken from a Signal (who-reports-1): an admin's Update sent
+    // while no worker runs is answered once one is back.
+    let confirmed: Promise<unknown> | undefined;
     await h.restartWorker(async () => {
-      await handle.signal(reportSignals['wipe-confirmed'], report({ note: 'setup assistant on screen' }));
+      confirmed = handle.executeUpdate(reportUpdates['wipe-confirmed'], {
+        args: [report({ note: 'setup assistant on screen' }, admin)],
+      });
     });
+    await confirmed;
     await h.waitForStep(handle, 'awaiting-reenrollment');
 
     const wipes = (await h.emulator.jobs()).filter((j) => j.deviceId === mdmDeviceId && j.type === 'wipe');

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as eventsRepo from '../db/assetEventsRepo';
 import { DEFAULT_TIMINGS, reportUpdates, stateQuery, type ChangeUserInput } from '../workflows/definitions';
-import { changeUserInput, DAY_MS as DAY, newAssetNumber, report } from './support/fixtures';
+import { admin, changeUserInput, DAY_MS as DAY, newAssetNumber, report } from './support/fixtures';
 import { ADMIN_EMAILS } from './support/lifecycleHarness';
 import { useHarness } from './support/suite';
 
@@ -77,7 +77,7 @@ describe('timers on a time-skipping Temporal server', () => {
     expect(waiting.step).toBe('wiping');
     expect(waiting.pendingTask?.expects).toEqual(['wipe-confirmed']);
     const ack = await handle.executeUpdate(reportUpdates['wipe-confirmed'], {
-      args: [report({ note: 'screen shows the setup assistant' })],
+      args: [report({ note: 'screen shows the setup assistant' }, admin)], // admin-only (who-reports-1)
     });
     expect(ack.step).toBe('removing-from-mdm');
     await h.waitForStep(handle, 'awaiting-reenrollment');

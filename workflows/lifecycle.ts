@@ -408,7 +408,8 @@ export class Lifecycle {
     const received = this.intake.take();
     const closes: TaskBookkeeping = { closeThrough: task.occurrence };
     const ctx = this.context(spec.step, received.report.actor, 'report');
-    const audit = () => this.record.recordEvent(ctx, received.event, { ...received.report.data }, closes);
+    const details = { ...received.report.data, ...(received.via ? { via: received.via } : {}) };
+    const audit = () => this.record.recordEvent(ctx, received.event, details, closes);
     if (!this.features.fleetScale) {
       await audit();
       return received;

@@ -61,6 +61,13 @@ export const MDM_WEATHER_1 = 'mdm-weather-1';
  */
 export const MDM_CAPABILITIES_1 = 'mdm-capabilities-1';
 
+/**
+ * who-reports-1 (DESIGN §3 "Who may report what"): `wipe-confirmed`, and `user-assigned` with user
+ * details, are taken from admins only; as Signals (which cannot prove who sent them) they are recorded
+ * as rejected whatever actor they claim; a report taken from a Signal is audited with `via: signal`.
+ */
+export const WHO_REPORTS_1 = 'who-reports-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
@@ -68,6 +75,7 @@ export interface RunFeatures {
   continueAsNew: boolean;
   mdmWeather: boolean;
   mdmCapabilities: boolean;
+  whoReports: boolean;
 }
 
 export function runFeatures(): RunFeatures {
@@ -77,5 +85,6 @@ export function runFeatures(): RunFeatures {
     continueAsNew: patched(CONTINUE_AS_NEW_1),
     mdmWeather: patched(MDM_WEATHER_1),
     mdmCapabilities: patched(MDM_CAPABILITIES_1),
+    whoReports: patched(WHO_REPORTS_1),
   };
 }

@@ -21,6 +21,8 @@ export const Refusal = {
   rateLimited: 'RateLimited',
   /** The MDM shows the device otherwise than the report says (mdm-weather-1): `details.mdm` is its view. */
   contradictedByMdm: 'ContradictedByMdm',
+  /** The reporter's role may not send this report (admin-only events; who-reports-1). */
+  notPermitted: 'NotPermitted',
 } as const;
 export type RefusalType = (typeof Refusal)[keyof typeof Refusal];
 
@@ -51,6 +53,7 @@ export interface RefusalDetails {
   IdempotencyKeyReused: KeyReuse;
   RateLimited: ReportRate;
   ContradictedByMdm: ProcessPosition & { mdm: Record<string, unknown> };
+  NotPermitted: { event: string; role: string };
 }
 
 export interface ReportRate {
@@ -84,6 +87,10 @@ export function idempotencyKeyReused(reuse: KeyReuse): ApplicationFailure {
 export function rateLimited(rate: ReportRate): ApplicationFailure {
   const message = `this process takes at most ${rate.limit} reports per hour; try again in ${rate.retryAfterSeconds} s`;
   return refuse(Refusal.rateLimited, message, rate);
+}
+
+export function notPermitted(message: string, who: { event: string; role: string }): ApplicationFailure {
+  return refuse(Refusal.notPermitted, message, who);
 }
 
 export function contradictedByMdm(
@@ -122,6 +129,9 @@ export function readRefusal(failure: unknown): ReadRefusal | undefined {
       retryAfterSeconds: Math.max(1, n(details.retryAfterSeconds)),
     };
     return { type, message: failure.message, details: rate };
+  }
+  if (type === Refusal.notPermitted) {
+    return { type, message: failure.message, details: { event: String(details.event), role: String(details.role) } };
   }
   if (type === Refusal.contradictedByMdm) {
     const mdm = details.mdm && typeof details.mdm === 'object' ? (details.mdm as Record<string, unknown>) : {};

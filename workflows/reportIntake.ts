@@ -21,12 +21,13 @@ import { reportFingerprint } from './fingerprint';
 import {
   contradictedByMdm,
   eventNotExpected,
+  notPermitted,
   idempotencyKeyReused,
   invalidReport,
   rateLimited,
   type KeyReuse,
 } from './refusals';
-import { parseReport, ReportInvalid } from './reportSchemas';
+import { adminOnlyReason, parseReport, ReportInvalid } from './reportSchemas';
 import { nowIso, type StepLog } from './stepLog';
 
 /** Says why a report is refused at a step even though the step expects another event. */
@@ -48,6 +49,8 @@ export type NextStep = (event: HumanEventName, report: HumanReport) => { step: S
 export interface Received {
   event: HumanEventName;
   report: HumanReport;
+  /** Set when the report came as a Signal (who-reports-1): its actor is as claimed. */
+  via?: 'signal';
 }
 
 /** What intake needs from the rest of the lifecycle. */
@@ -174,6 +177,7 @@ export class ReportIntake {
       if (err instanceof ReportInvalid) throw invalidReport(err.message, err.problems);
       throw err;
     }
+    this.refuseIfNotPermitted(event, raw);
     this.refuseIfNotExpected(event, raw.step);
   }
 
@@ -187,6 +191,7 @@ export class ReportIntake {
       return { ...prior.ack, duplicate: true, step: log.step, status: log.status };
     }
     // Two reports validated at once both pass the validator; only the first may be applied.
+    this.refuseIfNotPermitted(event, raw);
     this.refuseIfNotExpected(event, raw.step);
     if (this.check) await this.refuseIfContradicted(this.check, event, parseReport(event, raw), raw.step);
     this.count();
@@ -233,13 +238,15 @@ export class ReportIntake {
     let report: HumanReport | undefined;
     try {
       report = parseReport(event, raw);
-      reason = reused ? idempotencyKeyReused(reused).message : this.notExpectedReason(event, report.step);
+      reason = reused
+        ? idempotencyKeyReused(reused).message
+        : (this.signalNotPermitted(event, report) ?? this.notExpectedReason(event, report.step));
     } catch (err) {
       reason = err instanceof ReportInvalid ? err.message : String(err);
     }
     const { log } = this.host;
     if (report && !reason) {
-      this.keep(event, report);
+      this.keep(event, report, this.host.features.whoReports ? 'signal' : undefined);
       const ack: ReportAck = { accepted: true, duplicate: false, event, step: log.step, status: log.status };
       this.acks.set(report.idempotencyKey, { ack, fingerprint: reportFingerprint(event, raw) });
       return;
@@ -319,6 +326,22 @@ export class ReportIntake {
 
   // ---- rules ----
 
+  /** Admin-only reports from anyone else are refused (who-reports-1); 403 in the API. */
+  private refuseIfNotPermitted(event: HumanEventName, raw: HumanReport): void {
+    if (!this.host.features.whoReports) return;
+    const reason = adminOnlyReason(event, raw.data);
+    if (reason && raw.actor?.role !== 'admin') throw notPermitted(reason, { event, role: String(raw.actor?.role) });
+  }
+
+  /** A Signal cannot prove who sent it, so an admin-only report never comes in that way (who-reports-1). */
+  private signalNotPermitted(event: HumanEventName, report: HumanReport): string | undefined {
+    if (!this.host.features.whoReports) return undefined;
+    const reason = adminOnlyReason(event, report.data);
+    return (
+      reason && `${reason}; a Signal cannot prove who sent it (claimed ${report.actor.id}): send it through the API`
+    );
+  }
+
   /** Seconds until the hourly limit has room again; undefined while it has (always, before bounded-1). */
   private retryAfterSeconds(): number | undefined {
     if (!this.host.features.bounded) return undefined;
@@ -390,8 +413,8 @@ export class ReportIntake {
     return undefined;
   }
 
-  private keep(event: HumanEventName, report: HumanReport): void {
-    this.inbox.push({ event, report });
+  private keep(event: HumanEventName, report: HumanReport, via?: 'signal'): void {
+    this.inbox.push(via ? { event, report, via } : { event, report });
     const { actor, idempotencyKey } = report;
     this.records.push({ event, idempotencyKey, actor, at: nowIso(), outcome: 'accepted', step: this.host.log.step });
   }

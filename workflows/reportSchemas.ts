@@ -97,6 +97,23 @@ export interface HumanReport<E extends HumanEventName = HumanEventName> {
   data: EventPayload<E>;
 }
 
+/**
+ * Reports that decide something are admin-only (DESIGN §3 "Who may report what"): why, or undefined when
+ * anyone who may report may send this one. `wipe-confirmed` has the MDM record deleted next; `user-assigned`
+ * with free user details hands the device (and the official delivery mail) to anyone, while field staff
+ * may only pick an existing application.
+ */
+export function adminOnlyReason(event: string, data: unknown): string | undefined {
+  if (event === 'wipe-confirmed') {
+    return 'wipe-confirmed is for admins only: the device record is deleted from the MDM on its word';
+  }
+  const user = (data as { user?: unknown } | undefined)?.user;
+  if (event === 'user-assigned' && user !== undefined) {
+    return 'user-assigned with user details is for admins only; field staff assign an existing application (applicationId)';
+  }
+  return undefined;
+}
+
 export function isHumanEvent(name: string): name is HumanEventName {
   return Object.prototype.hasOwnProperty.call(eventPayloadSchemas, name);
 }

@@ -3,10 +3,10 @@
  */
 import { Router } from 'express';
 import { ADMIN_COMMANDS, adminUpdates, reportUpdates, type AdminCommandName } from '../../workflows/definitions';
-import { eventPayloadSchemas, parseReport, ReportInvalid } from '../../workflows/reportSchemas';
+import { adminOnlyReason, eventPayloadSchemas, parseReport, ReportInvalid } from '../../workflows/reportSchemas';
 import { actorOf, ANY_ROLE, REPORTERS, requireRole } from '../auth';
 import type { ApiContext } from '../context';
-import { invalidInput, problemsFromZod } from '../errors';
+import { ApiError, invalidInput, problemsFromZod } from '../errors';
 import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
 import { eventParam, parseBody, parseQuery, workflowIdParam } from '../validation';
 import { listWorkflows } from '../workflowList';
@@ -43,6 +43,10 @@ export function workflowsRouter(ctx: ApiContext): Router {
     // Checked here first for field-precise messages (unknown keys named); parseReport then builds the report.
     const payload = eventPayloadSchemas[event].safeParse(body.data);
     if (!payload.success) throw invalidInput(`invalid ${event} report`, problemsFromZod(payload.error, 'data'));
+    // DESIGN §3 "Who may report what": the workflow refuses these too (who-reports-1); said here first.
+    const adminOnly = adminOnlyReason(event, payload.data);
+    if (adminOnly && actor.role !== 'admin')
+      throw new ApiError(403, 'forbidden', adminOnly, { event, role: actor.role });
     let report;
     try {
       report = parseReport(event, {
