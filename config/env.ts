@@ -4,6 +4,7 @@
  * process with a message naming the variable.
  */
 import { z } from 'zod';
+import { credentialProblems } from './credentialRules';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
@@ -64,7 +65,10 @@ export interface ApiTokenEntry {
   role: ApiRole;
 }
 
-/** Local-only tokens; refused when NODE_ENV=production so a forgotten setting cannot open the API. */
+/**
+ * Local-only tokens: accepted only with NODE_ENV development or test and API_HOST on loopback
+ * (config/credentialRules.ts), so a forgotten setting cannot open the API.
+ */
 export const DEV_API_TOKENS =
   'dev-admin-token=admin@local:admin,dev-field-token=field@local:field-staff,dev-viewer-token=viewer@local:viewer';
 
@@ -158,19 +162,6 @@ const environmentSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2_000).default(40),
   DATABASE_URL: url.default('postgres://postgres:postgres@127.0.0.1:5433/device_lifecycle'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
-  // Least privilege (db/migrations/0011_runtime_role.sql): when DATABASE_MIGRATION_URL is set, migrations
-  // run with it (the schema owner) and the service uses DATABASE_URL (the runtime role DATABASE_RUNTIME_ROLE,
-  // which may only INSERT and SELECT the audit table). Unset, DATABASE_URL does both, as on the local stack.
-  DATABASE_MIGRATION_URL: url.optional(),
-  DATABASE_RUNTIME_ROLE: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL role name')
-    .default('device_lifecycle_app'),
-  // Personal data of processes closed this many days ago is erased by the retention Schedule (db/retention).
-  RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
-  // The API's Prometheus endpoint: its own listener, off the public API port; 0 turns it off.
-  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
-  API_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // Which MDM the activities talk to (mdm/createMdmPort.ts); each kind reads its own settings there.
   MDM_KIND: z.enum(['emulator', 'nanomdm', 'intune']).default('emulator'),
   MDM_BASE_URL: url.default('http://127.0.0.1:4010'),
@@ -211,6 +202,12 @@ const environmentSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/, 'must be like 5mb')
     .default('5mb'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(600),
+  // Before authentication, per client address (api/auth/addressThrottle.ts): requests per window, and
+  // unknown credentials per window before the address is refused for a while (doubling up to an hour).
+  API_ADDRESS_RATE_LIMIT: rate('3000/1m'),
+  API_AUTH_FAILURE_LIMIT: rate('20/10m'),
+  // Proxies in front of the API that append to X-Forwarded-For; 0 uses the connection's address.
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   API_UPDATE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(300_000).default(30_000),
   // Bulk starts (POST /collections, /inactivations): workflow starts in flight at once per request.
   BULK_START_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
@@ -225,7 +222,9 @@ const environmentSchema = z.object({
     .string()
     .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a claim name, or a dotted path like realm_access.roles')
     .default('roles'),
-  OIDC_ACTOR_CLAIM: z.string().min(1).default('email'),
+  // The claim naming the actor: `sub` (stable, never reassigned). `email` is taken only with
+  // email_verified true (api/auth/oidcClaims.ts); an absent claim falls back to `sub`.
+  OIDC_ACTOR_CLAIM: z.string().min(1).default('sub'),
   OIDC_ROLE_MAP: oidcRoleMap,
   OIDC_ALGORITHMS: commaList.pipe(z.array(z.enum(OIDC_ALGORITHMS)).min(1)).default(['RS256', 'ES256']),
   OIDC_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
@@ -319,6 +318,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (result.data.NODE_ENV === 'production' && (present.API_TOKENS ?? DEV_API_TOKENS) === DEV_API_TOKENS) {
       throw new ConfigError(['API_TOKENS: must be set in production (the built-in tokens are for local use only)']);
     }
+    const credentials = credentialProblems(result.data);
+    if (credentials.length > 0) throw new ConfigError(credentials);
     return result.data;
   }
   throw new ConfigError(
