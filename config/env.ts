@@ -162,6 +162,19 @@ const environmentSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(2_000).default(40),
   DATABASE_URL: url.default('postgres://postgres:postgres@127.0.0.1:5433/device_lifecycle'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  // Least privilege (db/migrations/0011_runtime_role.sql): when DATABASE_MIGRATION_URL is set, migrations
+  // run with it (the schema owner) and the service uses DATABASE_URL (the runtime role DATABASE_RUNTIME_ROLE,
+  // which may only INSERT and SELECT the audit table). Unset, DATABASE_URL does both, as on the local stack.
+  DATABASE_MIGRATION_URL: url.optional(),
+  DATABASE_RUNTIME_ROLE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL role name')
+    .default('device_lifecycle_app'),
+  // Personal data of processes closed this many days ago is erased by the retention Schedule (db/retention).
+  RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  // The API's Prometheus endpoint: its own listener, off the public API port; 0 turns it off.
+  API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  API_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // Which MDM the activities talk to (mdm/createMdmPort.ts); each kind reads its own settings there.
   MDM_KIND: z.enum(['emulator', 'nanomdm', 'intune']).default('emulator'),
   MDM_BASE_URL: url.default('http://127.0.0.1:4010'),
