@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { credentialProblems } from './credentialRules';
+import { payloadEncryptionFields, payloadEncryptionProblems } from '../temporal/payloadEncryptionSettings';
+import { temporalTransportFields, temporalTransportProblems } from '../temporal/connectionSettings';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
@@ -151,6 +153,8 @@ const environmentSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('device-lifecycle'),
   TEMPORAL_UI_PORT: port.default(8233),
+  // TEMPORAL_TLS, TEMPORAL_TLS_CA_FILE, _CERT_FILE, _KEY_FILE, _SERVER_NAME, TEMPORAL_API_KEY (temporal/connectionSettings.ts)
+  ...temporalTransportFields,
   // The worker's Prometheus endpoint (worker/metrics.ts); 0 turns it off. Use 0.0.0.0 in a container.
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -203,6 +207,8 @@ const environmentSchema = z.object({
     )
     .pipe(z.array(z.string().email()).min(1)),
   DATA_DIR: z.string().min(1).default('.data'),
+  // PAYLOAD_ENCRYPTION_KEYS, PAYLOAD_ENCRYPTION_KEY_ID, TEMPORAL_UI_ORIGINS (temporal/payloadEncryptionSettings.ts)
+  ...payloadEncryptionFields,
   // HTTP API
   API_TOKENS: apiTokens,
   API_BODY_LIMIT: z
@@ -301,7 +307,7 @@ export class ConfigError extends Error {
 }
 
 /** Never echoed in a configuration error: the message ends up in logs. */
-const SECRET_VARIABLES = new Set(['API_TOKENS', 'MDM_API_KEY']);
+const SECRET_VARIABLES = new Set(['API_TOKENS', 'MDM_API_KEY', 'PAYLOAD_ENCRYPTION_KEYS', 'TEMPORAL_API_KEY']);
 
 const OIDC_REQUIRED = ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const;
 
@@ -326,13 +332,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(present);
   if (result.success) {
-    const oidc = oidcProblems(result.data);
-    if (oidc.length > 0) throw new ConfigError(oidc);
+    const problems = [...oidcProblems(result.data), ...temporalTransportProblems(result.data)];
+    if (problems.length > 0) throw new ConfigError(problems);
     if (result.data.NODE_ENV === 'production' && (present.API_TOKENS ?? DEV_API_TOKENS) === DEV_API_TOKENS) {
       throw new ConfigError(['API_TOKENS: must be set in production (the built-in tokens are for local use only)']);
     }
     const credentials = credentialProblems(result.data);
     if (credentials.length > 0) throw new ConfigError(credentials);
+    const encryption = payloadEncryptionProblems(result.data);
+    if (encryption.length > 0) throw new ConfigError(encryption);
     return result.data;
   }
   throw new ConfigError(

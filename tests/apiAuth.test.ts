@@ -519,7 +519,13 @@ describe('OIDC configuration', () => {
   });
 
   it('wants an https JWKS in production, where API_TOKENS=none turns static tokens off', () => {
-    const prod = { NODE_ENV: 'production', API_TOKENS: 'none', OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: AUDIENCE };
+    const prod = {
+      NODE_ENV: 'production',
+      API_TOKENS: 'none',
+      OIDC_ISSUER: ISSUER,
+      OIDC_AUDIENCE: AUDIENCE,
+      PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    };
     expect(() => loadConfig({ ...prod, OIDC_JWKS_URL: 'http://idp/jwks' })).toThrow(/must be https in production/);
     expect(loadConfig({ ...prod, OIDC_JWKS_URL: 'https://idp/jwks' }).API_TOKENS).toEqual([]);
   });
