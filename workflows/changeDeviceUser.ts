@@ -100,7 +100,7 @@ async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<v
     c.assignment = assignment;
     c.asset = await lc.runStep(
       'assigning',
-      (ctx) => call('assignUser', `assign to ${assignment.user.name}`, ctx, assignment),
+      (ctx) => call('assignUser', 'assign the device to the new user', ctx, assignment), // no name: issue 12
       assignment.actor,
     );
     lc.setWhereabouts(c.asset.department, c.asset.location);

@@ -337,9 +337,7 @@ export class ReportIntake {
   private signalNotPermitted(event: HumanEventName, report: HumanReport): string | undefined {
     if (!this.host.features.whoReports) return undefined;
     const reason = adminOnlyReason(event, report.data);
-    return (
-      reason && `${reason}; a Signal cannot prove who sent it (claimed ${report.actor.id}): send it through the API`
-    );
+    return reason && `${reason}; a Signal cannot prove who sent it: send it through the API`;
   }
 
   /** Seconds until the hourly limit has room again; undefined while it has (always, before bounded-1). */
