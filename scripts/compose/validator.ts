@@ -148,6 +148,8 @@ export interface ResolvedService {
   entrypoint?: string[] | null;
   environment?: Record<string, string | null>;
   ports?: { target: number; published?: string; host_ip?: string; protocol?: string }[];
+  /** Ports reachable from the compose network only (not published on the host). */
+  expose?: (string | number)[];
   depends_on?: Record<string, { condition: string; required?: boolean }>;
   healthcheck?: { test?: string[]; disable?: boolean };
   volumes?: { type: string; source?: string; target: string }[];
