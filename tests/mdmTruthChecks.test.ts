@@ -126,6 +126,9 @@ const instructionSubjects = (h: Harness, language: MailLanguage, userEmail: stri
     .filter((m) => m.to.includes(userEmail) && m.subject.startsWith(TEXTS[language].subjectPrefix.instructions))
     .map((m) => m.subject);
 
+const countOf = (h: Harness, to: string, subject: string) =>
+  h.mail.messages().filter((m) => m.to.includes(to) && m.subject === subject).length;
+
 /** The safe order, played by the emulator; each device-side step's mail arrives before it is done. */
 async function walkWithMail(h: Harness, language: MailLanguage) {
   const { assetNumber, userEmail, mdmDeviceId } = await seed(h);
@@ -150,6 +153,32 @@ async function walkWithMail(h: Harness, language: MailLanguage) {
   );
   const other: MailLanguage = language === 'ja' ? 'en' : 'ja';
   expect(instructionSubjects(h, other, userEmail)).toEqual([]);
+}
+
+/**
+ * The removal profile fails on the device: the user must register the device again, and is told how when
+ * that task opens. The mail is sent before the task waits for its report, so once the next attempt's
+ * install mail has arrived it is in the sink: checked then, without waiting out a deadline.
+ */
+async function reenrolWithMail(h: Harness, language: MailLanguage) {
+  const { assetNumber, userEmail, mdmDeviceId: firstId } = await seed(h);
+  const handle = await h.startInactivation(inactivationInput(assetNumber));
+  await h.waitForStep(handle, 'awaiting-removal-profile');
+  await h.inactivationDelivered(firstId);
+  await h.emulator.failRemovalProfile(firstId);
+  await h.waitForStep(handle, 'awaiting-reenrollment');
+  const mdmDeviceId = (await h.emulator.reEnroll(firstId)).newDeviceId;
+  await send(handle, 'device-reenrolled', { mdmDeviceId });
+  await h.waitForState(handle, (s) => s.step === 'awaiting-removal-profile' && s.inactivationAttempts === 2);
+  const install = subjectOf(language, 'install-removal-profile', assetNumber);
+  await expect.poll(() => countOf(h, userEmail, install)).toBe(2);
+  expect(instructionSubjects(h, language, userEmail)).toEqual([
+    install,
+    subjectOf(language, 'reenroll-device', assetNumber),
+    install,
+  ]);
+  await instructionMail(h, language, userEmail, assetNumber, 'reenroll-device');
+  await handle.terminate('test done');
 }
 
 describe('truth checks and instruction mails in a Japanese deployment', () => {
@@ -284,6 +313,10 @@ describe('truth checks and instruction mails in a Japanese deployment', () => {
   it('mails the device user each device-side step in Japanese, to the asset user', async () => {
     await walkWithMail(h, 'ja');
   });
+
+  it('mails the re-enrolment instructions in Japanese when the task opens after a failed removal profile', async () => {
+    await reenrolWithMail(h, 'ja');
+  });
 });
 
 describe('truth checks through the API, and instruction mails in the default language (English)', () => {
@@ -340,5 +373,9 @@ describe('truth checks through the API, and instruction mails in the default lan
 
   it('mails the device user each device-side step in English when no language is configured', async () => {
     await walkWithMail(h, 'en');
+  });
+
+  it('mails the re-enrolment instructions in English when the task opens after a failed removal profile', async () => {
+    await reenrolWithMail(h, 'en');
   });
 });
