@@ -5,6 +5,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { z } from 'zod';
+import { MDM_DEVICE_ID_PATTERN, MDM_DEVICE_ID_RULE } from '../mdm/deviceId';
 
 /**
  * Asset numbers as people write them: `A-000123`. `[0-9]` rather than `\d` so `.source` means the same in
@@ -60,6 +61,8 @@ export interface AssetEvent {
   eventType: string;
   actor: string;
   actorRole: string | null;
+  /** Which credential acted (`key:<id>`, `oidc:<iss>|<sub>`, `static:<actor>`), when it was recorded. */
+  credential?: string;
   workflowId: string | null;
   runId: string | null;
   step: string | null;
@@ -116,7 +119,7 @@ export const assetPlatformSchema = z.enum(ASSET_PLATFORMS, {
 export const assetPatchSchema = z.strictObject({
   serialNumber: text(64).optional(),
   model: text(100).optional(),
-  mdmDeviceId: text(100).nullable().optional(),
+  mdmDeviceId: text(100).regex(MDM_DEVICE_ID_PATTERN, MDM_DEVICE_ID_RULE).nullable().optional(),
   status: assetStatusSchema.optional(),
   plannedStatus: assetStatusSchema.nullable().optional(),
   plannedDate: isoDateSchema.nullable().optional(),
@@ -153,6 +156,13 @@ export const eventInputSchema = z.strictObject({
   eventType: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, 'must be a short identifier like device-collected'),
   actor: text(200),
   actorRole: text(50).nullable().optional(),
+  credential: z
+    .string()
+    .trim()
+    .max(600)
+    .regex(/^[a-z]+:./, 'must be kind:reference, like key:<id> or static:<actor>')
+    .nullable()
+    .optional(),
   workflowId: text(255).nullable().optional(),
   runId: text(255).nullable().optional(),
   step: text(100).nullable().optional(),

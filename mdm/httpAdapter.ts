@@ -3,7 +3,8 @@
  * changed contract fails loudly (MdmInvalidResponseError) instead of leaking undefined into a workflow.
  */
 import { z } from 'zod';
-import { MdmInvalidResponseError, MdmNotFoundError } from './errors';
+import { isMdmDeviceId, MDM_DEVICE_ID_RULE } from './deviceId';
+import { MdmInvalidResponseError, MdmNotFoundError, MdmRejectedError } from './errors';
 import { createMdmHttpClient, type MdmHttpOptions, type MdmRequest } from './httpClient';
 import type { MdmCommandStatus, MdmDevice, MdmPort, MdmProfile } from './port';
 
@@ -38,11 +39,24 @@ const profileSchema = z.object({
 
 const deleteSchema = z.object({ id: z.string() });
 
+/**
+ * A device id goes into URL paths: one that could leave the device's path (`..`, `/`, `%2e`) is refused
+ * before any request is built, as a request the MDM would refuse (not retryable).
+ */
+function checkedDeviceId(id: string): string {
+  if (isMdmDeviceId(id)) return id;
+  throw new MdmRejectedError(
+    400,
+    'invalid_device_id',
+    `device id ${JSON.stringify(id.slice(0, 140))} ${MDM_DEVICE_ID_RULE}`,
+  );
+}
+
 export function createHttpMdm(options: HttpMdmOptions): MdmPort {
   const http = createMdmHttpClient(options);
   const call = async <S extends z.ZodType>(schema: S, req: MdmRequest): Promise<z.infer<S>> =>
     parse(schema, await http.request(req), req);
-  const devicePath = (id: string) => `/devices/${encodeURIComponent(id)}`;
+  const devicePath = (id: string) => `/devices/${encodeURIComponent(checkedDeviceId(id))}`;
   const commandsOf = (deviceId: string) =>
     call(z.object({ commands: z.array(commandSchema) }), {
       method: 'GET',
