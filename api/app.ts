@@ -28,6 +28,8 @@ import { reportsRouter } from './routes/reports';
 import { tasksRouter } from './routes/tasks';
 import { webRouter } from './routes/web';
 import { workflowsRouter } from './routes/workflows';
+import { signaturesRouter } from './routes/signatures';
+import { noStore } from './noStore';
 
 export interface ApiDeps {
   temporal: Client;
@@ -94,6 +96,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const api = Router();
   api.use(healthRouter(ctx));
   api.use(authenticate(deps.auth));
+  // Answers behind authentication carry personal data (assets, history, workflows, applications, tasks).
+  api.use(noStore);
   api.use(rateLimitPerActor({ perMinute: deps.config.API_RATE_LIMIT_PER_MINUTE }));
   // The one route that takes text/csv reads its own body, so it comes before the JSON-only check.
   api.use(assetImportRouter(ctx));
@@ -108,6 +112,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   api.use(applicationsRouter(ctx));
   api.use(tasksRouter(ctx));
   api.use(apiKeysRouter(ctx));
+  api.use(signaturesRouter(ctx));
   app.use(API_PREFIX, api);
 
   app.use(unknownRoute);

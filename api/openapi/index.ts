@@ -16,6 +16,7 @@ import { healthRoutes, operationsRoutes } from './routes/health';
 import { reportsRoutes } from './routes/reports';
 import { tasksRoutes } from './routes/tasks';
 import { workflowsRoutes } from './routes/workflows';
+import { signaturesRoutes } from './routes/signatures';
 
 export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...healthRoutes,
@@ -29,6 +30,7 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...reportsRoutes,
   ...applicationsRoutes,
   ...apiKeysRoutes,
+  ...signaturesRoutes,
 ];
 
 const DESCRIPTION = [
@@ -37,6 +39,7 @@ const DESCRIPTION = [
   'Request bodies are JSON with a size limit; unknown fields are refused (400 naming them), and so are bytes that are not valid UTF-8. Times are ISO 8601 UTC.',
   'A method that a path does not list is answered 405 with `Allow`. A 503 (with `Retry-After`) means a dependency is down or recovering and says in `details.requestApplied` whether the request took effect; any other 5xx is a bug.',
   'The field-staff page is served at `/field/`.',
+  'Answers under `/api/v1` that need a credential are sent with `Cache-Control: no-store`: they carry personal data.',
 ].join('\n\n');
 
 let cached: JsonSchema | undefined;

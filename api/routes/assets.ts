@@ -51,9 +51,11 @@ export function assetsRouter(ctx: ApiContext): Router {
     const asset = await dbCall(assetsRepo.get(pool, assetNumber));
     if (!asset) throw notFound('asset', assetNumber);
     const events = await dbCall(assetEventsRepo.listForAsset(pool, assetNumber, HISTORY_LIMIT + 1));
+    // Least exposure (api/assetViews.ts): what of the history's personal data this role may see.
+    const { role } = actorOf(res);
     res.json({
       asset,
-      events: events.slice(0, HISTORY_LIMIT).map(eventView),
+      events: events.slice(0, HISTORY_LIMIT).map((e) => eventView(e, role)),
       eventsTruncated: events.length > HISTORY_LIMIT,
     });
   });

@@ -13,6 +13,15 @@ import { listWorkflows } from '../workflowList';
 import { idempotent, REPLAYED_HEADER } from '../idempotentRequests';
 import { executeUpdate, idempotencyKeyFor } from '../workflowUpdates';
 import { workflowView } from '../workflowView';
+import { isMdmDeviceId, MDM_DEVICE_ID_RULE } from '../../mdm/deviceId';
+import { forgetIfRefused, signatureOf, storeSignature, withReceipt } from '../signatureReceipts';
+
+/** A re-enrolment may name the device's new MDM id: held to the pattern every MDM id follows (mdm/deviceId.ts). */
+function checkMdmDeviceId(event: string, data: unknown): void {
+  const id = (data as { mdmDeviceId?: unknown }).mdmDeviceId;
+  if (event !== 'device-reenrolled' || typeof id !== 'string' || isMdmDeviceId(id)) return;
+  throw invalidInput(`invalid ${event} report`, [{ field: 'data.mdmDeviceId', problem: MDM_DEVICE_ID_RULE }]);
+}
 
 export function workflowsRouter(ctx: ApiContext): Router {
   const router = Router();
@@ -59,18 +68,28 @@ export function workflowsRouter(ctx: ApiContext): Router {
       if (err instanceof ReportInvalid) throw invalidInput(`invalid ${event} report`, err.problems);
       throw err;
     }
+    checkMdmDeviceId(event, payload.data);
+    // DESIGN §6: a signature is checked and stored here; the workflow gets its receipt only.
+    const signature = signatureOf(event, payload.data);
     const request = { route: 'POST /workflows/{workflowId}/events/{event}', workflow: workflowId, event };
     const what = { step: body.step, data: body.data };
     const sent = { scope: 'update', key: idempotencyKey, request, body: what, waitMs: ctx.updateTimeoutMs };
     const answer = await idempotent(ctx.db.pool, { ...sent, replay: 'stored' }, async () => {
-      const ack = await executeUpdate(ctx.temporal, {
-        workflowId,
-        name: event,
-        definition: reportUpdates[event],
-        arg: report,
-        idempotencyKey,
-        timeoutMs: ctx.updateTimeoutMs,
-      });
+      const receipt = signature && (await storeSignature(ctx, { workflowId, idempotencyKey, actor, signature }));
+      let ack;
+      try {
+        ack = await executeUpdate(ctx.temporal, {
+          workflowId,
+          name: event,
+          definition: reportUpdates[event],
+          arg: receipt ? withReceipt(report, receipt) : report,
+          idempotencyKey,
+          timeoutMs: ctx.updateTimeoutMs,
+        });
+      } catch (err) {
+        if (receipt) await forgetIfRefused(ctx, receipt, idempotencyKey, err);
+        throw err;
+      }
       return { status: 200, body: { ...ack, workflowId, idempotencyKey } };
     });
     if (answer.replayed) res.set(REPLAYED_HEADER, 'true');
