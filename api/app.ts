@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Config } from '../config/env';
-import { apiKeysRouter, authenticate, type Authenticator } from './auth';
+import { apiKeysRouter, guardedAuthentication, type Authenticator } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
 import { JSON_TYPES, jsonBody } from './jsonBody';
@@ -95,7 +95,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
 
   const api = Router();
   api.use(healthRouter(ctx));
-  api.use(authenticate(deps.auth));
+  // Per-address throttle, then the token (api/auth/guardedAuthentication.ts): refusals cost no lookup.
+  api.use(...guardedAuthentication(deps.config, deps.auth, ctx.clock));
   // Answers behind authentication carry personal data (assets, history, workflows, applications, tasks).
   api.use(noStore);
   api.use(rateLimitPerActor({ perMinute: deps.config.API_RATE_LIMIT_PER_MINUTE }));

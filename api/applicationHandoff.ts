@@ -25,6 +25,7 @@ import * as tasksRepo from '../db/tasksRepo';
 import { ApplicationUnavailableError, ConstraintViolationError, type Application } from '../db/types';
 import { reportUpdates } from '../workflows/definitions';
 import type { Actor } from './auth';
+import { workflowActor } from './auth/workflowActor';
 import { ApiError } from './errors';
 import { executeUpdate } from './workflowUpdates';
 
@@ -75,7 +76,7 @@ async function sendAssignment(
       workflowId,
       name: 'user-assigned',
       definition: reportUpdates['user-assigned'],
-      arg: { actor: { id: actor.id, role: actor.role }, idempotencyKey, data: { applicationId: app.id } },
+      arg: { actor: workflowActor(actor), idempotencyKey, data: { applicationId: app.id } },
       idempotencyKey,
       timeoutMs: deps.updateTimeoutMs,
     });

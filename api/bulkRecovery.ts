@@ -19,6 +19,7 @@ import type pg from 'pg';
 import * as tasksRepo from '../db/tasksRepo';
 import { adminUpdates } from '../workflows/definitions';
 import type { Actor } from './auth';
+import { workflowActor } from './auth/workflowActor';
 import type { BulkRecoveryBody, RecoveryFilter } from './bulkRecoveryRequest';
 import { mapBounded } from './concurrency';
 import type { ApiContext } from './context';
@@ -159,7 +160,11 @@ async function actOn(ctx: ApiContext, pool: pg.Pool, r: RecoveryRequest, task: t
       workflowId: task.workflowId,
       name: r.command,
       definition: adminUpdates[r.command],
-      arg: { actor: r.actor, idempotencyKey, ...(r.body.reason !== undefined ? { reason: r.body.reason } : {}) },
+      arg: {
+        actor: workflowActor(r.actor),
+        idempotencyKey,
+        ...(r.body.reason !== undefined ? { reason: r.body.reason } : {}),
+      },
       idempotencyKey,
       timeoutMs: ctx.updateTimeoutMs,
     });

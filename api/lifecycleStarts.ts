@@ -33,6 +33,7 @@ import {
   NeedsAttentionKey,
 } from '../temporal/searchAttributes';
 import type { Actor } from './auth';
+import { workflowActor } from './auth/workflowActor';
 import type { AssetLookup, AssetSummary } from './ports';
 import type { ChangeUserBody, InactivationBody } from './schemas';
 import { describeRunning, type RunningSummary } from './workflowView';
@@ -104,7 +105,7 @@ export function changeUserPlan(assetNumber: string, body: ChangeUserBody, actor:
     storageLocation: body.storageLocation,
     newUser: body.newUser,
     keepRecordAfterWipe: body.keepRecordAfterWipe,
-    requestedBy: { id: actor.id, role: actor.role },
+    requestedBy: workflowActor(actor),
     adminInCharge: {
       name: config.ADMIN_IN_CHARGE_NAME,
       email: config.ADMIN_EMAILS[0]!,
@@ -139,7 +140,7 @@ export function inactivationPlan(assetNumber: string, body: InactivationBody, ac
     acknowledgeProfileStays: body.acknowledgeProfileStays,
     finalStatus: body.finalStatus,
     maxAttempts: config.INACTIVATION_MAX_ATTEMPTS,
-    requestedBy: { id: actor.id, role: actor.role },
+    requestedBy: workflowActor(actor),
     timings: timingsFrom(config),
     limits: limitsFrom(config),
   };

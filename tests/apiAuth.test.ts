@@ -114,23 +114,28 @@ describe('OIDC tokens', () => {
   ] as const)(
     'a %s token (%s) is allowed on its routes and refused (403) above its role',
     async (role, alg, expected) => {
-      const token = await jwt(alg === 'RS256' ? rsa : ec, { email: `${role}@example.com`, roles: [role] });
+      const token = await jwt(alg === 'RS256' ? rsa : ec, { sub: `${role}@example.com`, roles: [role] });
       expect(await levels(token)).toEqual(expected);
     },
   );
 
   it('names the 403: the role held and the roles allowed', async () => {
-    const token = await jwt(rsa, { email: 'v@example.com', roles: 'viewer' });
+    const token = await jwt(rsa, { sub: 'v@example.com', roles: 'viewer' });
     const res = await api.call('POST', '/api/v1/api-keys', { token, body: { actorId: 'x', role: 'viewer' } });
     expectForbidden(res, /role viewer may not do this \(needs admin\)/);
     expect(res.body.error.details).toEqual({ role: 'viewer', allowed: ['admin'] });
   });
 
-  it('records the token actor as the author of a change (email, else sub)', async () => {
-    const withEmail = await jwt(rsa, { sub: 'u-1', email: 'Alice.Admin@example.com', roles: ['admin'] });
+  it('records the token actor as the author of a change: sub by default, whatever email the token carries', async () => {
+    const withEmail = await jwt(rsa, {
+      sub: 'u-1',
+      email: 'Alice.Admin@example.com',
+      email_verified: true,
+      roles: ['admin'],
+    });
     const withoutEmail = await jwt(ec, { sub: 'u-2', roles: ['admin'] });
     for (const [token, author] of [
-      [withEmail, 'Alice.Admin@example.com'],
+      [withEmail, 'u-1'],
       [withoutEmail, 'u-2'],
     ] as const) {
       const res = await api.call('POST', '/api/v1/api-keys', {
@@ -143,7 +148,7 @@ describe('OIDC tokens', () => {
   });
 
   it('refuses expired, not-yet-valid, missing-expiry tokens with the reason', async () => {
-    const claims = { email: 'a@example.com', roles: ['admin'] };
+    const claims = { sub: 'a@example.com', roles: ['admin'] };
     const cases: [string, RegExp][] = [
       [await jwt(rsa, claims, { expiresIn: -120 }), /^token expired$/],
       [await jwt(rsa, claims, { notBefore: 120 }), /^token not yet valid$/],
@@ -153,12 +158,12 @@ describe('OIDC tokens', () => {
   });
 
   it('accepts a token expired within the clock tolerance (30 s by default)', async () => {
-    const token = await jwt(rsa, { email: 'a@example.com', roles: ['viewer'] }, { expiresIn: -10 });
+    const token = await jwt(rsa, { sub: 'a@example.com', roles: ['viewer'] }, { expiresIn: -10 });
     expect((await api.call(...READ, { token })).status).toBe(200);
   });
 
   it('refuses forged and foreign signatures, HS256 and alg none', async () => {
-    const claims = { email: 'mallory@example.com', roles: ['admin'] };
+    const claims = { sub: 'mallory@example.com', roles: ['admin'] };
     const cases: [string, RegExp][] = [
       [await jwt(impostor, claims), /^invalid token signature$/],
       [await jwt(stranger, claims), /^invalid token signature$/],
@@ -174,7 +179,7 @@ describe('OIDC tokens', () => {
   });
 
   it('refuses a wrong audience or issuer without saying which were expected', async () => {
-    const claims = { email: 'a@example.com', roles: ['admin'] };
+    const claims = { sub: 'a@example.com', roles: ['admin'] };
     expectUnauthorized(
       await api.call(...READ, { token: await jwt(rsa, claims, { audience: 'some-other-api' }) }),
       /^token audience not accepted$/,
@@ -187,9 +192,9 @@ describe('OIDC tokens', () => {
 
   it('answers 403 (authenticated, but no role here) for a missing role claim or unknown roles', async () => {
     for (const claims of [
-      { email: 'nobody@example.com' },
-      { email: 'nobody@example.com', roles: ['superuser', 'Admin'] },
-      { email: 'nobody@example.com', roles: 42 },
+      { sub: 'nobody@example.com' },
+      { sub: 'nobody@example.com', roles: ['superuser', 'Admin'] },
+      { sub: 'nobody@example.com', roles: 42 },
     ]) {
       const res = await api.call(...READ, { token: await jwt(rsa, claims) });
       expectForbidden(res, /^nobody@example\.com has no role in this service \(token claim "roles"\)$/);
@@ -218,21 +223,24 @@ describe('OIDC claim rules', () => {
       jwksUrl: jwks.url,
       algorithms: ['RS256', 'ES256'],
       clockToleranceSeconds: 30,
-      actorClaim: 'email',
+      actorClaim: 'sub',
       roleClaim: 'roles',
       logger: { error: () => undefined },
       ...overrides,
     });
+
+  /** What the verifier answers: the actor, and the credential as `oidc:<iss>|<sub>` for the audit trail. */
+  const oidcActor = (id: string, role: string, sub = id) => ({ id, role, credential: `oidc:${ISSUER}|${sub}` });
 
   it('maps provider groups to roles, only those listed, the widest role winning', async () => {
     const auth = verifier({
       roleClaim: 'groups',
       roleMap: { 'it-admins': 'admin', field: 'field-staff', staff: 'viewer' },
     });
-    const as = async (groups: unknown) => auth.authenticate(await jwt(rsa, { email: 'p@example.com', groups }));
-    expect(await as(['staff', 'field'])).toEqual({ id: 'p@example.com', role: 'field-staff' });
-    expect(await as(['staff', 'it-admins', 'field'])).toEqual({ id: 'p@example.com', role: 'admin' });
-    expect(await as('staff')).toEqual({ id: 'p@example.com', role: 'viewer' });
+    const as = async (groups: unknown) => auth.authenticate(await jwt(rsa, { sub: 'p@example.com', groups }));
+    expect(await as(['staff', 'field'])).toEqual(oidcActor('p@example.com', 'field-staff'));
+    expect(await as(['staff', 'it-admins', 'field'])).toEqual(oidcActor('p@example.com', 'admin'));
+    expect(await as('staff')).toEqual(oidcActor('p@example.com', 'viewer'));
     // With a map, our own role names are not trusted to mean the same at the provider.
     await expect(as(['admin'])).rejects.toMatchObject({ status: 403 });
     await expect(as(['__proto__', 'constructor'])).rejects.toMatchObject({ status: 403 });
@@ -245,17 +253,17 @@ describe('OIDC claim rules', () => {
       { preferred_username: 'fieldy', realm_access: { roles: ['offline_access', 'field-staff'] } },
       { audience: 'second-audience' },
     );
-    expect(await auth.authenticate(token)).toEqual({ id: 'fieldy', role: 'field-staff' });
+    // No sub in this token: the credential names the actor claim's value instead.
+    expect(await auth.authenticate(token)).toEqual(oidcActor('fieldy', 'field-staff'));
     const scopeStyle = verifier({ roleClaim: 'scope' });
-    expect(await scopeStyle.authenticate(await jwt(rsa, { email: 's@example.com', scope: 'openid viewer' }))).toEqual({
-      id: 's@example.com',
-      role: 'viewer',
-    });
+    expect(await scopeStyle.authenticate(await jwt(rsa, { sub: 's@example.com', scope: 'openid viewer' }))).toEqual(
+      oidcActor('s@example.com', 'viewer'),
+    );
   });
 
   it('honours the allowed algorithms', async () => {
     const rsOnly = verifier({ algorithms: ['RS256'] });
-    await expect(rsOnly.authenticate(await jwt(ec, { email: 'e@example.com', roles: ['viewer'] }))).rejects.toThrow(
+    await expect(rsOnly.authenticate(await jwt(ec, { sub: 'e@example.com', roles: ['viewer'] }))).rejects.toThrow(
       /^token algorithm not allowed$/,
     );
   });
@@ -265,22 +273,22 @@ describe('OIDC claim rules', () => {
     const url = down.url;
     await down.close();
     const auth = verifier({ jwksUrl: url });
-    await expect(auth.authenticate(await jwt(rsa, { email: 'a@example.com', roles: ['admin'] }))).rejects.toMatchObject(
-      { status: 503, code: 'auth-unavailable' },
-    );
+    await expect(auth.authenticate(await jwt(rsa, { sub: 'a@example.com', roles: ['admin'] }))).rejects.toMatchObject({
+      status: 503,
+      code: 'auth-unavailable',
+    });
   });
 
   it('picks up a rotated key (unknown kid triggers a refetch)', async () => {
     const server = await serveJwks([rsa]);
     try {
       const auth = verifier({ jwksUrl: server.url, jwksCooldownMs: 0 });
-      expect(await auth.authenticate(await jwt(rsa, { email: 'a@example.com', roles: ['viewer'] }))).toBeDefined();
+      expect(await auth.authenticate(await jwt(rsa, { sub: 'a@example.com', roles: ['viewer'] }))).toBeDefined();
       const next = await testSigningKey('ES256', 'rotated');
       server.publish([rsa, next]);
-      expect(await auth.authenticate(await jwt(next, { email: 'a@example.com', roles: ['viewer'] }))).toEqual({
-        id: 'a@example.com',
-        role: 'viewer',
-      });
+      expect(await auth.authenticate(await jwt(next, { sub: 'a@example.com', roles: ['viewer'] }))).toEqual(
+        oidcActor('a@example.com', 'viewer'),
+      );
     } finally {
       await server.close();
     }
@@ -513,7 +521,7 @@ describe('OIDC configuration', () => {
     expect(c.OIDC_AUDIENCE).toEqual(['a', 'b']);
     expect(c.OIDC_ROLE_MAP).toEqual({ 'it-admins': 'admin', field: 'field-staff' });
     expect(c.OIDC_ALGORITHMS).toEqual(['RS256', 'ES256']);
-    expect([c.OIDC_ROLE_CLAIM, c.OIDC_ACTOR_CLAIM]).toEqual(['roles', 'email']);
+    expect([c.OIDC_ROLE_CLAIM, c.OIDC_ACTOR_CLAIM]).toEqual(['roles', 'sub']);
     expect(() => loadConfig({ OIDC_ROLE_MAP: 'it-admins=root' })).toThrow(/OIDC_ROLE_MAP.*claimValue=role/);
     expect(() => loadConfig({ OIDC_ALGORITHMS: 'HS256' })).toThrow(/OIDC_ALGORITHMS/);
   });

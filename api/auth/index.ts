@@ -10,3 +10,5 @@ export { OidcAuthenticator, looksLikeJwt } from './oidc';
 export { CompositeAuthenticator, createAuthenticator } from './fromConfig';
 export { apiKeysRouter } from './apiKeysRouter';
 export { actorOf, ANY_ROLE, authenticate, REPORTERS, requireRole } from './middleware';
+export { guardedAuthentication } from './guardedAuthentication';
+export { workflowActor } from './workflowActor';

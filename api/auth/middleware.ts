@@ -2,8 +2,9 @@
  * The Express side of authentication: find the bearer token, ask the Authenticator, answer 401 or 403
  * in the API's error shape (DESIGN §4), and check roles per route.
  */
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { ApiRole } from '../../config/env';
+import { isDevelopmentToken } from '../../config/credentialRules';
 import { ApiError } from '../errors';
 import { CredentialsRefused, type Actor, type Authenticator } from './types';
 
@@ -22,19 +23,39 @@ function refused(err: CredentialsRefused): ApiError {
   return unauthorized(err.message, true);
 }
 
-export function authenticate(authenticator: Authenticator): RequestHandler {
+export interface AuthenticateOptions {
+  /** Told of every credential that was never valid, before the 401 (the address throttle counts them). */
+  onGuess?: (req: Request) => void;
+  /**
+   * Whether development and example tokens (config/credentialRules.ts) may be used by this request: a
+   * backstop behind the start-up check, for an app built with a configuration that skipped it.
+   */
+  developmentTokensAllowed?: (req: Request) => boolean;
+}
+
+export function authenticate(authenticator: Authenticator, options: AuthenticateOptions = {}): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('authorization');
     if (!header) throw unauthorized('missing Authorization header (expected "Bearer <token>")', false);
     const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header);
     if (!match) throw unauthorized('Authorization header must be "Bearer <token>"', false);
+    const token = match[1]!;
+    const guess = (message: string) => {
+      options.onGuess?.(req);
+      return unauthorized(message, true);
+    };
+    if (options.developmentTokensAllowed && isDevelopmentToken(token) && !options.developmentTokensAllowed(req)) {
+      throw guess('development tokens are refused here (only NODE_ENV development or test, API on loopback)');
+    }
     let actor: Actor | undefined;
     try {
-      actor = await authenticator.authenticate(match[1]!);
+      actor = await authenticator.authenticate(token);
     } catch (err) {
-      throw err instanceof CredentialsRefused ? refused(err) : err;
+      if (!(err instanceof CredentialsRefused)) throw err;
+      if (err.guess) options.onGuess?.(req);
+      throw refused(err);
     }
-    if (!actor) throw unauthorized('unknown or revoked token', true);
+    if (!actor) throw guess('unknown or revoked token');
     res.locals.actor = actor;
     next();
   };

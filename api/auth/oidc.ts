@@ -61,19 +61,25 @@ function refusalFor(err: { code?: string; claim?: string }): CredentialsRefused 
       return new CredentialsRefused('token expired');
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       return new CredentialsRefused(claimMessage(err.claim));
+    // Never valid, whoever sent them: these count as guesses for the address's back-off.
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
     case 'ERR_JOSE_NOT_SUPPORTED':
-      return new CredentialsRefused('token algorithm not allowed');
+      return new CredentialsRefused('token algorithm not allowed', 401, true);
     case 'ERR_JWKS_NO_MATCHING_KEY':
     case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-      return new CredentialsRefused('invalid token signature');
+      return new CredentialsRefused('invalid token signature', 401, true);
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
-      return new CredentialsRefused('invalid token');
+      return new CredentialsRefused('invalid token', 401, true);
     default:
       return undefined;
   }
+}
+
+/** `oidc:<iss>|<sub>`: the pair a provider guarantees unique and never reassigned. */
+function credentialOf(payload: JWTPayload, actorId: string): string {
+  return `oidc:${payload.iss ?? ''}|${payload.sub ?? actorId}`;
 }
 
 export class OidcAuthenticator implements Authenticator {
@@ -99,7 +105,7 @@ export class OidcAuthenticator implements Authenticator {
     // Authenticated but not authorised for anything here: 403, since signing in again will not help.
     if (!role)
       throw new CredentialsRefused(`${id} has no role in this service (token claim "${this.options.roleClaim}")`, 403);
-    return { id, role };
+    return { id, role, credential: credentialOf(payload, id) };
   }
 
   private async verify(token: string): Promise<JWTPayload> {
@@ -125,7 +131,7 @@ export class OidcAuthenticator implements Authenticator {
           'cannot verify tokens right now (identity provider keys unavailable)',
         );
       }
-      throw new CredentialsRefused('invalid token');
+      throw new CredentialsRefused('invalid token', 401, true);
     }
   }
 }

@@ -3,9 +3,13 @@
  * roles, and how an identity provider's group names become this service's roles.
  */
 import { API_ROLES, type ApiRole } from '../../config/env';
+import { CredentialsRefused } from './types';
 
 export interface ClaimRules {
-  /** Claim naming the actor; `sub` is the fallback when it is absent or empty. */
+  /**
+   * Claim naming the actor (default `sub`); `sub` is the fallback when it is absent or empty. An `email`
+   * claim counts only when `email_verified` is true: anyone may type an address into an account.
+   */
   actorClaim: string;
   /** Claim (or dotted path, e.g. `realm_access.roles`) holding a role name or a list of them. */
   roleClaim: string;
@@ -19,10 +23,26 @@ export interface ClaimRules {
 /** Most privileged first: a person in several groups acts with the widest role they were given. */
 const PRECEDENCE: readonly ApiRole[] = ['admin', 'field-staff', 'viewer'];
 
+/** Some providers send the flag as the string "true". */
+function emailVerified(claims: Record<string, unknown>): boolean {
+  return claims.email_verified === true || claims.email_verified === 'true';
+}
+
+/**
+ * The actor's id. Decision: an unverified email is refused (403 naming the reason) rather than replaced
+ * by `sub`, so one person never shows up under two ids depending on a flag at the provider.
+ */
 export function actorIdFrom(claims: Record<string, unknown>, rules: ClaimRules): string | undefined {
   for (const name of [rules.actorClaim, 'sub']) {
     const value = claims[name];
-    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+    if (typeof value !== 'string' || value.trim() === '') continue;
+    if (name === 'email' && !emailVerified(claims)) {
+      throw new CredentialsRefused(
+        'token email is not verified (email_verified is not true); the actor is taken from a verified email only',
+        403,
+      );
+    }
+    return value.trim();
   }
   return undefined;
 }

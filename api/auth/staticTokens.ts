@@ -15,7 +15,10 @@ export class StaticTokenAuthenticator implements Authenticator {
   private readonly entries: { hash: Buffer; actor: Actor }[];
 
   constructor(tokens: readonly ApiTokenEntry[]) {
-    this.entries = tokens.map((t) => ({ hash: digest(t.token), actor: { id: t.actorId, role: t.role } }));
+    this.entries = tokens.map((t) => ({
+      hash: digest(t.token),
+      actor: { id: t.actorId, role: t.role, credential: `static:${t.actorId}` },
+    }));
   }
 
   authenticate(token: string): Promise<Actor | undefined> {

@@ -4,7 +4,7 @@
 import { Router } from 'express';
 import { ADMIN_COMMANDS, adminUpdates, reportUpdates, type AdminCommandName } from '../../workflows/definitions';
 import { adminOnlyReason, eventPayloadSchemas, parseReport, ReportInvalid } from '../../workflows/reportSchemas';
-import { actorOf, ANY_ROLE, REPORTERS, requireRole } from '../auth';
+import { actorOf, ANY_ROLE, REPORTERS, requireRole, workflowActor } from '../auth';
 import type { ApiContext } from '../context';
 import { ApiError, invalidInput, problemsFromZod } from '../errors';
 import { adminCommandBody, eventBody, listWorkflowsQuery } from '../schemas';
@@ -59,7 +59,7 @@ export function workflowsRouter(ctx: ApiContext): Router {
     let report;
     try {
       report = parseReport(event, {
-        actor: { id: actor.id, role: actor.role },
+        actor: workflowActor(actor),
         idempotencyKey,
         ...(body.step ? { step: body.step } : {}),
         data: body.data,
@@ -112,7 +112,7 @@ export function workflowsRouter(ctx: ApiContext): Router {
             workflowId,
             name: command,
             definition: adminUpdates[command as AdminCommandName],
-            arg: { actor: { id: actor.id, role: actor.role }, idempotencyKey, reason: body.reason },
+            arg: { actor: workflowActor(actor), idempotencyKey, reason: body.reason },
             idempotencyKey,
             timeoutMs: ctx.updateTimeoutMs,
           });
