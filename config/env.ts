@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { credentialProblems } from './credentialRules';
+import { redactSecrets } from './redact';
 import { payloadEncryptionFields, payloadEncryptionProblems } from '../temporal/payloadEncryptionSettings';
 import { temporalTransportFields, temporalTransportProblems } from '../temporal/connectionSettings';
 
@@ -300,8 +301,12 @@ const schema = environmentSchema.transform(
 export type Config = z.infer<typeof schema>;
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    // The message ends up in logs: URL user-info (DATABASE_URL, SMTP_URL passwords) and tokens are masked.
+    const shown = problems.map(redactSecrets);
+    super(`Invalid configuration:\n${shown.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = shown;
     this.name = 'ConfigError';
   }
 }
