@@ -299,6 +299,7 @@ async function importRow(
     const result = await assetsRepo.upsert(client, input, {
       actor: audit.actor.id,
       actorRole: audit.actor.role,
+      credential: audit.actor.credential ?? null,
       idempotencyKey: importRowKey(audit.importKey, input.assetNumber),
       details: { via: 'csv-import', importKey: audit.importKey, row: r.row },
     });

@@ -19,6 +19,7 @@ export interface AssetEventRow {
   event_type: string;
   actor: string;
   actor_role: string | null;
+  credential: string | null;
   workflow_id: string | null;
   run_id: string | null;
   step: string | null;
@@ -36,6 +37,8 @@ export function toAssetEvent(row: AssetEventRow): AssetEvent {
     eventType: row.event_type,
     actor: row.actor,
     actorRole: row.actor_role,
+    // Only when known, so events of workflows (which do not send it yet) look as they always did.
+    ...(row.credential ? { credential: row.credential } : {}),
     workflowId: row.workflow_id,
     runId: row.run_id,
     step: row.step,
@@ -81,8 +84,8 @@ export async function record(
     ({ rows } = await db.query<AssetEventRow>(
       `INSERT INTO asset_events
          (asset_number, event_type, actor, actor_role, workflow_id, run_id, step, details, changes,
-          asset_version, idempotency_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+          asset_version, idempotency_key, credential)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING *`,
       [
@@ -97,6 +100,7 @@ export async function record(
         change.changes === null ? null : JSON.stringify(change.changes),
         change.assetVersion,
         e.idempotencyKey,
+        e.credential ?? null,
       ],
     ));
   } catch (err) {

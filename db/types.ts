@@ -61,6 +61,8 @@ export interface AssetEvent {
   eventType: string;
   actor: string;
   actorRole: string | null;
+  /** Which credential acted (`key:<id>`, `oidc:<iss>|<sub>`, `static:<actor>`), when it was recorded. */
+  credential?: string;
   workflowId: string | null;
   runId: string | null;
   step: string | null;
@@ -154,6 +156,13 @@ export const eventInputSchema = z.strictObject({
   eventType: z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,99}$/, 'must be a short identifier like device-collected'),
   actor: text(200),
   actorRole: text(50).nullable().optional(),
+  credential: z
+    .string()
+    .trim()
+    .max(600)
+    .regex(/^[a-z]+:./, 'must be kind:reference, like key:<id> or static:<actor>')
+    .nullable()
+    .optional(),
   workflowId: text(255).nullable().optional(),
   runId: text(255).nullable().optional(),
   step: text(100).nullable().optional(),

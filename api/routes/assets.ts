@@ -73,6 +73,7 @@ export function assetsRouter(ctx: ApiContext): Router {
         assetsRepo.upsert(pool, body, {
           actor: actor.id,
           actorRole: actor.role,
+          credential: actor.credential ?? null,
           // Namespaced: the audit trail's keys are shared with the workflows' step keys.
           idempotencyKey: assetWriteKey(idempotencyKey),
           details: { via: 'api' },

@@ -35,6 +35,7 @@ export function signaturesRouter(ctx: ApiContext): Router {
         eventType: 'signature-read',
         actor: actor.id,
         actorRole: actor.role,
+        credential: actor.credential ?? null,
         workflowId: signature.workflowId,
         idempotencyKey: `api:signature-read:${randomUUID()}`,
         details: { receiptId, via: 'api', ...(actor.credential ? { credential: actor.credential } : {}) },
