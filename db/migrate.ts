@@ -55,9 +55,12 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
   });
 }
 
+/** Where migration 0011 reads the runtime role's name (config DATABASE_RUNTIME_ROLE). */
+const RUNTIME_ROLE_SETTING = 'device_lifecycle.runtime_role';
+
 export async function migrate(
   pool: pg.Pool,
-  options: { dir?: string; log?: (line: string) => void } = {},
+  options: { dir?: string; log?: (line: string) => void; runtimeRole?: string } = {},
 ): Promise<MigrateResult> {
   const log = options.log ?? (() => undefined);
   const migrations = loadMigrations(options.dir);
@@ -67,6 +70,9 @@ export async function migrate(
     // PostgreSQL itself if this process dies mid-way.
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {
+      // Session-wide, so every migration file of this run sees it; a pooled connection keeps it harmlessly.
+      if (options.runtimeRole)
+        await client.query('SELECT set_config($1, $2, false)', [RUNTIME_ROLE_SETTING, options.runtimeRole]);
       return await applyPending(client, migrations, log);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]);
@@ -81,7 +87,13 @@ async function applyPending(
   migrations: MigrationFile[],
   log: (line: string) => void,
 ): Promise<MigrateResult> {
-  await client.query(`
+  // Only when missing: the runtime role (no CREATE right) runs this at start too, and must get through it
+  // when the migrate job already brought the schema up to date.
+  const { rows: present } = await client.query<{ exists: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS exists",
+  );
+  if (!present[0]?.exists)
+    await client.query(`
     CREATE TABLE IF NOT EXISTS schema_migrations (
       version    integer PRIMARY KEY,
       name       text NOT NULL,

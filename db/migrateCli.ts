@@ -1,5 +1,6 @@
 /**
- * `npm run migrate`: applies pending migrations to DATABASE_URL and exits. The worker and the API also
+ * `npm run migrate`: applies pending migrations to DATABASE_MIGRATION_URL (the schema owner), or to
+ * DATABASE_URL when that is not set, and exits. The worker and the API also
  * migrate at start; this is for deployments that prefer an explicit step before rolling out.
  */
 import { loadConfig } from '../config/env';
@@ -8,9 +9,14 @@ import { createPool } from './pool';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const pool = createPool(config.DATABASE_URL, 1, { applicationName: 'device-lifecycle-migrate' });
+  const pool = createPool(config.DATABASE_MIGRATION_URL ?? config.DATABASE_URL, 1, {
+    applicationName: 'device-lifecycle-migrate',
+  });
   try {
-    const result = await migrate(pool, { log: (line) => console.log(`[migrate] ${line}`) });
+    const result = await migrate(pool, {
+      log: (line) => console.log(`[migrate] ${line}`),
+      runtimeRole: config.DATABASE_RUNTIME_ROLE,
+    });
     console.log(
       result.applied.length === 0
         ? '[migrate] database is up to date'
