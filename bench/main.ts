@@ -17,9 +17,11 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config/env';
+import { connectTemporalClient } from '../temporal/connection';
 import { createEmulatorControl } from '../mdm/emulatorControl';
+import { dataConverterFor } from '../temporal/codecDataConverter';
 import { LifecycleStepKey } from '../temporal/searchAttributes';
 import { ApiDriver } from './apiDriver';
 import { Fleet } from './fleet';
@@ -111,9 +113,13 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
   const { config } = stack;
   const api = new ApiClient(stack.apiBaseUrl);
   results.http = api;
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectTemporalClient(config);
   cleanups.push(() => connection.close());
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterFor(config),
+  });
   const emulator = createEmulatorControl({ baseUrl: config.MDM_BASE_URL, apiKey: config.MDM_API_KEY });
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'device-lifecycle-bench-logs-'));
 

@@ -7,8 +7,10 @@
  * that started it goes away.
  */
 import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/env';
+import { connectTemporalWorker } from '../temporal/connection';
+import { dataConverterFor } from '../temporal/codecDataConverter';
 import { createRawActivities } from './rawActivities';
 
 const config = loadConfig();
@@ -19,13 +21,14 @@ if (!taskQueue || types.length === 0) {
   process.exit(2);
 }
 
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const connection = await connectTemporalWorker(config);
 const worker = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue,
   workflowsPath: path.join(import.meta.dirname, 'rawWorkflow.ts'),
   activities: createRawActivities(types),
+  dataConverter: dataConverterFor(config),
   maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

@@ -24,7 +24,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   Client,
-  Connection,
   defaultPayloadConverter,
   QueryRejectedError,
   WorkflowClient,
@@ -34,9 +33,11 @@ import type pg from 'pg';
 import { mapBounded } from '../api/concurrency';
 import { literal } from '../api/workflowList';
 import { loadConfig } from '../config/env';
+import { connectTemporalClient } from '../temporal/connection';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import * as tasksRepo from '../db/tasksRepo';
+import { dataConverterFor } from '../temporal/codecDataConverter';
 import { DepartmentKey, LocationKey } from '../temporal/searchAttributes';
 import {
   CHANGE_USER_WORKFLOW,
@@ -232,6 +233,8 @@ export async function rebuildTaskIndex(o: RebuildOptions): Promise<RebuildSummar
     connection: o.client.connection,
     namespace: o.namespace,
     queryRejectCondition: 'NOT_OPEN',
+    // The state a query answers is encrypted like every payload (temporal/codecDataConverter.ts).
+    dataConverter: o.client.options.dataConverter,
   });
   await mapBounded([...candidates.values()], concurrency, async (c) => {
     const outcome = await reconcile(o, workflows, c, startedAt, queryTimeoutMs, escalateAtOf(c));
@@ -391,10 +394,14 @@ async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const pool = createPool(config.DATABASE_URL, 4, { applicationName: 'device-lifecycle-tasks-rebuild' });
-    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+    const connection = await connectTemporalClient(config);
     try {
       await migrate(pool);
-      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      const client = new Client({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        dataConverter: dataConverterFor(config),
+      });
       const summary = await rebuildTaskIndex({
         pool,
         client,

@@ -2,6 +2,7 @@
  * Builds the lifecycle worker: both workflow types and the activities on one task queue. The worker
  * entrypoint and the tests use the same function, each with its own wiring of the activities' parts.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkflowBundle } from '@temporalio/worker';
 import type { LifecycleActivities } from '../activities/contracts';
 import { workflowsPath } from './workflowSources';
@@ -24,6 +25,11 @@ export async function createLifecycleWorker(opts: {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /**
+   * temporal/codecDataConverter.ts (`dataConverterFor(config)`): the payload codec and the encoding failure
+   * converter; it must match the clients'. The workflow side's failure converter is the bundle's.
+   */
+  dataConverter?: DataConverter;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
@@ -31,6 +37,7 @@ export async function createLifecycleWorker(opts: {
     taskQueue: opts.taskQueue,
     activities: opts.activities,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
     // Lifecycle workflows sit idle for days; keeping them all cached costs memory for nothing.
     maxCachedWorkflows: opts.maxCachedWorkflows ?? 200,

@@ -11,6 +11,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { failureConverterPath } from '../temporal/codecDataConverter';
 import { bundleCacheDir, workflowSources, workflowsPath, type WorkflowSources } from './workflowSources';
 
 export { workflowsPath };
@@ -85,7 +86,10 @@ export async function loadWorkflowBundle(
   }
   const build =
     opts.build ??
-    (async () => ({ code: (await bundleWorkflowCode({ workflowsPath, logger: webpackLogger(log) })).code }));
+    (async () => ({
+      // Workflow failures encoded like the worker's and the clients' (temporal/codecDataConverter.ts).
+      code: (await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: webpackLogger(log) })).code,
+    }));
   const bundle = await build();
   try {
     await mkdir(dir, { recursive: true });

@@ -15,9 +15,11 @@ import { cacheDir } from '../scripts/cacheDir';
 const projectRoot = path.resolve(import.meta.dirname, '..');
 export const workflowsDir = path.join(projectRoot, 'workflows');
 export const workflowsPath = path.join(workflowsDir, 'index.ts');
+/** Built into the bundle besides the workflows (bundleWorkflowCode's failureConverterPath). */
+const bundledWith = [path.join(projectRoot, 'temporal', 'codecFailureConverter.cjs')];
 
 /** Bumped when the way the bundle is built changes (worker/workflowBundle.ts), so older bundles are not used. */
-const BUNDLE_FORMAT = 1;
+const BUNDLE_FORMAT = 2;
 /** Packages whose version decides what the bundle contains besides the project's own files. */
 const SDK_PACKAGES = ['@temporalio/worker', '@temporalio/workflow', '@temporalio/common'];
 
@@ -87,7 +89,7 @@ export function workflowSources(opts: { root?: string; workflowsDir?: string } =
   const dir = opts.workflowsDir ?? workflowsDir;
   const contents = new Map<string, string>();
   const packages = new Set<string>(SDK_PACKAGES);
-  const queue = listFiles(dir);
+  const queue = [...listFiles(dir), ...(opts.workflowsDir === undefined ? bundledWith : [])];
   while (queue.length > 0) {
     const file = queue.pop()!;
     if (contents.has(file)) continue;

@@ -11,6 +11,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../config/env';
 import { createApiApp } from '../../api/app';
 import { StaticTokenAuthenticator, type Authenticator } from '../../api/auth';
+import { dataConverterFor } from '../../temporal/codecDataConverter';
 import type { AssetSummary, DbPorts } from '../../api/ports';
 import { PATIENCE_MS } from './patience';
 
@@ -87,7 +88,12 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
   const config = loadConfig({ NODE_ENV: 'test', ...options.env });
   const address = options.temporalAddress ?? '127.0.0.1:1';
   const connection = options.temporalAddress ? await Connection.connect({ address }) : Connection.lazy({ address });
-  const temporal = new Client({ connection, namespace: options.namespace ?? 'default' });
+  // Payloads encrypted when the test's env sets PAYLOAD_ENCRYPTION_KEYS, as the API does.
+  const temporal = new Client({
+    connection,
+    namespace: options.namespace ?? 'default',
+    dataConverter: dataConverterFor(config),
+  });
   const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined };
   const app = createApiApp({
     temporal,

@@ -43,6 +43,8 @@ import {
   type Step,
 } from '../../workflows/definitions';
 import { createLifecycleWorker, workflowsPath } from '../../worker/createWorker';
+import { dataConverterFor, failureConverterPath } from '../../temporal/codecDataConverter';
+import type { PayloadKey } from '../../temporal/payloadEncryptionSettings';
 import { PATIENCE_MS } from './patience';
 import { createTestDatabase, type TestDatabase } from './postgres';
 
@@ -50,6 +52,7 @@ export const MDM_KEY = 'test-mdm-key';
 export const ADMIN_EMAILS = ['it-admins@example.com'];
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let encodingBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let runtimeInstalled = false;
 
 /** Worker logs at WARN: activity failures the tests provoke on purpose would otherwise drown the output. */
@@ -93,6 +96,12 @@ export async function restartableWorker(create: () => Promise<Worker>) {
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
   return bundle;
+}
+
+/** The bundle as the worker process builds it: workflow failures encoded (temporal/codecDataConverter.ts). */
+export function encodingWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  encodingBundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
+  return encodingBundle;
 }
 
 const noop = () => undefined;
@@ -151,6 +160,11 @@ export interface HarnessOptions {
   mdmPacing?: MdmPacingOptions;
   /** The language of the device user's instruction mails (MAIL_LANGUAGE); default en. */
   mailLanguage?: 'en' | 'ja';
+  /**
+   * Payloads encrypted with these keys (PAYLOAD_ENCRYPTION_KEYS / _KEY_ID) by the harness's client and worker,
+   * failures encoded, workflows bundled as the worker process bundles them; dev server only.
+   */
+  payloadEncryption?: { keys: PayloadKey[]; currentKeyId: string };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -178,6 +192,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let client: Client;
   let connection: NativeConnection;
   let clientConnection: Connection | undefined;
+  const encryption = opts.payloadEncryption;
+  if (encryption && opts.timeSkipping) throw new Error('payloadEncryption is for the dev server harness only');
+  const dataConverter = encryption
+    ? dataConverterFor({
+        NODE_ENV: 'test',
+        PAYLOAD_ENCRYPTION_KEYS: encryption.keys,
+        PAYLOAD_ENCRYPTION_KEY_ID: encryption.currentKeyId,
+      })
+    : undefined;
   if (opts.timeSkipping) {
     timeSkipping = await startTimeSkippingEnv(await freePort());
     client = timeSkipping.env.client;
@@ -185,7 +208,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   } else {
     const address = opts.temporalAddress ?? inject('temporalAddress');
     clientConnection = await Connection.connect({ address });
-    client = new Client({ connection: clientConnection });
+    client = new Client({ connection: clientConnection, ...(dataConverter ? { dataConverter } : {}) });
     connection = await NativeConnection.connect({ address });
   }
   const taskQueue = `test-${randomUUID()}`;
@@ -198,7 +221,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
   const newWorker = async () =>
-    createLifecycleWorker({ connection, taskQueue, activities, workflowBundle: await workflowBundle() });
+    createLifecycleWorker({
+      connection,
+      taskQueue,
+      activities,
+      workflowBundle: await (dataConverter ? encodingWorkflowBundle() : workflowBundle()),
+      dataConverter,
+    });
   const worker = await restartableWorker(newWorker);
 
   const waitForState: Harness['waitForState'] = async (handle, predicate, timeoutMs = PATIENCE_MS) => {
