@@ -17,9 +17,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../config/env';
-import { connectTemporalClient } from '../temporal/connection';
 import { createEmulatorControl } from '../mdm/emulatorControl';
 import { dataConverterFor } from '../temporal/codecDataConverter';
 import { LifecycleStepKey } from '../temporal/searchAttributes';
@@ -113,7 +112,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
   const { config } = stack;
   const api = new ApiClient(stack.apiBaseUrl);
   results.http = api;
-  const connection = await connectTemporalClient(config);
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   cleanups.push(() => connection.close());
   const client = new Client({
     connection,

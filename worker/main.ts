@@ -9,12 +9,10 @@
  * keeps re-polling through a Temporal outage and the database pool reconnects (activities fail and are
  * retried meanwhile); a worker that still fails is created again after the same backoff.
  */
-import type { NativeConnection } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config/env';
-import { connectTemporalWorker, describeTemporalTransport } from '../temporal/connection';
-import { redactConsole } from '../config/redact';
-import { migrateAtStart } from '../db/migrateAtStart';
+import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
 import { createMdmPort } from '../mdm/createMdmPort';
@@ -28,8 +26,6 @@ import { loadWorkflowBundle } from './workflowBundle';
 const startedAt = performance.timeOrigin;
 const log = (line: string) => console.log(`[worker] ${line}`);
 const config = loadConfig();
-// Secrets and URL user-info never reach the log (config/redact.ts).
-redactConsole(config);
 
 // Stopping is asked for by SIGINT/SIGTERM: a running worker is shut down by the SDK's own handlers (it
 // drains), a wait for a dependency ends here.
@@ -97,12 +93,12 @@ log(
     : `workflow bundle ${loaded.hash} built in ${(loaded.ms / 1000).toFixed(1)} s (cached in ${loaded.file})`,
 );
 
-const migrated = await retrying('waiting for PostgreSQL (migrations)', () => migrateAtStart(config, pool, log));
+const migrated = await retrying('waiting for PostgreSQL (migrations)', () => migrate(pool, { log }));
 const connection =
   migrated === undefined
     ? undefined
-    : await retrying(`waiting for Temporal at ${config.TEMPORAL_ADDRESS} (${describeTemporalTransport(config)})`, () =>
-        connectTemporalWorker(config),
+    : await retrying(`waiting for Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
+        NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
       );
 if (!connection) {
   log(`${(stop.signal.reason as Error | undefined)?.message ?? 'stopping'} before serving: stopped`);
@@ -124,7 +120,6 @@ const activities = createActivities({
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
   mailLanguage: config.MAIL_LANGUAGE,
-  retentionDays: config.RETENTION_DAYS,
 });
 if (metrics) log(`Prometheus metrics on ${metrics.url}`);
 const dataConverter = dataConverterFor(config);
