@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import express, { Router, type RequestHandler } from 'express';
 import type pg from 'pg';
 import type { Config } from '../config/env';
+import { redactingLogger } from '../config/redact';
 import { apiKeysRouter, guardedAuthentication, type Authenticator } from './auth';
 import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
@@ -75,7 +76,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
     db: isPool(deps.db) ? portsFromPool(deps.db) : deps.db,
     config: deps.config,
     clock: deps.clock ?? (() => new Date()),
-    logger: deps.logger ?? console,
+    // Every line the API logs passes the redaction helper (config/redact.ts).
+    logger: redactingLogger(deps.logger ?? console),
     updateTimeoutMs: deps.updateTimeoutMs ?? deps.config.API_UPDATE_TIMEOUT_MS,
     queryTimeoutMs: deps.queryTimeoutMs ?? 5_000,
   };

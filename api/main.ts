@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/env';
+import { redactConsole } from '../config/redact';
 import { createPool } from '../db/pool';
 import { dataConverterFor, describeEncryption } from '../temporal/codecDataConverter';
 import { createApiApp } from './app';
@@ -16,6 +17,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Secrets and URL user-info never reach the log (config/redact.ts).
+  redactConsole(config);
   // Lazy: the API starts (and answers /healthz, and 503 from /readyz) while Temporal is not there yet or
   // restarting; gRPC reconnects by itself, retrying at least every 5 s once Temporal went away.
   const connection = Connection.lazy({

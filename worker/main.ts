@@ -12,6 +12,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config/env';
+import { redactConsole } from '../config/redact';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
@@ -26,6 +27,8 @@ import { loadWorkflowBundle } from './workflowBundle';
 const startedAt = performance.timeOrigin;
 const log = (line: string) => console.log(`[worker] ${line}`);
 const config = loadConfig();
+// Secrets and URL user-info never reach the log (config/redact.ts).
+redactConsole(config);
 
 // Stopping is asked for by SIGINT/SIGTERM: a running worker is shut down by the SDK's own handlers (it
 // drains), a wait for a dependency ends here.
