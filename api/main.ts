@@ -5,8 +5,9 @@
  * finish (bounded), then closes the pool and the Temporal connection.
  */
 import type { Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig } from '../config/env';
+import { describeTemporalTransport, lazyTemporalClient } from '../temporal/connection';
 import { redactConsole } from '../config/redact';
 import { createPool } from '../db/pool';
 import { dataConverterFor, describeEncryption } from '../temporal/codecDataConverter';
@@ -21,10 +22,8 @@ async function main(): Promise<void> {
   redactConsole(config);
   // Lazy: the API starts (and answers /healthz, and 503 from /readyz) while Temporal is not there yet or
   // restarting; gRPC reconnects by itself, retrying at least every 5 s once Temporal went away.
-  const connection = Connection.lazy({
-    address: config.TEMPORAL_ADDRESS,
-    channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
-  });
+  // TLS, mutual TLS and the API key as configured (temporal/connection.ts).
+  const connection = lazyTemporalClient(config, { channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 } });
   const temporal = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -45,7 +44,7 @@ async function main(): Promise<void> {
 
   const server: Server = app.listen(config.PORT, config.API_HOST, () => {
     console.info(
-      `[api] listening on http://${config.API_HOST}:${config.PORT}/api/v1 (Temporal ${config.TEMPORAL_ADDRESS}, namespace ${config.TEMPORAL_NAMESPACE})`,
+      `[api] listening on http://${config.API_HOST}:${config.PORT}/api/v1 (Temporal ${config.TEMPORAL_ADDRESS} over ${describeTemporalTransport(config)}, namespace ${config.TEMPORAL_NAMESPACE})`,
     );
   });
   server.on('error', (err) => {

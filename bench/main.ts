@@ -17,8 +17,9 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config/env';
+import { connectTemporalClient } from '../temporal/connection';
 import { createEmulatorControl } from '../mdm/emulatorControl';
 import { dataConverterFor } from '../temporal/codecDataConverter';
 import { LifecycleStepKey } from '../temporal/searchAttributes';
@@ -112,7 +113,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
   const { config } = stack;
   const api = new ApiClient(stack.apiBaseUrl);
   results.http = api;
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectTemporalClient(config);
   cleanups.push(() => connection.close());
   const client = new Client({
     connection,

@@ -7,8 +7,9 @@
  * that started it goes away.
  */
 import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/env';
+import { connectTemporalWorker } from '../temporal/connection';
 import { dataConverterFor } from '../temporal/codecDataConverter';
 import { createRawActivities } from './rawActivities';
 
@@ -20,7 +21,7 @@ if (!taskQueue || types.length === 0) {
   process.exit(2);
 }
 
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+const connection = await connectTemporalWorker(config);
 const worker = await Worker.create({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,

@@ -24,7 +24,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   Client,
-  Connection,
   defaultPayloadConverter,
   QueryRejectedError,
   WorkflowClient,
@@ -34,6 +33,7 @@ import type pg from 'pg';
 import { mapBounded } from '../api/concurrency';
 import { literal } from '../api/workflowList';
 import { loadConfig } from '../config/env';
+import { connectTemporalClient } from '../temporal/connection';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import * as tasksRepo from '../db/tasksRepo';
@@ -394,7 +394,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     const pool = createPool(config.DATABASE_URL, 4, { applicationName: 'device-lifecycle-tasks-rebuild' });
-    const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+    const connection = await connectTemporalClient(config);
     try {
       await migrate(pool);
       const client = new Client({

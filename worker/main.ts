@@ -9,9 +9,10 @@
  * keeps re-polling through a Temporal outage and the database pool reconnects (activities fail and are
  * retried meanwhile); a worker that still fails is created again after the same backoff.
  */
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfig } from '../config/env';
+import { connectTemporalWorker, describeTemporalTransport } from '../temporal/connection';
 import { redactConsole } from '../config/redact';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -100,8 +101,8 @@ const migrated = await retrying('waiting for PostgreSQL (migrations)', () => mig
 const connection =
   migrated === undefined
     ? undefined
-    : await retrying(`waiting for Temporal at ${config.TEMPORAL_ADDRESS}`, () =>
-        NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }),
+    : await retrying(`waiting for Temporal at ${config.TEMPORAL_ADDRESS} (${describeTemporalTransport(config)})`, () =>
+        connectTemporalWorker(config),
       );
 if (!connection) {
   log(`${(stop.signal.reason as Error | undefined)?.message ?? 'stopping'} before serving: stopped`);
