@@ -129,6 +129,14 @@ export interface DeviceStateResult {
   mdmDeviceId?: string;
 }
 
+/** What a stopped process undid of what it had only planned (records-1). */
+export interface UndoPlannedResult {
+  /** e.g. `plan-restored`, `application-released`. */
+  undone: string[];
+  /** What could not be undone and why (e.g. the plan was changed by someone else since). */
+  kept: string[];
+}
+
 /** What the MDM shows on the device before an irreversible step (DESIGN §3, the truth checks). */
 export interface DeviceProfilesResult {
   /** False when the asset has no MDM device id or the MDM has no record of it. */
@@ -305,4 +313,11 @@ export interface LifecycleActivities {
    * `retired-as-reset` event); once per ctx.idempotencyKey.
    */
   retireAsReset(ctx: StepContext, args: { detail: string }): Promise<AssetSnapshot>;
+  /**
+   * After a cancel or abort (records-1): restores the planned status and date this process set (from its
+   * `collection-scheduled` event, unless someone changed the plan since or the user was already assigned)
+   * and releases an application the process reserved; each audited (`plan-restored`,
+   * `application-released`) with ctx.actor, once per ctx.idempotencyKey.
+   */
+  undoPlanned(ctx: StepContext, args: { firstRunId: string }): Promise<UndoPlannedResult>;
 }

@@ -11,6 +11,8 @@ export const DepartmentKey = defineSearchAttributeKey('Department', SearchAttrib
 export const LocationKey = defineSearchAttributeKey('Location', SearchAttributeType.KEYWORD);
 export const LifecycleProcessKey = defineSearchAttributeKey('LifecycleProcess', SearchAttributeType.KEYWORD);
 export const NeedsAttentionKey = defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL);
+/** running, needs-attention, completed, cancelled or aborted (records-1): the UI never shows an aborted process as merely Completed. */
+export const LifecycleStatusKey = defineSearchAttributeKey('LifecycleStatus', SearchAttributeType.KEYWORD);
 
 export const customSearchAttributes = [
   AssetNumberKey,
@@ -20,6 +22,7 @@ export const customSearchAttributes = [
   LocationKey,
   LifecycleProcessKey,
   NeedsAttentionKey,
+  LifecycleStatusKey,
 ] as const;
 
 /** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` and the CLI accept. */

@@ -35,6 +35,7 @@ export const activityOptionsFor: Record<Fn, ActivityOptions> = {
   sendNotice: databaseAndMail,
   sendDeviceInstructions: databaseAndMail,
   retireAsReset: databaseWork,
+  undoPlanned: databaseWork,
   scheduleCollection: databaseAndMail,
   assignUser: databaseAndMail,
   requestWipe: mdmWork,

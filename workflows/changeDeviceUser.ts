@@ -2,7 +2,7 @@
  * Change device user (DESIGN §3.1): collect the device from its current user, return it to stock, wipe
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
-import { continueAsNew, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { continueAsNew, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { AssetSnapshot, MdmJobRef } from '../activities/contracts';
 import { bookkeeping, call, callCheck } from './activityProxy';
 import {
@@ -34,6 +34,9 @@ export async function changeDeviceUser(input: ChangeUserInput): Promise<Lifecycl
     input.resume,
   );
   lc.continueWith = (resume) => continueAsNew<typeof changeDeviceUser>({ ...input, resume });
+  // A cancel or abort puts back what was only planned (records-1).
+  lc.undoOnStop = (ctx) =>
+    call('undoPlanned', 'undo what was only planned', ctx, { firstRunId: workflowInfo().firstExecutionRunId });
   // The message contract, registered before the first await.
   setHandler(stateQuery, () => lc.state);
   for (const event of CHANGE_USER_EVENTS) {

@@ -61,6 +61,8 @@ export interface ReenrolmentSpec {
   notice: TaskNotice;
   /** Why some reports are refused while it waits (e.g. late reports of a failed attempt). */
   refusal?: StepRefusal;
+  /** Runs when the task opens, e.g. mails the device user how to re-enrol (records-1). */
+  onOpen?: () => Promise<void>;
 }
 
 /**
@@ -81,7 +83,8 @@ export async function reenrolAndVerify(lc: Lifecycle, spec: ReenrolmentSpec): Pr
       carry: spec.carry,
       ...(spec.refusal ? { refusal: spec.refusal } : {}),
     };
-    const got = await lc.awaitTask({ ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause }, spec.notice);
+    const opened = { ...taskSpec(spec.timings, Date.now(), shape), reopenedBecause };
+    const got = await lc.awaitTask(spec.onOpen ? { ...opened, onOpen: spec.onOpen } : opened, spec.notice);
     const { mdmDeviceId } = got.report.data as { mdmDeviceId?: string };
     const reporter: ActorRef = got.report.actor;
     const check = await lc.parkOnFailure(step, () =>

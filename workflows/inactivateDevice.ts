@@ -414,7 +414,19 @@ function reenrolAgain(
     notice,
     carry: c,
     ...(failedJob ? { refusal: lateDeviceReport(failedJob) } : {}),
+    ...(lc.features.records ? { onOpen: reenrolmentInstructions(lc) } : {}),
   });
+}
+
+/** The device user learns how to re-register the device when that task opens (records-1). */
+function reenrolmentInstructions(lc: Lifecycle): () => Promise<void> {
+  return async () => {
+    const ctx = lc.context(lc.log.step, undefined, 'instructions');
+    await call('sendDeviceInstructions', 'instructions for reenroll-device', ctx, {
+      taskType: 'reenroll-device',
+      kind: 'instructions',
+    });
+  };
 }
 
 /** After the MDM failed the job, a late device-side report of that attempt is refused with the reason. */

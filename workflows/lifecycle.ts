@@ -20,9 +20,21 @@ import {
   workflowInfo,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
-import type { LifecycleActivities, OpenTask, StepContext, TaskBookkeeping } from '../activities/contracts';
+import type {
+  LifecycleActivities,
+  OpenTask,
+  StepContext,
+  TaskBookkeeping,
+  UndoPlannedResult,
+} from '../activities/contracts';
 import { call, callMdm, MDM_COMMANDS, MDM_READS, MDM_WEATHER_FAILURES, type MdmActivity } from './activityProxy';
-import { AssetNumberKey, DepartmentKey, LifecycleProcessKey, LocationKey } from '../temporal/searchAttributes';
+import {
+  AssetNumberKey,
+  DepartmentKey,
+  LifecycleProcessKey,
+  LifecycleStatusKey,
+  LocationKey,
+} from '../temporal/searchAttributes';
 import { AdminControl, LifecycleStopped } from './adminControl';
 import { renderDetails } from './currentDetails';
 import {
@@ -115,6 +127,10 @@ export class Lifecycle {
   private interruption?: string;
   /** Reopenings per step since an admin last decided (bounded-1). */
   private readonly reopenings = new Map<Step, number>();
+  /** Undoes what the process only planned when it is cancelled or aborted (records-1; set by the workflow). */
+  undoOnStop?: (ctx: StepContext) => Promise<UndoPlannedResult>;
+  /** The LifecycleStatus search attribute last set (records-1). */
+  private statusShown?: string;
   /** Continues the workflow as new with the given resume state (set by the workflow's entry function). */
   continueWith?: (resume: ResumeState) => Promise<never>;
   /** The open task of the previous run, until this run opens it again (continue-as-new). */
@@ -595,7 +611,11 @@ export class Lifecycle {
         err instanceof LifecycleStopped ? err : isCancellation(err) ? new LifecycleStopped('cancelled') : undefined;
       if (!stopped) throw err;
       this.finish(stopped.how);
-      await CancellationScope.nonCancellable(() => this.recordStop(stopped));
+      if (this.features.records) {
+        await CancellationScope.nonCancellable(async () => this.recordStop(stopped, await this.undoPlanned(stopped)));
+      } else {
+        await CancellationScope.nonCancellable(() => this.recordStop(stopped));
+      }
       if (isCancellation(err)) throw err;
     } finally {
       // A cancel from the Temporal UI cancels the root scope, where this wait would end at once and
@@ -606,12 +626,34 @@ export class Lifecycle {
     return this.state;
   }
 
-  private recordStop(stopped: LifecycleStopped): Promise<void> {
+  /**
+   * records-1: undoes what the process had only planned (the workflow's `undoOnStop`), attributed to who
+   * stopped it. A failure to undo is noted and said in the stop's audit event, never fatal.
+   */
+  private async undoPlanned(stopped: LifecycleStopped): Promise<UndoPlannedResult | undefined> {
+    if (!this.undoOnStop) return undefined;
+    if (this.bookkeepingInFlight) await this.flushBookkeeping();
     const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
+    try {
+      return await this.undoOnStop(this.context(stopped.how, actor, 'undo'));
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      this.note(`What was planned could not be undone: ${describeFailure(err)}`);
+      return { undone: [], kept: [`undo failed: ${describeFailure(err)}`] };
+    }
+  }
+
+  private recordStop(stopped: LifecycleStopped, undo?: UndoPlannedResult): Promise<void> {
+    const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
+    const doneSteps = this.log.steps.map((s) => s.step);
     const details = {
       reason: stopped.command?.reason ?? null,
-      doneSteps: this.log.steps.map((s) => s.step),
+      doneSteps,
       failedStep: this.log.failedStep ?? null,
+      // records-1: what was undone in the records, and what was done to the device and stays done.
+      ...(undo
+        ? { undone: undo.undone, kept: undo.kept, doneToDevice: doneSteps.filter((s) => DEVICE_STEPS.has(s)) }
+        : {}),
     };
     const closes: TaskBookkeeping = { closeThrough: this.log.occurrence };
     const ctx = this.context(stopped.how, actor);
@@ -628,6 +670,10 @@ export class Lifecycle {
   }
 
   refreshDetails(): void {
+    if (this.features.records && this.log.status !== this.statusShown) {
+      this.statusShown = this.log.status;
+      upsertSearchAttributes([{ key: LifecycleStatusKey, value: this.log.status }]);
+    }
     setCurrentDetails(renderDetails(this.state));
   }
 }
@@ -692,6 +738,16 @@ function failureKindOf(err: ActivityFailure): FailureKind {
   }
   return ['sendNotice', 'sendDeviceInstructions'].includes(activity) ? 'mail' : 'database';
 }
+
+/** Steps that change the device or its MDM record: a stop keeps what they did (records-1). */
+const DEVICE_STEPS = new Set<string>([
+  'returning-to-stock',
+  'wiping',
+  'removing-from-mdm',
+  'requesting-inactivation',
+  'deleting-from-mdm',
+  'assigning',
+]);
 
 function describeFailure(err: ActivityFailure): string {
   const cause = err.cause as { message?: string; type?: string } | undefined;

@@ -68,6 +68,16 @@ export const MDM_CAPABILITIES_1 = 'mdm-capabilities-1';
  */
 export const WHO_REPORTS_1 = 'who-reports-1';
 
+/**
+ * records-1 (DESIGN §3 "Cancel and abort leave the records true"): a cancelled or aborted change-user undoes
+ * what was only planned (planned status and date restored, a reserved application released, each audited
+ * with the actor) and says what was done to the device; the LifecycleStatus search attribute carries the
+ * process's status (running, needs-attention, completed, cancelled, aborted). Also: the inactivation's
+ * re-enrolment task mails the device user its instructions when it opens, as the other device-side steps
+ * do since mdm-weather-1 (a late find: mdm-weather-1 histories open it without a mail).
+ */
+export const RECORDS_1 = 'records-1';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
@@ -76,6 +86,7 @@ export interface RunFeatures {
   mdmWeather: boolean;
   mdmCapabilities: boolean;
   whoReports: boolean;
+  records: boolean;
 }
 
 export function runFeatures(): RunFeatures {
@@ -86,5 +97,6 @@ export function runFeatures(): RunFeatures {
     mdmWeather: patched(MDM_WEATHER_1),
     mdmCapabilities: patched(MDM_CAPABILITIES_1),
     whoReports: patched(WHO_REPORTS_1),
+    records: patched(RECORDS_1),
   };
 }

@@ -28,3 +28,4 @@ register Department Keyword
 register Location Keyword
 register LifecycleProcess Keyword
 register NeedsAttention Bool
+register LifecycleStatus Keyword

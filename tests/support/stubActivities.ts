@@ -250,6 +250,9 @@ export function createStubActivities(overrides: StubSetup = {}): StubActivities 
     async sendDeviceInstructions(ctx, { taskType, kind }) {
       record(ctx, 'notice-sent', { kind: `device-${kind}`, taskType });
     },
+    async undoPlanned() {
+      return { undone: [], kept: [] };
+    },
     async retireAsReset(ctx, { detail }) {
       record(ctx, 'retired-as-reset', { detail });
       return change(ctx.assetNumber, { status: 'retired', mdmDeviceId: null });
