@@ -13,7 +13,7 @@ import type { ApiContext } from './context';
 import { ApiError, errorHandler, unknownRoute, type Logger } from './errors';
 import { JSON_TYPES, jsonBody } from './jsonBody';
 import { methodNotAllowed } from './methodNotAllowed';
-import { createApiMetrics } from './metrics';
+import { createApiMetrics, type ApiMetrics } from './metrics';
 import { API_ROUTE_DOCS } from './openapi';
 import { retryableOutage } from './outages';
 import { isPool, portsFromPool, type DbPorts } from './ports';
@@ -46,6 +46,11 @@ export interface ApiDeps {
   /** Defaults to config.API_UPDATE_TIMEOUT_MS. */
   updateTimeoutMs?: number;
   queryTimeoutMs?: number;
+  /**
+   * Metrics served by a listener of their own (api/main.ts: API_METRICS_PORT), so the API port has no
+   * /metrics; without them the app makes its own and serves GET /metrics itself (tests).
+   */
+  metrics?: ApiMetrics;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -86,12 +91,12 @@ export function createApiApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   // First, so every answer is counted, errors and unknown routes included.
-  const metrics = createApiMetrics();
+  const metrics = deps.metrics ?? createApiMetrics();
   app.use(metrics.middleware);
   app.use(requestId);
   app.use(methodNotAllowed(API_ROUTE_DOCS));
   app.use(healthRouter(ctx));
-  app.get('/metrics', metrics.handler);
+  if (!deps.metrics) app.get('/metrics', metrics.handler);
   app.use(docsRouter());
   app.use(webRouter());
 

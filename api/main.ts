@@ -13,6 +13,9 @@ import { createPool } from '../db/pool';
 import { dataConverterFor, describeEncryption } from '../temporal/codecDataConverter';
 import { createApiApp } from './app';
 import { createAuthenticator } from './auth';
+import { createApiMetrics } from './metrics';
+import { startApiMetricsListener } from './metricsListener';
+import { ensureRetentionScheduleInBackground } from '../temporal/retentionSchedule';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -32,6 +35,7 @@ async function main(): Promise<void> {
   console.info(`[api] ${describeEncryption(config)}`);
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, { applicationName: 'device-lifecycle-api' });
 
+  const metrics = createApiMetrics();
   const app = createApiApp({
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -40,6 +44,8 @@ async function main(): Promise<void> {
     config,
     // OIDC JWTs, API keys from the database, static API_TOKENS: chosen per token by its shape.
     auth: createAuthenticator({ config, pool }),
+    // Served on API_METRICS_HOST:API_METRICS_PORT below, never on the public API port.
+    metrics,
   });
 
   const server: Server = app.listen(config.PORT, config.API_HOST, () => {
@@ -51,12 +57,27 @@ async function main(): Promise<void> {
     console.error('[api] server error:', err);
     process.exit(1);
   });
+  // Metrics are not worth failing the API for: a taken port is logged (Prometheus then sees the gap).
+  const metricsListener = await startApiMetricsListener(metrics.registry, {
+    port: config.API_METRICS_PORT,
+    host: config.API_METRICS_HOST,
+  }).catch((err: unknown) => console.error(`[api] ${(err as Error).message}`));
+  if (metricsListener) console.info(`[api] Prometheus metrics on ${metricsListener.url}`);
+  // The daily retention run (README: Retention); Temporal may not be up yet, so this keeps trying.
+  const scheduleStop = new AbortController();
+  void ensureRetentionScheduleInBackground(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    log: (line) => console.info(`[api] ${line}`),
+    signal: scheduleStop.signal,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.info(`[api] ${signal}: shutting down`);
+    scheduleStop.abort();
+    await metricsListener?.close();
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

@@ -14,7 +14,7 @@ import { createActivities } from '../activities';
 import { loadConfig } from '../config/env';
 import { connectTemporalWorker, describeTemporalTransport } from '../temporal/connection';
 import { redactConsole } from '../config/redact';
-import { migrate } from '../db/migrate';
+import { migrateAtStart } from '../db/migrateAtStart';
 import { createPool } from '../db/pool';
 import { createLogMailer, createSmtpMailer } from '../mail/mailer';
 import { createMdmPort } from '../mdm/createMdmPort';
@@ -97,7 +97,7 @@ log(
     : `workflow bundle ${loaded.hash} built in ${(loaded.ms / 1000).toFixed(1)} s (cached in ${loaded.file})`,
 );
 
-const migrated = await retrying('waiting for PostgreSQL (migrations)', () => migrate(pool, { log }));
+const migrated = await retrying('waiting for PostgreSQL (migrations)', () => migrateAtStart(config, pool, log));
 const connection =
   migrated === undefined
     ? undefined
@@ -124,6 +124,7 @@ const activities = createActivities({
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
   mailLanguage: config.MAIL_LANGUAGE,
+  retentionDays: config.RETENTION_DAYS,
 });
 if (metrics) log(`Prometheus metrics on ${metrics.url}`);
 const dataConverter = dataConverterFor(config);

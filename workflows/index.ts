@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow type the task queue serves.
 export { changeDeviceUser } from './changeDeviceUser';
 export { inactivateDevice } from './inactivateDevice';
+export { retentionErasure } from './retention';

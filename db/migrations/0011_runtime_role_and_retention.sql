@@ -45,7 +45,9 @@ BEGIN
   CASE jsonb_typeof(doc)
     WHEN 'object' THEN
       FOR k, v IN SELECT key, value FROM jsonb_each(doc) LOOP
-        IF k = ANY (personal) AND jsonb_typeof(v) <> 'null' THEN
+        -- `to` is a mail's recipient list (an array); a change's {from, to} keeps its value (erased when
+        -- the change itself is under a personal key such as userName).
+        IF (k = ANY (personal) AND jsonb_typeof(v) <> 'null' AND k <> 'to') OR (k = 'to' AND jsonb_typeof(v) = 'array') THEN
           result := result || jsonb_build_object(k, '[erased]');
         ELSE
           result := result || jsonb_build_object(k, erase_personal_fields(v));
