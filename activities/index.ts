@@ -22,6 +22,7 @@ import type {
   MdmJobRef,
   Notice,
   StepContext,
+  UndoPlannedResult,
 } from './contracts';
 import { NoDeviceInstructionsError, renderDeviceInstructions } from './deviceInstructions/render';
 import type { MailLanguage } from './deviceInstructions/procedures';
@@ -161,6 +162,50 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     }
   };
 
+  /** See LifecycleActivities.undoPlanned. */
+  const undoPlanned = async (ctx: StepContext, firstRunId: string): Promise<UndoPlannedResult> => {
+    const trail = await events.listForWorkflow(db, ctx.workflowId, { fromRunId: firstRunId });
+    const result: UndoPlannedResult = { undone: [], kept: [] };
+    const scheduled = trail.find((e) => e.eventType === 'collection-scheduled');
+    const planned = scheduled?.details as { plannedDate?: string; previousPlan?: Record<string, unknown> } | undefined;
+    const asset = await requireAsset(ctx.assetNumber);
+    if (trail.some((e) => e.eventType === 'user-assigned')) {
+      result.kept.push('the new user was already assigned: the plan was carried out');
+    } else if (planned && !planned.previousPlan) {
+      result.kept.push('the plan before this process is not known (it started before records-1)');
+    } else if (planned?.previousPlan) {
+      const ours = asset.plannedStatus === 'in_stock' && asset.plannedDate === planned.plannedDate?.slice(0, 10);
+      if (!ours) result.kept.push('the planned status or date was changed since this process set it');
+      else {
+        const previous = planned.previousPlan as Pick<Asset, 'plannedStatus' | 'plannedDate'>;
+        await change({ ...ctx, idempotencyKey: `${ctx.idempotencyKey}:plan` }, previous, 'plan-restored', {
+          restored: previous,
+          replaced: { plannedStatus: asset.plannedStatus, plannedDate: asset.plannedDate },
+        });
+        result.undone.push('plan-restored');
+      }
+    }
+    if (await releaseApplication(ctx)) result.undone.push('application-released');
+    return result;
+  };
+
+  /** Releases the application this workflow holds, if any, with its audit event, in one transaction. */
+  const releaseApplication = async (ctx: StepContext): Promise<boolean> => {
+    const key = `${ctx.idempotencyKey}:application`;
+    if (await events.getByIdempotencyKey(db, key)) return true;
+    const app = await applications.getOpenForWorkflow(db, ctx.workflowId);
+    if (!app) return false;
+    await withTransaction(db, async (tx) => {
+      await applications.releaseReservation(tx, app.id, ctx.workflowId);
+      await events.record(
+        tx,
+        ctx.assetNumber,
+        eventOf(ctx, 'application-released', { applicationId: app.id }, ':application'),
+      );
+    });
+    return true;
+  };
+
   const activities: LifecycleActivities = {
     async loadAsset(assetNumber) {
       return snapshot(await requireAsset(assetNumber));
@@ -193,11 +238,15 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async scheduleCollection(ctx, { plannedDate, reason }) {
+      // The plan it replaces, kept in the event so a cancel can put it back (records-1). Written once per
+      // key: a retry after the write reads the new plan, but the stored event keeps the first reading.
+      const before = await requireAsset(ctx.assetNumber);
+      const previousPlan = { plannedStatus: before.plannedStatus, plannedDate: before.plannedDate };
       const asset = await change(
         ctx,
         { plannedStatus: 'in_stock', plannedDate: plannedDate.slice(0, 10) },
         'collection-scheduled',
-        { plannedDate, reason },
+        { plannedDate, reason, previousPlan },
       );
       if (asset.userEmail) await notifyOnce(ctx, 'collection-notice', collectionNotice(asset, plannedDate, reason));
       return asset;
@@ -349,6 +398,10 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       }
       // After the mail, on every attempt, as sendNotice: the count only grows, so a repeat changes nothing.
       if (args.count) await tasks.noteNotice(db, { workflowId: ctx.workflowId, runId: ctx.runId }, args.count);
+    },
+
+    async undoPlanned(ctx, { firstRunId }) {
+      return undoPlanned(ctx, firstRunId);
     },
 
     async retireAsReset(ctx, { detail }) {
