@@ -15,6 +15,7 @@ import { StaticTokenAuthenticator } from '../api/auth';
 import { loadConfig } from '../config/env';
 import { HUMAN_EVENTS } from '../workflows/reportSchemas';
 import { asset, memoryDb, startApi, TOKENS, type ApiHarness } from './support/apiHarness';
+import { SIGNATURE_PNG } from './support/pngFixture';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the spec is plain JSON, walked freely here
 type Json = any;
@@ -214,7 +215,7 @@ describe('GET /openapi.json', () => {
       ['device-collected', { collectedBy: 'Aki' }, true],
       ['device-collected', { collectedBy: 'Aki', colour: 'red' }, false],
       ['device-collected', {}, false],
-      ['device-delivered', { receivedBy: 'Yuki', signature: 'data:image/png;base64,AAAA' }, true],
+      ['device-delivered', { receivedBy: 'Yuki', signature: SIGNATURE_PNG }, true],
       ['device-delivered', { receivedBy: 'Yuki' }, false],
       ['device-delivered', { receivedBy: 'Yuki', signature: 'Yuki', deliveredAt: 'yesterday' }, false],
       ['profile-removal-failed', { reason: 'Profile locked' }, true],

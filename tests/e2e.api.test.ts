@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { TOKEN_ACTORS, TOKENS } from './support/apiHarness';
 import { dateInDays, newAssetNumber, SAFE_INACTIVATION_TRAIL } from './support/fixtures';
 import { useHarnessWithApi } from './support/suite';
+import { SIGNATURE_PNG } from './support/pngFixture';
 
 const { h, api } = useHarnessWithApi({ ADMIN_EMAILS: 'it-admins@example.com' });
 
@@ -106,7 +107,7 @@ describe('change device user, through the API only', () => {
     const { newDeviceId } = await h.emulator.reEnroll(oldMdmId);
     await report(id, 'device-reenrolled', {});
     await waitForStep(id, 'awaiting-delivery');
-    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' });
+    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: SIGNATURE_PNG });
     await expect.poll(async () => (await workflow(id)).status).toBe('completed');
 
     const { asset, events } = await history(assetNumber);

@@ -205,7 +205,18 @@ describe('field-staff page on a phone', () => {
       [first],
     );
     expect(receipt.rows).toHaveLength(1);
-    expect(JSON.stringify(receipt.rows[0]!.details)).toMatch(/data:image\/png;base64,[A-Za-z0-9+/]{100,}/);
+    // The audit trail holds the receipt; the drawn PNG itself is in the signatures table (issue 12 item 3).
+    const details = JSON.stringify(receipt.rows[0]!.details);
+    expect(details).not.toContain('data:image');
+    const [, receiptId, sha256] = /receipt:([0-9a-f-]{36}):sha256:([0-9a-f]{64})/.exec(details) ?? [];
+    const stored = await h.db.pool.query<{ kind: string; content: Buffer; sha256: string }>(
+      'SELECT kind, content, sha256 FROM signatures WHERE id = $1',
+      [receiptId],
+    );
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0]!).toMatchObject({ kind: 'png', sha256 });
+    expect(stored.rows[0]!.content.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(stored.rows[0]!.content.length).toBeGreaterThan(100);
   });
 
   it('shows why a report is refused: a stale task that someone else already reported', async () => {

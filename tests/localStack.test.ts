@@ -16,6 +16,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/freePort';
 import { PATIENCE_MS } from './support/patience';
+import { SIGNATURE_PNG } from './support/pngFixture';
 
 const root = path.resolve(import.meta.dirname, '..');
 const READY = /local stack is ready in ([\d.]+) s/;
@@ -356,7 +357,7 @@ describe('local stack (npm start)', () => {
     expect(reEnrolled.ok, await reEnrolled.clone().text()).toBe(true);
     await report(id, 'device-reenrolled', {});
     await expect.poll(() => stepOf(id)).toBe('awaiting-delivery');
-    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: 'data:image/png;base64,iVBORw0KGgo=' });
+    await report(id, 'device-delivered', { receivedBy: 'Yuki New', signature: SIGNATURE_PNG });
     await expect.poll(async () => (await workflow(id)).status).toBe('completed');
 
     // --- PostgreSQL dies: restarted on its data; the API's pool reconnects

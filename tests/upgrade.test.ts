@@ -29,6 +29,7 @@ import { CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW, workflowIdFor } from '../w
 import { startApiFor, TOKEN_ACTORS, TOKENS, type ApiHarness } from './support/apiHarness';
 import { NEW_USER, newAssetNumber, PATIENCE_MS, SAFE_INACTIVATION_TRAIL } from './support/fixtures';
 import { ADMIN_EMAILS, startHarness, workflowBundle, type Harness } from './support/lifecycleHarness';
+import { SIGNATURE_PNG } from './support/pngFixture';
 import type {
   ChangeUserInput as OldChangeUserInput,
   InactivationInput as OldInactivationInput,
@@ -63,7 +64,8 @@ const TIMINGS: OldLifecycleTimings = {
 const ADMIN = TOKEN_ACTORS.admin;
 /** Ten processes are polled at once: a calmer interval than the default, the same deadline. */
 const POLL = { interval: 250 };
-const SIGNATURE = 'data:image/png;base64,iVBORw0KGgo=';
+// A whole PNG: the API checks a drawn signature as an image (issue 12 item 3).
+const SIGNATURE = SIGNATURE_PNG;
 
 let h: Harness;
 let api: ApiHarness;
