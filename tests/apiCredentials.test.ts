@@ -246,6 +246,8 @@ describe('the per-address throttle before authentication', () => {
     }
     // Refused before authentication: not even the real key was looked up.
     expect(api.queries()).toBe(5);
+    // Without a credential there is nothing to guess: still told so (401), at no cost.
+    expect((await api.call('GET', KEYS)).status).toBe(401);
 
     api.advance(61_000);
     expect((await api.call('GET', KEYS, { token: key })).status).toBe(200);

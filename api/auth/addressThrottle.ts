@@ -4,7 +4,7 @@
  * - requests: a token bucket of API_ADDRESS_RATE_LIMIT (calls per window, the window's calls as burst);
  * - guesses: after API_AUTH_FAILURE_LIMIT unknown credentials within its window the address is refused
  *   for a minute, then two, four, ... up to an hour; the count of such blocks is forgotten an hour after
- *   the last block ended without a guess since.
+ *   the last block ended without a guess since. Requests without credentials pass (to their 401).
  * In memory and per replica, like the per-actor limit. The map is bounded: past `maxAddresses` the
  * oldest entries go.
  */
@@ -91,7 +91,9 @@ export function createAddressThrottle(options: AddressThrottleOptions): AddressT
   const check: RequestHandler = (req, _res, next) => {
     const t = now();
     const state = stateOf(clientAddress(req, options.trustedProxyHops), t);
-    if (state.blockedUntil > t) {
+    // A blocked address may still be told that it sent no credential (401): that costs nothing and
+    // guesses nothing.
+    if (state.blockedUntil > t && req.get('authorization') !== undefined) {
       throw tooMany('too many failed authentications from this address', Math.ceil((state.blockedUntil - t) / 1000));
     }
     const wait = takeRequest(state, t);
