@@ -22,6 +22,7 @@ import { applicationsRouter } from './routes/applications';
 import { assetImportRouter, assetsRouter } from './routes/assets';
 import { bulkRouter } from './routes/bulk';
 import { bulkRecoveryRouter } from './routes/bulkRecovery';
+import { codecCors, codecRouter } from './routes/codec';
 import { devicesRouter } from './routes/devices';
 import { docsRouter } from './routes/docs';
 import { healthRouter } from './routes/health';
@@ -94,6 +95,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
   const metrics = deps.metrics ?? createApiMetrics();
   app.use(metrics.middleware);
   app.use(requestId);
+  // The Temporal Web UI's preflights to the codec endpoint: before the 405 check and authentication.
+  app.use(codecCors(deps.config));
   app.use(methodNotAllowed(API_ROUTE_DOCS));
   app.use(healthRouter(ctx));
   if (!deps.metrics) app.get('/metrics', metrics.handler);
@@ -109,6 +112,8 @@ export function createApiApp(deps: ApiDeps): express.Express {
   api.use(rateLimitPerActor({ perMinute: deps.config.API_RATE_LIMIT_PER_MINUTE }));
   // The one route that takes text/csv reads its own body, so it comes before the JSON-only check.
   api.use(assetImportRouter(ctx));
+  // The codec endpoint reads its own (larger) JSON body: history pages with signatures.
+  api.use(codecRouter(ctx));
   api.use(requireJsonBody);
   api.use(jsonBody(deps.config.API_BODY_LIMIT));
   api.use(devicesRouter(ctx));

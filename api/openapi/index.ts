@@ -11,6 +11,7 @@ import { applicationsRoutes } from './routes/applications';
 import { assetsRoutes } from './routes/assets';
 import { bulkRoutes } from './routes/bulk';
 import { bulkRecoveryRoutes } from './routes/bulkRecovery';
+import { codecRoutes } from './routes/codec';
 import { devicesRoutes } from './routes/devices';
 import { healthRoutes, operationsRoutes } from './routes/health';
 import { reportsRoutes } from './routes/reports';
@@ -30,6 +31,7 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...reportsRoutes,
   ...applicationsRoutes,
   ...apiKeysRoutes,
+  ...codecRoutes,
   ...signaturesRoutes,
 ];
 
