@@ -45,7 +45,7 @@ export async function applyEvent(db: pg.Pool, event: WebhookEvent): Promise<stri
       case 'mdm.Authenticate':
         return authenticated(tx, id, decode(checkin?.raw_payload));
       case 'mdm.TokenUpdate':
-        return tokenUpdated(tx, id);
+        return tokenUpdated(tx, id, checkin?.token_update_tally);
       case 'mdm.CheckOut':
         return checkedOut(tx, id);
       case 'mdm.Connect':
@@ -57,20 +57,38 @@ export async function applyEvent(db: pg.Pool, event: WebhookEvent): Promise<stri
   return id;
 }
 
-/** Authenticate starts an enrolment (again, after a wipe or check-out): what we knew of the last one ends. */
-async function authenticated(tx: pg.PoolClient, id: string, p: Payload): Promise<void> {
+// NanoMDM posts each webhook event from its own goroutine, so a TokenUpdate may arrive before its
+// Authenticate. Either one of a new enrolment (no row yet, or the last enrolment ended: checked out,
+// erased, inactivated or forgotten) starts it afresh; the other then only adds what it knows. Only the
+// enrolment's own TokenUpdate (NanoMDM's token_update_tally 1) may do so: devices repeat TokenUpdate
+// later, and those must not bring a forgotten or inactivated enrolment back.
+const ENDED =
+  'checked_out_at IS NOT NULL OR wiped_at IS NOT NULL OR inactive_at IS NOT NULL OR forgotten_at IS NOT NULL';
+const FRESH = `enrolled_at = now(), token_updated_at = NULL, checked_out_at = NULL, wiped_at = NULL,
+  inactive_at = NULL, inactivation_forced = false, forgotten_at = NULL, profiles = NULL, profiles_seen_at = NULL`;
+
+async function startEnrolmentIfNew(tx: pg.PoolClient, id: string): Promise<void> {
   await tx.query(
-    `INSERT INTO nanomdm_devices (enrollment_id, serial_number, model) VALUES ($1, $2, $3)
-     ON CONFLICT (enrollment_id) DO UPDATE SET serial_number = EXCLUDED.serial_number, model = EXCLUDED.model,
-       enrolled_at = now(), token_updated_at = NULL, checked_out_at = NULL, wiped_at = NULL, inactive_at = NULL,
-       inactivation_forced = false, forgotten_at = NULL, profiles = NULL, profiles_seen_at = NULL,
-       updated_at = now()`,
-    [id, str(p.SerialNumber) ?? '', str(p.ProductName) ?? str(p.Model) ?? ''],
+    `INSERT INTO nanomdm_devices (enrollment_id, serial_number) VALUES ($1, '') ON CONFLICT (enrollment_id) DO NOTHING`,
+    [id],
+  );
+  await tx.query(`UPDATE nanomdm_devices SET ${FRESH}, updated_at = now() WHERE enrollment_id = $1 AND (${ENDED})`, [
+    id,
+  ]);
+}
+
+async function authenticated(tx: pg.PoolClient, id: string, p: Payload): Promise<void> {
+  await startEnrolmentIfNew(tx, id);
+  await tx.query(
+    `UPDATE nanomdm_devices SET serial_number = coalesce($2, serial_number), model = coalesce($3, model),
+            updated_at = now() WHERE enrollment_id = $1`,
+    [id, str(p.SerialNumber) ?? null, str(p.ProductName) ?? str(p.Model) ?? null],
   );
 }
 
 /** The first TokenUpdate completes the enrolment; we then ask for the device's details and profiles. */
-async function tokenUpdated(tx: pg.PoolClient, id: string): Promise<void> {
+async function tokenUpdated(tx: pg.PoolClient, id: string, tally: number | undefined): Promise<void> {
+  if (tally === undefined || tally <= 1) await startEnrolmentIfNew(tx, id);
   const { rows } = await tx.query<{ enrolled_at: Date }>(
     `UPDATE nanomdm_devices SET token_updated_at = now(), updated_at = now()
       WHERE enrollment_id = $1 AND token_updated_at IS NULL RETURNING enrolled_at`,

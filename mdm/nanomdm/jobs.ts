@@ -59,7 +59,11 @@ async function progressInactivation(
 ): Promise<void> {
   const done = async () => {
     await tx.query(
-      'UPDATE nanomdm_devices SET inactive_at = coalesce(inactive_at, now()), updated_at = now() WHERE enrollment_id = $1',
+      // The enrolment profile is gone: it leaves the inventory too (CheckOut, which follows, does the same).
+      `UPDATE nanomdm_devices SET inactive_at = coalesce(inactive_at, now()), updated_at = now(),
+              profiles = (SELECT coalesce(jsonb_agg(p), '[]'::jsonb) FROM jsonb_array_elements(profiles) p
+                           WHERE p->>'kind' <> 'mdm')
+        WHERE enrollment_id = $1`,
       [job.enrollment_id],
     );
     await setJobStatus(tx, job.job_id, 'succeeded');
