@@ -7,10 +7,12 @@
  * too. Schemathesis (apiSchemathesis.test.ts) explores inputs at random; this file walks the paths a
  * person takes, through states random input rarely reaches (a report accepted, a process cancelled).
  */
+import { createHash } from 'node:crypto';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../db/pool';
+import * as signaturesRepo from '../db/signaturesRepo';
 import { freePort } from '../scripts/freePort';
 import { workflowIdFor } from '../workflows/definitions';
 import {
@@ -23,6 +25,7 @@ import {
 } from './support/apiHarness';
 import { dateInDays, newAssetNumber } from './support/fixtures';
 import { useHarnessWithApi } from './support/suite';
+import { png } from './support/pngFixture';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the spec is plain JSON, walked freely here
 type Json = any;
@@ -307,6 +310,36 @@ describe('answers on real parts match /openapi.json', () => {
     expectStatus(await checked('DELETE', `/api/v1/api-keys/${key.body.apiKey.id}`, { token: TOKENS.admin }), 200); // again: alreadyRevoked
     expectStatus(
       await checked('DELETE', '/api/v1/api-keys/00000000-0000-4000-8000-000000000000', { token: TOKENS.admin }),
+      404,
+    );
+
+    // A delivery signature as the API stores one (tests/apiSignatures.test.ts drives a whole delivery): admins read it.
+    const signed = newAssetNumber();
+    const asset = {
+      assetNumber: signed,
+      serialNumber: `SN-${signed}`,
+      model: 'iPhone',
+      department: 'Sales',
+      location: 'Tokyo',
+    };
+    expectStatus(await checked('POST', '/api/v1/assets', admin(asset)), 201);
+    const image = png(40, 12);
+    const { signature } = await signaturesRepo.store(h.db.pool, {
+      workflowId: workflowIdFor(signed),
+      assetNumber: signed,
+      requestKey: `deliver-${signed}`,
+      kind: 'png',
+      content: image,
+      sha256: createHash('sha256').update(image).digest('hex'),
+      width: 40,
+      height: 12,
+      storedBy: 'field@local',
+      storedByRole: 'field-staff',
+    });
+    expectStatus(await checked('GET', `/api/v1/signatures/${signature.id}`, { token: TOKENS.admin }), 200);
+    expectStatus(await checked('GET', `/api/v1/signatures/${signature.id}`, { token: TOKENS.viewer }), 403);
+    expectStatus(
+      await checked('GET', '/api/v1/signatures/00000000-0000-4000-8000-000000000000', { token: TOKENS.admin }),
       404,
     );
   });
