@@ -176,6 +176,7 @@ const environmentSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL role name')
     .default('device_lifecycle_app'),
   // Personal data of processes closed this many days ago is erased by the retention Schedule (db/retention).
+  // Held as RETENTION_MS, like the other *_DAYS variables.
   RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
   // The API's Prometheus endpoint: its own listener, off the public API port; 0 turns it off.
   API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
@@ -287,6 +288,7 @@ const schema = environmentSchema.transform(
     TASK_REMINDER_EVERY_DAYS,
     WIPE_ACK_TIMEOUT_DAYS,
     VERIFY_DEADLINE_DAYS,
+    RETENTION_DAYS,
     ...sameName
   }) => ({
     ...sameName,
@@ -295,6 +297,7 @@ const schema = environmentSchema.transform(
     TASK_REMINDER_EVERY_MS: TASK_REMINDER_EVERY_DAYS,
     WIPE_ACK_TIMEOUT_MS: WIPE_ACK_TIMEOUT_DAYS,
     VERIFY_DEADLINE_MS: VERIFY_DEADLINE_DAYS,
+    RETENTION_MS: RETENTION_DAYS * 86_400_000,
   }),
 );
 

@@ -88,12 +88,24 @@ export const temporalTransportFields = {
     .optional(),
   // Sent as `Authorization: Bearer <key>` (Temporal Cloud API keys). Secret: never echoed.
   TEMPORAL_API_KEY: z.string().trim().min(1).optional(),
+  // Hosts reached without TLS even in production: only for a private network no one else is on, e.g. the
+  // compose network's `temporal` (its Temporal publishes no port). Named explicitly, never a default.
+  TEMPORAL_PLAINTEXT_HOSTS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
 };
 
 /** The parsed settings, as they sit in Config. */
 export interface TemporalTransportSettings {
   NODE_ENV: string;
   TEMPORAL_ADDRESS: string;
+  TEMPORAL_PLAINTEXT_HOSTS?: string[];
   TEMPORAL_TLS?: 'on' | 'off';
   TEMPORAL_TLS_CA_FILE?: PemFile;
   TEMPORAL_TLS_CERT_FILE?: PemFile;
@@ -152,11 +164,12 @@ export function temporalTransportProblems(s: TemporalTransportSettings): string[
     }
   }
   const host = temporalHost(s.TEMPORAL_ADDRESS);
-  if (s.NODE_ENV === 'production' && !temporalTlsEnabled(s) && !isLoopbackHost(host)) {
+  const allowedPlaintext = s.TEMPORAL_PLAINTEXT_HOSTS?.includes(host) ?? false;
+  if (s.NODE_ENV === 'production' && !temporalTlsEnabled(s) && !isLoopbackHost(host) && !allowedPlaintext) {
     problems.push(
       `TEMPORAL_TLS: must be on in production for a Temporal that is not on loopback (TEMPORAL_ADDRESS=${s.TEMPORAL_ADDRESS}); ` +
         'set TEMPORAL_TLS=on (with TEMPORAL_TLS_CA_FILE for a private CA, TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE ' +
-        'for mutual TLS) or TEMPORAL_API_KEY',
+        'for mutual TLS) or TEMPORAL_API_KEY; only on a private network of its own may TEMPORAL_PLAINTEXT_HOSTS name it',
     );
   }
   return problems;

@@ -124,7 +124,7 @@ const activities = createActivities({
   mail: smtp ?? createLogMailer(),
   adminEmails: config.ADMIN_EMAILS,
   mailLanguage: config.MAIL_LANGUAGE,
-  retentionDays: config.RETENTION_DAYS,
+  retentionDays: config.RETENTION_MS / 86_400_000,
 });
 if (metrics) log(`Prometheus metrics on ${metrics.url}`);
 const dataConverter = dataConverterFor(config);
