@@ -76,9 +76,22 @@ describe('authentication', () => {
 
   it('maps configured tokens to actors', async () => {
     const auth = new StaticTokenAuthenticator(loadConfig({}).API_TOKENS);
-    expect(await auth.authenticate('dev-admin-token')).toEqual({ id: 'admin@local', role: 'admin' });
-    expect(await auth.authenticate('dev-field-token')).toEqual({ id: 'field@local', role: 'field-staff' });
-    expect(await auth.authenticate('dev-viewer-token')).toEqual({ id: 'viewer@local', role: 'viewer' });
+    // The credential names the static token by its actor, for the audit trail (never the token itself).
+    expect(await auth.authenticate('dev-admin-token')).toEqual({
+      id: 'admin@local',
+      role: 'admin',
+      credential: 'static:admin@local',
+    });
+    expect(await auth.authenticate('dev-field-token')).toEqual({
+      id: 'field@local',
+      role: 'field-staff',
+      credential: 'static:field@local',
+    });
+    expect(await auth.authenticate('dev-viewer-token')).toEqual({
+      id: 'viewer@local',
+      role: 'viewer',
+      credential: 'static:viewer@local',
+    });
     expect(await auth.authenticate('')).toBeUndefined();
     expect(await auth.authenticate('dev-admin-token ')).toBeUndefined();
   });
@@ -98,8 +111,13 @@ describe('configuration of tokens', () => {
     expect(() => loadConfig({ API_TOKENS: 'aaaaaaaaaaaa=alice:root' })).toThrow(/role one of/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKENS: must be set in production/);
     const keys = { PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+    // Production wants 32+ random characters (config/credentialRules.ts; tests/apiCredentials.test.ts).
+    expect(() => loadConfig({ NODE_ENV: 'production', API_TOKENS: 'aaaaaaaaaaaaaaaa=alice:admin', ...keys })).toThrow(
+      /API_TOKENS: entry #1 \(actor alice\) is too weak for production/,
+    );
+    const strong = 'Zq3vN8xLr2Tb6WcY1mKp9HdF4sJg7Ae0';
     expect(
-      loadConfig({ NODE_ENV: 'production', API_TOKENS: 'aaaaaaaaaaaaaaaa=alice:admin', ...keys }).API_TOKENS,
+      loadConfig({ NODE_ENV: 'production', API_TOKENS: `${strong}=alice:admin`, ...keys }).API_TOKENS,
     ).toHaveLength(1);
   });
 });
