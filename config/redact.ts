@@ -28,14 +28,14 @@ export function registerSecrets(values: Iterable<string>): void {
   for (const v of values) if (v.length >= MIN_SECRET_LENGTH) secrets.add(v);
 }
 
-/** The secret values in a parsed configuration: secret-named settings, URL passwords, static tokens. */
+/** The secret values in a parsed configuration: secret-named settings and static tokens. */
 export function secretsOf(config: object): string[] {
   const found: string[] = [];
   const collect = (value: unknown, secret: boolean): void => {
+    // URL passwords are not registered: the URL pattern masks them where they appear, and a short one
+    // (the local `postgres`) would otherwise mask an ordinary word in every line.
     if (typeof value === 'string') {
       if (secret) found.push(value);
-      const userInfo = /^[a-z][a-z0-9+.-]*:\/\/([^\s/?#@]+)@/i.exec(value)?.[1];
-      if (userInfo) found.push(...userInfo.split(':').slice(1).map(decodeSafely));
     } else if (Array.isArray(value)) value.forEach((v) => collect(v, secret));
     else if (value && typeof value === 'object') {
       // Not inherited: API_TOKENS entries are { token, actorId, role } and only the token is secret.
@@ -44,14 +44,6 @@ export function secretsOf(config: object): string[] {
   };
   collect(config, false);
   return found;
-}
-
-function decodeSafely(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 export function redactSecrets(text: string): string {
