@@ -10,7 +10,7 @@ export interface StepContext {
   runId: string;
   step: string;
   /** Who the step is attributed to in the audit trail: the reporter or the admin who started the process. */
-  actor: { id: string; role: string };
+  actor: { id: string; role: string; credential?: string };
   /** Stable across activity retries: the audit event and any MDM command are written once per key. */
   idempotencyKey: string;
 }

@@ -48,6 +48,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     eventType,
     actor: ctx.actor.id,
     actorRole: ctx.actor.role,
+    credential: ctx.actor.credential ?? null,
     workflowId: ctx.workflowId,
     runId: ctx.runId,
     step: ctx.step,

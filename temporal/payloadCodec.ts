@@ -12,7 +12,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, ValueError, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+// The package is CommonJS: a default import works under both tsx (ESM) and the bundlers.
+import proto from '@temporalio/proto';
 import type { PayloadKey } from './payloadEncryptionSettings';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -57,7 +58,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(CIPHER, this.keys.get(keyId)!, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(additionalData(keyId));
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = proto.temporal.api.common.v1.Payload.encode(payload).finish();
     const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return {
       metadata: {
@@ -94,6 +95,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
         `an encrypted payload (key id ${keyId}) failed authentication: it was altered, or key ${keyId} is not the key that encrypted it`,
       );
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return proto.temporal.api.common.v1.Payload.decode(plain);
   }
 }

@@ -170,7 +170,11 @@ describe('field-staff page on a phone', () => {
     const s = await state(first);
     const collected = s.reports.filter((r) => r.event === 'device-collected' && r.outcome === 'accepted');
     expect(collected).toHaveLength(1);
-    expect(collected[0]!.actor).toEqual({ id: TOKEN_ACTORS.field, role: 'field-staff' });
+    expect(collected[0]!.actor).toEqual({
+      id: TOKEN_ACTORS.field,
+      role: 'field-staff',
+      credential: `static:${TOKEN_ACTORS.field}`, // which credential acted (issue 12)
+    });
     expect(collected[0]!.idempotencyKey).toMatch(/^field-[0-9a-f]{32}$/);
   });
 

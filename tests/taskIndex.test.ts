@@ -103,7 +103,8 @@ async function expectedRow(handle: WorkflowHandle, escalateAfterMs: number): Pro
       expects: t.expects,
       contact,
       dueAt: t.dueAt,
-      escalateAt: new Date(Date.parse(t.dueAt) + escalateAfterMs).toISOString(),
+      // The state says when the task escalates (records-1); for older states the delay after its due time.
+      escalateAt: t.escalateAt ?? new Date(Date.parse(t.dueAt) + escalateAfterMs).toISOString(),
       createdAt: t.createdAt,
       remindersSent: t.remindersSent,
       escalated: t.escalated,

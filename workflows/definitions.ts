@@ -194,6 +194,8 @@ export interface HumanTask {
   location?: string;
   contact?: { name?: string; email?: string; phone?: string };
   dueAt: string;
+  /** When the admins hear it is overdue (absent in states from before records-1: the rebuild derives it). */
+  escalateAt?: string;
   createdAt: string;
   remindersSent: number;
   escalated: boolean;
@@ -205,6 +207,8 @@ export interface HumanTask {
 export interface ActorRef {
   id: string;
   role: string;
+  /** The credential the API authenticated (never from a Signal, which proves nothing). */
+  credential?: string;
 }
 
 export interface ReportRecord {

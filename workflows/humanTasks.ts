@@ -17,12 +17,15 @@ interface TaskShape {
   carry?: Record<string, unknown>;
 }
 
-/** A task due from `from`, escalated to the admins after the deployment's escalation delay, then repeatedly. */
+/**
+ * A task opened at `from`: due after the deployment's escalation delay (overdue only after that, issue 11),
+ * when the admins hear about it, then repeatedly. The collection task has its own due date (the plan).
+ */
 export function taskSpec(timings: LifecycleTimings, from: number, shape: TaskShape): TaskSpec {
   const escalateAt = from + timings.escalateAfterMs;
   return {
     ...shape,
-    dueAt: new Date(from),
+    dueAt: new Date(escalateAt),
     escalateAt: new Date(escalateAt),
     repeatEveryMs: timings.taskReminderEveryMs,
   };

@@ -255,7 +255,7 @@ export class Lifecycle {
       workflowId: info.workflowId,
       runId: info.runId,
       step,
-      actor: { id: actor.id, role: actor.role },
+      actor: { id: actor.id, role: actor.role, ...(actor.credential ? { credential: actor.credential } : {}) },
       idempotencyKey: `${info.workflowId}:${info.runId}:${this.log.occurrence}:${step}:${purpose}`,
     };
   }
@@ -406,6 +406,7 @@ export class Lifecycle {
       assetNumber: this.assetNumber,
       contact: spec.contact,
       dueAt: spec.dueAt.toISOString(),
+      ...(this.features.records && spec.escalateAt ? { escalateAt: spec.escalateAt.toISOString() } : {}),
       createdAt: carried?.createdAt ?? nowIso(),
       remindersSent: carried?.remindersSent ?? 0,
       escalated: carried?.escalated ?? false,

@@ -238,6 +238,11 @@ export class ReportIntake {
     let report: HumanReport | undefined;
     try {
       report = parseReport(event, raw);
+      // A Signal proves nothing about who sent it: no credential is taken from one (who-reports-1).
+      if (this.host.features.whoReports && report.actor.credential) {
+        const { credential: _claimed, ...actor } = report.actor;
+        report = { ...report, actor };
+      }
       reason = reused
         ? idempotencyKeyReused(reused).message
         : (this.signalNotPermitted(event, report) ?? this.notExpectedReason(event, report.step));

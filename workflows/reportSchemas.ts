@@ -13,6 +13,13 @@ export const actorSchema = z.strictObject({
   id: text(200),
   role: z.enum(['admin', 'field-staff', 'viewer', 'operator']),
   name: text(200).optional(),
+  /** Which credential acted (`key:<id>`, `oidc:<iss>|<sub>`, `static:<actor>`), as the API authenticated it. */
+  credential: z
+    .string()
+    .trim()
+    .max(600)
+    .regex(/^[a-z]+:./, 'must be kind:reference, like key:<id> or static:<actor>')
+    .optional(),
 });
 
 export const newUserSchema = z.strictObject({
