@@ -26,17 +26,24 @@ export function createNanoMdm(deps: { db: pg.Pool; api: NanoMdmApi; log?: (line:
   const { db, api } = deps;
   const log = deps.log ?? ((l: string) => console.error(`[nanomdm] ${l}`));
 
-  /** Hands NanoMDM every command recorded but not yet enqueued (a repeat is refused there as a duplicate). */
-  const flush = async (enrollmentId?: string) => {
-    for (const c of await store.unsentCommands(db, enrollmentId)) {
-      await api.enqueue(c.enrollment_id, {
-        commandUuid: c.command_uuid,
-        requestType: c.request_type,
-        command: c.command,
-      });
-      await store.markEnqueued(db, c.command_uuid);
-    }
-  };
+  /**
+   * Hands NanoMDM every command of the device recorded but not yet enqueued. One flush per device at a time
+   * (an advisory lock, across replicas): NanoMDM's duplicate check is not atomic, so two enqueues of one
+   * UUID at the same instant would queue it twice. A sequential repeat (after a crash between enqueue and
+   * commit) is refused there as a duplicate, which api.enqueue takes as done.
+   */
+  const flush = (enrollmentId: string) =>
+    withTransaction(db, async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nanomdm-enqueue:${enrollmentId}`]);
+      for (const c of await store.unsentCommands(tx, enrollmentId)) {
+        await api.enqueue(c.enrollment_id, {
+          commandUuid: c.command_uuid,
+          requestType: c.request_type,
+          command: c.command,
+        });
+        await store.markEnqueued(tx, c.command_uuid);
+      }
+    });
 
   const requireDevice = async (deviceId: string) => {
     const device = await store.liveDevice(db, deviceId);
@@ -133,13 +140,28 @@ export function createNanoMdm(deps: { db: pg.Pool; api: NanoMdmApi; log?: (line:
     },
 
     receive: async (event) => {
-      const enrollmentId = await applyEvent(db, event);
+      const enrollmentId = await retryTransient(() => applyEvent(db, event));
       if (!enrollmentId) return;
       // Stored already; an enqueue that fails now is retried by the next port call for this device.
       await flush(enrollmentId).catch((err: Error) => log(`enqueue after ${event.topic} failed: ${err.message}`));
     },
   };
   return port;
+}
+
+/**
+ * NanoMDM never posts an event twice, so one lost to a transient conflict (deadlock, serialization) is
+ * applied again here rather than dropped.
+ */
+async function retryTransient<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= attempts || (code !== '40P01' && code !== '40001')) throw err;
+    }
+  }
 }
 
 /** A device that checked out or was erased no longer talks to this MDM: only forgetting it makes sense. */

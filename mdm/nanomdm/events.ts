@@ -41,6 +41,8 @@ export async function applyEvent(db: pg.Pool, event: WebhookEvent): Promise<stri
   const id = checkin?.ids?.id ?? checkin?.udid ?? ack?.ids?.id ?? ack?.udid;
   if (!id) return undefined;
   await withTransaction(db, async (tx) => {
+    // Every writer takes the device row first (sendCommand too), then its jobs: one lock order, no deadlock.
+    await tx.query('SELECT 1 FROM nanomdm_devices WHERE enrollment_id = $1 FOR UPDATE', [id]);
     switch (event.topic) {
       case 'mdm.Authenticate':
         return authenticated(tx, id, decode(checkin?.raw_payload));

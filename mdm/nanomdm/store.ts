@@ -143,11 +143,10 @@ export async function commandsOfJob(db: Db, jobId: string): Promise<CommandRow[]
   return rows;
 }
 
-export async function unsentCommands(db: Db, enrollmentId?: string): Promise<CommandRow[]> {
+export async function unsentCommands(db: Db, enrollmentId: string): Promise<CommandRow[]> {
   const { rows } = await db.query<CommandRow>(
-    `SELECT * FROM nanomdm_commands WHERE enqueued_at IS NULL AND ($1::text IS NULL OR enrollment_id = $1)
-      ORDER BY created_at, step`,
-    [enrollmentId ?? null],
+    'SELECT * FROM nanomdm_commands WHERE enqueued_at IS NULL AND enrollment_id = $1 ORDER BY created_at, step',
+    [enrollmentId],
   );
   return rows;
 }
