@@ -161,6 +161,11 @@ export interface HarnessOptions {
   /** The language of the device user's instruction mails (MAIL_LANGUAGE); default en. */
   mailLanguage?: 'en' | 'ja';
   /**
+   * The MDM port of the worker and the test instead of the emulator's (e.g. the NanoMDM adapter of
+   * tests/support/nanomdmFixture.ts); the emulator still runs, unused. Not with mdmPacing.
+   */
+  mdm?: MdmPort;
+  /**
    * Payloads encrypted with these keys (PAYLOAD_ENCRYPTION_KEYS / _KEY_ID) by the harness's client and worker,
    * failures encoded, workflows bundled as the worker process bundles them; dev server only.
    */
@@ -183,7 +188,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     maxAttempts: opts.mdmPacing ? 1 : 3,
     baseBackoffMs: 50,
   });
-  const mdm = opts.mdmPacing ? createPacedMdm(httpMdm, createMdmCallLimiter(db.pool, opts.mdmPacing)) : httpMdm;
+  const mdm =
+    opts.mdm ?? (opts.mdmPacing ? createPacedMdm(httpMdm, createMdmCallLimiter(db.pool, opts.mdmPacing)) : httpMdm);
   const emulator = createEmulatorControl({ baseUrl: running.url, apiKey: MDM_KEY });
   const mail = await startSmtpSink({ port: 0 });
   const mailer = createSmtpMailer({ smtpUrl: `smtp://127.0.0.1:${mail.port}`, from: 'device-lifecycle@example.com' });

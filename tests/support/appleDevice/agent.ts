@@ -29,6 +29,8 @@ export interface AppleDeviceOptions {
   mdmUrl: string;
   identity: DeviceIdentity;
   serialNumber: string;
+  /** The device's UDID (its NanoMDM enrollment id); a device enrolling again after an erase keeps it. */
+  udid?: string;
   model?: string;
   /** Configuration profiles installed at enrolment besides the enrolment profile. */
   profiles?: DeviceProfile[];
@@ -45,7 +47,7 @@ export interface HandledCommand {
 const TOPIC = 'com.apple.mgmt.External.device-lifecycle-test';
 
 export class SimulatedAppleDevice {
-  readonly udid = randomBytes(20).toString('hex');
+  readonly udid: string;
   readonly serialNumber: string;
   readonly model: string;
   profiles: DeviceProfile[];
@@ -57,6 +59,7 @@ export class SimulatedAppleDevice {
 
   constructor(private readonly options: AppleDeviceOptions) {
     this.serialNumber = options.serialNumber;
+    this.udid = options.udid ?? randomBytes(20).toString('hex');
     this.model = options.model ?? 'iPhone15,2';
     this.profiles = [ENROLMENT_PROFILE, ...(options.profiles ?? [])];
     this.answers = { ...options.answers };
