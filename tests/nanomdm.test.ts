@@ -5,7 +5,10 @@
  * then done), the profile inventory, the inactivation by RemoveProfile commands, idempotent sends, and
  * NanoMDM unreachable or refusing.
  */
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/env';
+import { createMdmPort, MdmSettingsError } from '../mdm/createMdmPort';
 import { MdmNotFoundError, MdmRejectedError, MdmUnavailableError } from '../mdm/errors';
 import { createNanoMdm } from '../mdm/nanomdm/adapter';
 import { createNanoMdmApi } from '../mdm/nanomdm/api';
@@ -263,5 +266,43 @@ describe('NanoMDM adapter on the real NanoMDM server', () => {
     expect(await statusOf(device.udid, 'late')).toBe('queued');
     await expect.poll(() => statusOf(device.udid, 'late')).toBe('succeeded');
     expect(device.handled.filter((h) => h.requestType === 'EraseDevice')).toHaveLength(1);
+  });
+});
+
+describe('MDM_KIND=nanomdm at start-up (mdm/createMdmPort.ts)', () => {
+  it('refuses to start without its settings, naming each variable', async () => {
+    const err = await createMdmPort(loadConfig({ MDM_KIND: 'nanomdm' }), { NANOMDM_WEBHOOK_LISTEN: 'nowhere' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MdmSettingsError);
+    const problems = (err as MdmSettingsError).problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'NANOMDM_API_KEY',
+      'NANOMDM_URL',
+      'NANOMDM_WEBHOOK_LISTEN',
+    ]);
+  });
+
+  it('starts the adapter and its webhook listener, which refuses bodies without the HMAC signature', async () => {
+    const config = loadConfig({ MDM_KIND: 'nanomdm', DATABASE_URL: f.db.url });
+    const setup = await createMdmPort(config, {
+      NANOMDM_URL: f.server.url,
+      NANOMDM_API_KEY: f.server.apiKey,
+      NANOMDM_WEBHOOK_LISTEN: '127.0.0.1:0',
+      NANOMDM_WEBHOOK_HMAC_KEY: 'webhook-secret',
+    });
+    try {
+      expect(setup.port.capabilities).toEqual({ profileRemoval: 'command', cancelCommands: false });
+      const listener = /webhook listener (http:\/\/127\.0\.0\.1:\d+\/webhook)\)$/.exec(setup.describe)?.[1];
+      expect(setup.describe).toMatch(/^NanoMDM at http:\/\/127\.0\.0\.1:\d+ /);
+      const body = JSON.stringify({ topic: 'mdm.CheckOut', created_at: new Date().toISOString() });
+      const unsigned = await fetch(listener!, { method: 'POST', body });
+      expect(unsigned.status).toBe(401);
+      const signature = createHmac('sha256', 'webhook-secret').update(body).digest('base64');
+      const signed = await fetch(listener!, { method: 'POST', body, headers: { 'X-Hmac-Signature': signature } });
+      expect(signed.status).toBe(200);
+    } finally {
+      await setup.close?.();
+    }
   });
 });
