@@ -1,12 +1,13 @@
 /**
  * The MDM port's contract (mdm/port.ts), one suite of scenarios run against every adapter on real parts:
  * `emulator` (the MDM emulator over HTTP), `intune` (the Intune adapter through the Graph double, which
- * copies Microsoft's documented answers; no real tenant) and `nanomdm` (its factory is plugged in by the
- * NanoMDM work). Adding an adapter is one entry in ADAPTERS: a factory returning the port and a device side
- * that can enrol a device, make a command finish or fail, throttle the MDM and take it down.
+ * copies Microsoft's documented answers; no real tenant) and `nanomdm` (the real NanoMDM v0.9.0 server,
+ * PostgreSQL and simulated Apple devices; tests/support/nanomdmContract.ts). Adding an adapter is one
+ * entry in ADAPTERS: a factory returning the port and a device side that can enrol a device, make a
+ * command finish or fail, throttle the MDM and take it down.
  *
- * A scenario is skipped only where the adapter's declared capabilities say it does not apply; the reason
- * is in the test's name.
+ * A scenario is skipped only where the adapter's declared capabilities, or a stated fact of the MDM itself
+ * (outOfReach: NanoMDM has no throttling), say it does not apply; the reason is in the test's name.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEmulatorControl } from '../mdm/emulatorControl';
@@ -24,6 +25,7 @@ import {
 } from '../mdm/port';
 import { createMdmEmulator } from '../mdmEmulator/server';
 import { startGraphDouble } from './support/graphDouble';
+import { startNanoMdmUnderContract } from './support/nanomdmContract';
 
 /** What a test does on the device's (and the MDM operator's) side of an adapter. */
 export interface DeviceSide {
@@ -56,6 +58,11 @@ export interface AdapterEntry {
   capabilities: MdmCapabilities;
   /** Null until the adapter's factory is plugged in: the suite says so in a skipped test. */
   start: (() => Promise<PortUnderTest>) | null;
+  /**
+   * Scenarios the MDM itself rules out (not port capabilities: facts of the MDM known before anything
+   * runs), each with why; the suite skips them with that reason in the test's name.
+   */
+  outOfReach?: { throttling?: string; outageOnReads?: string };
 }
 
 const emulatorStepMs = 60_000;
@@ -137,8 +144,17 @@ const ADAPTERS: AdapterEntry[] = [
       };
     },
   },
-  // Helper G (NanoMDM) plugs its factory in here: real NanoMDM on loopback plus the simulated Apple device.
-  { name: 'nanomdm', capabilities: { profileRemoval: 'command', cancelCommands: false }, start: null },
+  {
+    name: 'nanomdm',
+    capabilities: { profileRemoval: 'command', cancelCommands: false },
+    // Real NanoMDM v0.9.0 on loopback, PostgreSQL, simulated Apple devices (tests/support/nanomdmContract.ts).
+    start: startNanoMdmUnderContract,
+    outOfReach: {
+      throttling: 'NanoMDM v0.9.0 has no rate limiting (it never answers 429), so there is no throttling to drive',
+      outageOnReads:
+        "the adapter answers reads from its own store (NanoMDM's webhook fills it), so NanoMDM being down cannot fail getDevice; the send outage scenario covers it",
+    },
+  },
 ];
 
 async function failure(promise: Promise<unknown>): Promise<MdmError> {
@@ -303,23 +319,55 @@ for (const adapter of ADAPTERS) {
       expect(await mdm.port.getDevice(deviceId)).toBeNull();
     });
 
-    it('throttling is a retryable rate-limit error carrying the MDM’s Retry-After', async () => {
-      const deviceId = await mdm.device.enrol(nextSerial());
-      await mdm.device.throttle(120);
-      const error = await failure(mdm.port.getDevice(deviceId));
-      expect(error).toBeInstanceOf(MdmRateLimitedError);
-      expect(error).toMatchObject({ retryable: true, code: 'rate_limited', retryAfterMs: 120_000 });
-      expect((await mdm.port.getDevice(deviceId))?.id).toBe(deviceId);
-    });
+    itIf(
+      !adapter.outOfReach?.throttling,
+      'throttling is a retryable rate-limit error carrying the MDM’s Retry-After',
+      adapter.outOfReach?.throttling ?? '',
+      async () => {
+        const deviceId = await mdm.device.enrol(nextSerial());
+        await mdm.device.throttle(120);
+        const error = await failure(mdm.port.getDevice(deviceId));
+        expect(error).toBeInstanceOf(MdmRateLimitedError);
+        expect(error).toMatchObject({ retryable: true, code: 'rate_limited', retryAfterMs: 120_000 });
+        expect((await mdm.port.getDevice(deviceId))?.id).toBe(deviceId);
+      },
+    );
 
-    it('an outage is a retryable MdmUnavailableError, and the port works again after it', async () => {
+    itIf(
+      !adapter.outOfReach?.outageOnReads,
+      'an outage is a retryable MdmUnavailableError, and the port works again after it',
+      adapter.outOfReach?.outageOnReads ?? '',
+      async () => {
+        const deviceId = await mdm.device.enrol(nextSerial());
+        await mdm.device.startOutage();
+        const error = await failure(mdm.port.getDevice(deviceId));
+        expect(error).toBeInstanceOf(MdmUnavailableError);
+        expect(error.retryable).toBe(true);
+        await mdm.device.endOutage();
+        expect((await mdm.port.getDevice(deviceId))?.id).toBe(deviceId);
+      },
+    );
+
+    it('a send during an outage is a retryable MdmUnavailableError; repeated after it, the command goes through once', async () => {
       const deviceId = await mdm.device.enrol(nextSerial());
+      const input = {
+        deviceId,
+        type: 'wipe',
+        options: { keepEnrollmentData: true },
+        idempotencyKey: `${adapter.name}-outage`,
+      } as const;
       await mdm.device.startOutage();
-      const error = await failure(mdm.port.getDevice(deviceId));
+      const error = await failure(mdm.port.sendCommand(input));
       expect(error).toBeInstanceOf(MdmUnavailableError);
       expect(error.retryable).toBe(true);
       await mdm.device.endOutage();
-      expect((await mdm.port.getDevice(deviceId))?.id).toBe(deviceId);
+      const sent = await mdm.port.sendCommand(input);
+      expect(sent).toMatchObject({ deviceId, type: 'wipe', idempotencyKey: input.idempotencyKey });
+      await mdm.device.finish(deviceId, 'wipe');
+      const mine = (await mdm.port.listCommands(deviceId)).filter((c) => c.idempotencyKey === input.idempotencyKey);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]?.status).toBe('succeeded');
+      expect(mine[0]?.jobId).toBe(sent.jobId);
     });
   });
 }
