@@ -41,6 +41,8 @@ const TEST_TIMEOUT_MS = 3 * PATIENCE_MS;
 /** The device's user, who does the device-side steps of an inactivation. */
 const deviceUser = { id: 'device.user@example.com', role: 'field-staff' as const };
 const SIGNATURE = 'data:image/png;base64,iVBORw0KGgo=';
+/** What the API sends a workflow for a stored signature (api/signatures.ts). */
+const RECEIPT = `receipt:11111111-1111-1111-1111-111111111111:sha256:${'a'.repeat(64)}`;
 
 const harness = useFastHarnesses();
 
@@ -376,7 +378,8 @@ describe('rejected signals', () => {
 
       await handle.signal(reportSignals['device-reenrolled'], report({}));
       await h.waitForTask(handle, 'awaiting-delivery');
-      await handle.signal(reportSignals['device-delivered'], report({ receivedBy: 'Yuki New', signature: SIGNATURE }));
+      // A Signal carries a stored signature's receipt, never the signature (records-1).
+      await handle.signal(reportSignals['device-delivered'], report({ receivedBy: 'Yuki New', signature: RECEIPT }));
       await completed(handle);
       await eventually(() => h.stubs.eventsOf('report-rejected').length === 3, 'three rejections audited');
       expect(h.stubs.eventsOf('device-collected')).toHaveLength(1);

@@ -101,4 +101,28 @@ describe('who may report what', () => {
       await handle.terminate('test done');
     },
   );
+
+  it(
+    "a delivery Signal must carry a stored signature's receipt, never the signature itself (records-1)",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const h = await harness();
+      const handle = await h.startChangeUser();
+      await h.waitForTask(handle, 'awaiting-collection');
+      await h.update(handle, reportUpdates['device-collected'], report({ collectedBy: 'Bob Field' }, field));
+      await h.waitForTask(handle, 'awaiting-reenrollment');
+      await h.update(handle, reportUpdates['device-reenrolled'], report({}, field));
+      await h.waitForTask(handle, 'awaiting-delivery');
+      await handle.signal(
+        reportSignals['device-delivered'],
+        report({ receivedBy: 'Yuki', signature: 'Yuki N.' }, field),
+      );
+      const rejected = await h.waitForState(handle, (s) => s.reports.some((r) => r.outcome === 'rejected'), 'rejected');
+      expect(rejected.step).toBe('awaiting-delivery');
+      expect(rejected.reports.at(-1)?.reason).toMatch(/only that receipt/);
+      const receipt = `receipt:${'1'.repeat(8)}-1111-1111-1111-${'1'.repeat(12)}:sha256:${'a'.repeat(64)}`;
+      await handle.signal(reportSignals['device-delivered'], report({ receivedBy: 'Yuki', signature: receipt }, field));
+      expect(await handle.result()).toMatchObject({ status: 'completed' });
+    },
+  );
 });

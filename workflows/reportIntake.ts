@@ -338,9 +338,17 @@ export class ReportIntake {
     if (reason && raw.actor?.role !== 'admin') throw notPermitted(reason, { event, role: String(raw.actor?.role) });
   }
 
-  /** A Signal cannot prove who sent it, so an admin-only report never comes in that way (who-reports-1). */
+  /**
+   * A Signal cannot prove who sent it, so an admin-only report never comes in that way (who-reports-1); and
+   * it bypasses the API, so a delivery Signal must carry a stored signature's receipt, not the signature
+   * itself, which would sit in history (records-1).
+   */
   private signalNotPermitted(event: HumanEventName, report: HumanReport): string | undefined {
     if (!this.host.features.whoReports) return undefined;
+    const signature = (report.data as { signature?: unknown }).signature;
+    if (this.host.features.records && event === 'device-delivered' && !isReceipt(signature)) {
+      return 'a delivery signature is stored through the API, which sends its receipt: a Signal may carry only that receipt';
+    }
     const reason = adminOnlyReason(event, report.data);
     return reason && `${reason}; a Signal cannot prove who sent it: send it through the API`;
   }
@@ -424,6 +432,11 @@ export class ReportIntake {
 }
 
 const HOUR_MS = 3_600_000;
+
+/** A stored signature's receipt as the API sends it: `receipt:<id>:sha256:<hex>`. */
+function isReceipt(signature: unknown): boolean {
+  return typeof signature === 'string' && /^receipt:[^:\s]+:sha256:[0-9a-f]{64}$/.test(signature);
+}
 
 function idempotencyKeyOf(raw: unknown): string | undefined {
   const key = (raw as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;
