@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SearchAttributeType } from '@temporalio/common';
+import { randomBytes } from 'node:crypto';
 import { CONFIG_VARIABLES, loadConfig } from '../config/env';
 import { customSearchAttributes } from '../temporal/searchAttributes';
 import {
@@ -20,7 +21,14 @@ import {
 
 const composeFile = path.join(repoRoot, 'docker-compose.yml');
 // Only what interpolation needs: a developer's shell variables or .env must not change what the test sees.
-const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+// A deployment's own secrets replace the example file's: its tokens and key are public, and production
+// refuses example tokens (issue 12), as it must.
+const env = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  API_TOKENS: `${randomBytes(32).toString('base64url')}=it-admin@example.com:admin`,
+  PAYLOAD_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+};
 const options = { projectDirectory: repoRoot, env, envFiles: [exampleEnvFile] };
 const appServices = ['api', 'worker', 'migrate'];
 
@@ -122,7 +130,8 @@ describe('docker-compose.yml validation', () => {
   it('requires API_TOKENS: the stack runs with NODE_ENV=production, where the development tokens are refused', async () => {
     const emptyEnv = path.join(tmp, 'empty.env');
     await writeFile(emptyEnv, '');
-    const result = await validateComposeFiles([composeFile], { ...options, envFiles: [emptyEnv] });
+    const bare = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const result = await validateComposeFiles([composeFile], { ...options, env: bare, envFiles: [emptyEnv] });
     expect(result.ok).toBe(false);
     expect(result.errors.join('\n')).toMatch(/required variable API_TOKENS is missing a value: set API_TOKENS/);
   });
