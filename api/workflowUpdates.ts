@@ -52,13 +52,24 @@ export interface UpdateCall<A> {
   arg: A;
   idempotencyKey: string;
   timeoutMs: number;
+  /**
+   * For a report, whose workflow answers a repeated key itself with `duplicate: true`: a fresh update id
+   * per request, so a repeat whose first answer the API never kept (the first request timed out after the
+   * workflow took it, or its API process died) reaches the workflow. With one update id per key, Temporal
+   * would hand back the first update's own answer, `duplicate: false`. Admin commands keep one id per key:
+   * their handlers do not dedupe, Temporal does.
+   */
+  freshUpdateId?: boolean;
 }
+
+const updateIdOf = (call: UpdateCall<unknown>) =>
+  `${call.name}:${call.idempotencyKey}${call.freshUpdateId ? `:${randomUUID()}` : ''}`;
 
 export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): Promise<ReportAck> {
   const handle = temporal.workflow.getHandle(call.workflowId);
   try {
     return await temporal.withDeadline(Date.now() + call.timeoutMs, () =>
-      handle.executeUpdate(call.definition, { args: [call.arg], updateId: `${call.name}:${call.idempotencyKey}` }),
+      handle.executeUpdate(call.definition, { args: [call.arg], updateId: updateIdOf(call as UpdateCall<unknown>) }),
     );
   } catch (err) {
     throw await translate(temporal, call as UpdateCall<unknown>, err);

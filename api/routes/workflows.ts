@@ -85,6 +85,7 @@ export function workflowsRouter(ctx: ApiContext): Router {
           arg: receipt ? withReceipt(report, receipt) : report,
           idempotencyKey,
           timeoutMs: ctx.updateTimeoutMs,
+          freshUpdateId: true,
         });
       } catch (err) {
         if (receipt) await forgetIfRefused(ctx, receipt, idempotencyKey, err);
