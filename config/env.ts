@@ -251,7 +251,9 @@ const environmentSchema = z.object({
   OIDC_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   // Who takes over a device while it is in stock (change-user step `returning-to-stock`).
   ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
-  ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT'),
+  // The department that holds stock on the org chart (the demo's too, db/demoAssets.ts DEMO_STORAGE), so
+  // returned devices are listed with the team's other stock, not under a department that exists nowhere else.
+  ADMIN_IN_CHARGE_DEPARTMENT: z.string().trim().min(1).default('IT Operations'),
   INACTIVATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   // Long waits stay bounded (LifecycleLimits): reopenings of one task before an admin decides, and the
   // reports and signals one process takes per hour (more: 429 for Updates, dropped Signals).
