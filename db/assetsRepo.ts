@@ -7,6 +7,7 @@
 import type { PoolClient } from 'pg';
 import { assertSameEvent, getByIdempotencyKey, parseEventInput, record } from './assetEventsRepo';
 import { inTransaction } from './pool';
+import { japaneseOrderBy } from './japaneseCollation';
 import {
   ASSET_NUMBER_PATTERN,
   ASSET_STATUSES,
@@ -179,7 +180,8 @@ export async function list(
 
 // ---------------------------------------------------------------------------------------------- reports
 
-const REPORT_ORDER = 'ORDER BY department, location, asset_number';
+// Asset numbers (A-000123) sort the same in any collation; Japanese department and location names do not.
+const REPORT_ORDER = japaneseOrderBy('department', 'location', 'asset_number');
 
 /** Devices due for collection: planned status in stock and not yet back in stock. */
 export async function collectionList(db: Queryable): Promise<Asset[]> {
