@@ -177,7 +177,10 @@ describe('handoff to a workflow already waiting', () => {
     });
     const state = await h.waitForStep(api.temporal.workflow.getHandle(wf(2)), 'awaiting-delivery');
     expect(state.reports.filter((r) => r.event === 'user-assigned')).toEqual([
-      expect.objectContaining({ outcome: 'accepted', actor: { id: 'admin@local', role: 'admin' } }),
+      expect.objectContaining({
+        outcome: 'accepted',
+        actor: { id: 'admin@local', role: 'admin', credential: 'static:admin@local' }, // which credential acted
+      }),
     ]);
     expect(await assetsRepo.get(h.db.pool, no(2))).toMatchObject({ userName: 'Jiro First', status: 'in_use' });
     const history = await eventsRepo.listForAsset(h.db.pool, no(2));
