@@ -67,13 +67,37 @@ const updateIdOf = (call: UpdateCall<unknown>) =>
 
 export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): Promise<ReportAck> {
   const handle = temporal.workflow.getHandle(call.workflowId);
-  try {
-    return await temporal.withDeadline(Date.now() + call.timeoutMs, () =>
-      handle.executeUpdate(call.definition, { args: [call.arg], updateId: updateIdOf(call as UpdateCall<unknown>) }),
+  const send = (arg: A) =>
+    temporal.withDeadline(Date.now() + call.timeoutMs, () =>
+      handle.executeUpdate(call.definition, { args: [arg], updateId: updateIdOf(call as UpdateCall<unknown>) }),
     );
+  try {
+    try {
+      return await send(call.arg);
+    } catch (err) {
+      // During a rolling deploy an older worker's validator does not know the actor's `credential` and
+      // refuses the whole report (nothing is written): send it once more without, rather than fail it.
+      const withoutCredential = refusedForCredential(err) ? dropCredential(call.arg) : undefined;
+      if (!withoutCredential) throw err;
+      return await send(withoutCredential);
+    }
   } catch (err) {
     throw await translate(temporal, call as UpdateCall<unknown>, err);
   }
+}
+
+function refusedForCredential(err: unknown): boolean {
+  if (!(err instanceof WorkflowUpdateFailedError)) return false;
+  const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
+  const problems = JSON.stringify(cause?.details ?? []);
+  return cause?.type === 'InvalidReport' && problems.includes('Unrecognized key') && problems.includes('credential');
+}
+
+function dropCredential<A>(arg: A): A | undefined {
+  const actor = (arg as { actor?: { credential?: unknown } } | undefined)?.actor;
+  if (!actor || actor.credential === undefined) return undefined;
+  const { credential: _dropped, ...rest } = actor;
+  return { ...(arg as object), actor: rest } as A;
 }
 
 async function translate(temporal: Client, call: UpdateCall<unknown>, err: unknown): Promise<unknown> {
