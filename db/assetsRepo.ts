@@ -192,15 +192,16 @@ export async function collectionList(db: Queryable): Promise<Asset[]> {
 }
 
 /**
- * Devices due for delivery to a user: planned status in use, or assigned to an application that has not
- * been delivered yet.
+ * Devices assigned to a user and not yet delivered, whichever process assigned them: those whose process
+ * waits for the delivery (an open `deliver-device` task in the task index). A process opens that task once
+ * the user is assigned and closes it in the transaction that records the delivery report, or its cancel or
+ * abort. Neither a planned status (assigning clears it) nor an application (claimed before the assignment;
+ * none when the user is given directly) says "assigned, not delivered".
  */
 export async function distributionList(db: Queryable): Promise<Asset[]> {
   const { rows } = await db.query<AssetRow>(
     `SELECT ${COLUMNS} FROM assets a
-      WHERE a.planned_status = 'in_use'
-         OR EXISTS (SELECT 1 FROM applications p
-                     WHERE p.assigned_asset_number = a.asset_number AND p.state = 'assigned')
+      WHERE EXISTS (SELECT 1 FROM open_tasks t WHERE t.asset_number = a.asset_number AND t.task_type = 'deliver-device')
       ${REPORT_ORDER}`,
   );
   return rows.map(toAsset);
