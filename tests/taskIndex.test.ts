@@ -13,6 +13,7 @@ import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { OpenTask } from '../activities/contracts';
+import { loadConfig } from '../config/env';
 import * as tasksRepo from '../db/tasksRepo';
 import { rebuildTaskIndex } from '../scripts/rebuildTasks';
 import { DepartmentKey, LocationKey } from '../temporal/searchAttributes';
@@ -43,6 +44,8 @@ let blockedEntered: ((task: OpenTask) => void) | undefined;
 
 let h: Harness;
 let api: ApiHarness;
+/** Where a returned device is filed: the default ADMIN_IN_CHARGE_DEPARTMENT. */
+const STOCK_DEPARTMENT = loadConfig({}).ADMIN_IN_CHARGE_DEPARTMENT;
 const handles: WorkflowHandle[] = [];
 /** The escalation delay each workflow was started with: the API's configuration, or the test timings. */
 const escalationOf = new Map<string, number>();
@@ -276,21 +279,23 @@ describe('the table follows the workflows', () => {
       .poll(async () => (await inbox(`type=collect-device&department=${encodeURIComponent(DEPT)}`)).items)
       .toEqual([]);
     await h.waitForStep(changeUser, 'awaiting-reenrollment');
-    // Back in stock, the device belongs to the IT department at the storage location.
+    // Back in stock, the device belongs to the admin in charge's department (ADMIN_IN_CHARGE_DEPARTMENT,
+    // default IT Operations) at the storage location.
     expect(await indexMatches(changeUser)).toMatchObject({
       type: 'reenroll-device',
-      department: 'IT',
+      department: STOCK_DEPARTMENT,
       location: 'Shelf 1',
     });
     expect((await inbox('type=reenroll-device')).items).toEqual([
-      expect.objectContaining({ workflowId: changeUser.workflowId, department: 'IT', location: 'Shelf 1' }),
+      expect.objectContaining({ workflowId: changeUser.workflowId, department: STOCK_DEPARTMENT, location: 'Shelf 1' }),
     ]);
   });
 
   it('lists a process that needs attention as an admin decision; a retry closes it and the next task opens', async () => {
     const parked = await parkedAtWipe(3);
     const decision = await indexMatches(parked);
-    // Returned to stock before the wipe: the device is the IT department's now.
+    // Returned to stock before the wipe: the device is the IT department's now (this process names its
+    // admin in charge itself, from the test fixtures).
     expect(decision).toMatchObject({ type: 'admin-decision', failedStep: 'wiping', department: 'IT' });
     expect(decision?.lastError).toMatch(/requestWipe/);
     expect((await inbox('type=admin-decision', TOKENS.admin)).items).toEqual([
