@@ -142,11 +142,16 @@ function readErrorBody(text: string, fallback: string): { code?: string; message
   }
 }
 
-/** Retry-After is either delay-seconds or an HTTP date. */
+/**
+ * Retry-After is either delay-seconds or an HTTP date. The seconds may be fractional, as Microsoft Graph
+ * sends them ("Retry-After: 2.128", https://learn.microsoft.com/en-us/graph/throttling, "Sample response"):
+ * rounded up to the millisecond.
+ */
 export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const date = Date.parse(header);
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 

@@ -24,7 +24,7 @@ import {
   MdmRejectedError,
   MdmUnavailableError,
 } from '../errors';
-import { parseRetryAfter } from './retryAfter';
+import { retryAfterMs } from '../httpClient';
 import type { TokenSource } from './tokenSource';
 
 export interface GraphClientOptions {
@@ -169,12 +169,12 @@ function parseJson(text: string, status: number): unknown {
 function errorFromResponse(response: Response, text: string, req: GraphRequest): MdmError {
   const { code, message } = readGraphError(text, response.statusText);
   const status = response.status;
-  const retryAfterMs = parseRetryAfter(response.headers.get('Retry-After'));
+  const retryAfter = retryAfterMs(response.headers.get('Retry-After'));
   if (status === 429)
-    return new MdmRateLimitedError(`Graph throttled the request (${code ?? '429'}): ${message}`, retryAfterMs);
+    return new MdmRateLimitedError(`Graph throttled the request (${code ?? '429'}): ${message}`, retryAfter);
   if (status === 408 || status >= 500)
     return new MdmUnavailableError(`Graph unavailable (HTTP ${status}): ${message}`, 'unavailable', status, {
-      retryAfterMs,
+      retryAfterMs: retryAfter,
     });
   if (status === 404) return new MdmNotFoundError(req.resource ?? `${req.method} ${req.path}`, message);
   return new MdmRejectedError(status, code, message);

@@ -18,7 +18,7 @@ import {
   MdmRejectedError,
   MdmUnavailableError,
 } from '../errors';
-import { parseRetryAfter } from './retryAfter';
+import { retryAfterMs } from '../httpClient';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 
@@ -122,16 +122,16 @@ function tokenError(response: Response, text: string): MdmError {
   } catch {
     // not JSON: keep the raw text
   }
-  const retryAfterMs = parseRetryAfter(response.headers.get('Retry-After'));
+  const retryAfter = retryAfterMs(response.headers.get('Retry-After'));
   if (response.status === 429)
-    return new MdmRateLimitedError(`Token endpoint throttled the request: ${description}`, retryAfterMs);
+    return new MdmRateLimitedError(`Token endpoint throttled the request: ${description}`, retryAfter);
   if (response.status >= 500)
     return new MdmUnavailableError(
       `Token endpoint unavailable (HTTP ${response.status})`,
       'unavailable',
       response.status,
       {
-        retryAfterMs,
+        retryAfterMs: retryAfter,
       },
     );
   return new MdmRejectedError(response.status, error || undefined, `Token request refused: ${description}`);
