@@ -85,10 +85,9 @@ export function callMdm<K extends MdmActivity>(
   summary: string,
   ...args: Parameters<LifecycleActivities[K]>
 ): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
-  const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
   const options = activityOptionsFor[name];
   const retry = { ...options.retry, nonRetryableErrorTypes: MDM_WEATHER_FAILURES };
-  return stub.executeWithOptions({ ...options, retry, summary }, args);
+  return execute(name, { ...options, retry, summary }, args);
 }
 
 /**
@@ -100,9 +99,7 @@ export function callCheck<K extends MdmActivity>(
   summary: string,
   ...args: Parameters<LifecycleActivities[K]>
 ): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
-  const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
-  const options: ActivityOptions = { startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 1 }, summary };
-  return stub.executeWithOptions(options, args);
+  return execute(name, { startToCloseTimeout: '20 seconds', retry: { maximumAttempts: 1 }, summary }, args);
 }
 
 /** Calls an activity with a one-line summary, shown next to it in the Temporal Web UI. */
@@ -111,6 +108,15 @@ export function call<K extends Fn>(
   summary: string,
   ...args: Parameters<LifecycleActivities[K]>
 ): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
+  return execute(name, { ...activityOptionsFor[name], summary }, args);
+}
+
+/** The one place an activity is scheduled with per-call options (the three ways above differ only there). */
+function execute<K extends Fn>(
+  name: K,
+  options: ActivityOptions,
+  args: Parameters<LifecycleActivities[K]>,
+): Promise<Awaited<ReturnType<LifecycleActivities[K]>>> {
   const stub = acts[name] as unknown as ActivityFunctionWithOptions<LifecycleActivities[K]>;
-  return stub.executeWithOptions({ ...activityOptionsFor[name], summary }, args);
+  return stub.executeWithOptions(options, args);
 }

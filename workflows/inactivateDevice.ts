@@ -262,10 +262,7 @@ async function watchingJob(
       }
       return check?.(event, report);
     },
-    instruct: (taskType) => async () => {
-      const ctx = lc.context(lc.log.step, undefined, 'instructions');
-      await call('sendDeviceInstructions', `instructions for ${taskType}`, ctx, { taskType, kind: 'instructions' });
-    },
+    instruct: (taskType) => instructions(lc, taskType),
   };
   const scope = new CancellationScope();
   const watching = scope.run(() => pollJob(lc, input, ref, (detail) => failed(detail, lc.log.step)));
@@ -414,18 +411,16 @@ function reenrolAgain(
     notice,
     carry: c,
     ...(failedJob ? { refusal: lateDeviceReport(failedJob) } : {}),
-    ...(lc.features.records ? { onOpen: reenrolmentInstructions(lc) } : {}),
+    // The device user learns how to re-register the device when that task opens (records-1).
+    ...(lc.features.records ? { onOpen: instructions(lc, 'reenroll-device') } : {}),
   });
 }
 
-/** The device user learns how to re-register the device when that task opens (records-1). */
-function reenrolmentInstructions(lc: Lifecycle): () => Promise<void> {
+/** Mails the device user a device-side step's instructions when its task opens. */
+function instructions(lc: Lifecycle, taskType: string): () => Promise<void> {
   return async () => {
     const ctx = lc.context(lc.log.step, undefined, 'instructions');
-    await call('sendDeviceInstructions', 'instructions for reenroll-device', ctx, {
-      taskType: 'reenroll-device',
-      kind: 'instructions',
-    });
+    await call('sendDeviceInstructions', `instructions for ${taskType}`, ctx, { taskType, kind: 'instructions' });
   };
 }
 

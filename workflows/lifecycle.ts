@@ -634,7 +634,7 @@ export class Lifecycle {
   private async undoPlanned(stopped: LifecycleStopped): Promise<UndoPlannedResult | undefined> {
     if (!this.undoOnStop) return undefined;
     if (this.bookkeepingInFlight) await this.flushBookkeeping();
-    const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
+    const actor = stopperOf(stopped);
     try {
       return await this.undoOnStop(this.context(stopped.how, actor, 'undo'));
     } catch (err) {
@@ -645,7 +645,7 @@ export class Lifecycle {
   }
 
   private recordStop(stopped: LifecycleStopped, undo?: UndoPlannedResult): Promise<void> {
-    const actor = stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
+    const actor = stopperOf(stopped);
     const doneSteps = this.log.steps.map((s) => s.step);
     const details = {
       reason: stopped.command?.reason ?? null,
@@ -738,6 +738,11 @@ function failureKindOf(err: ActivityFailure): FailureKind {
     return type === 'NoMdmDevice' || type === 'AssetNotFound' ? 'database' : 'other';
   }
   return ['sendNotice', 'sendDeviceInstructions'].includes(activity) ? 'mail' : 'database';
+}
+
+/** Who stopped the process: the admin's command, or a cancel from the Temporal UI or CLI (no actor). */
+function stopperOf(stopped: LifecycleStopped): ActorRef {
+  return stopped.command?.actor ?? { id: 'temporal-cancel-request', role: 'operator' };
 }
 
 /** Steps that change the device or its MDM record: a stop keeps what they did (records-1). */

@@ -260,17 +260,21 @@ export class ReportIntake {
     const actor = report?.actor ?? claimedActor(raw);
     // A reused key's rejection is keyed per record: the key itself already stands for the first report.
     const rejectionKey = key && !reused ? `rejected:${key}` : `rejected:${workflowInfo().runId}:${this.records.length}`;
-    this.records.push({
-      event,
-      idempotencyKey: rejectionKey,
-      actor,
-      at: nowIso(),
-      outcome: 'rejected',
-      step: log.step,
-      reason,
-    });
+    await this.reject(event, actor, rejectionKey, reason as string, 'signal');
+  }
+
+  /** Keeps a report that was not taken in the state (shown in the details) and writes its audit record. */
+  private async reject(
+    event: HumanEventName,
+    actor: ActorRef,
+    rejectionKey: string,
+    reason: string,
+    via: 'signal' | 'update',
+  ): Promise<void> {
+    const step = this.host.log.step;
+    this.records.push({ event, idempotencyKey: rejectionKey, actor, at: nowIso(), outcome: 'rejected', step, reason });
     this.host.refreshDetails();
-    await this.host.recordRejection(event, actor, rejectionKey, reason as string);
+    await this.host.recordRejection(event, actor, rejectionKey, reason, via);
   }
 
   /**
@@ -313,18 +317,7 @@ export class ReportIntake {
       return;
     }
     const rejectionKey = `rejected:${report.idempotencyKey}:${workflowInfo().runId}:${this.records.length}`;
-    const { actor } = report;
-    this.records.push({
-      event,
-      idempotencyKey: rejectionKey,
-      actor,
-      at: nowIso(),
-      outcome: 'rejected',
-      step: log.step,
-      reason: verdict.reason,
-    });
-    this.host.refreshDetails();
-    await this.host.recordRejection(event, actor, rejectionKey, verdict.reason, 'update');
+    await this.reject(event, report.actor, rejectionKey, verdict.reason, 'update');
     const position = { step: log.step, expects: this.pendingTask?.expects ?? [], status: log.status };
     throw contradictedByMdm(verdict.reason, position, verdict.mdm);
   }
