@@ -8,6 +8,7 @@ import { credentialProblems } from './credentialRules';
 import { redactSecrets } from './redact';
 import { payloadEncryptionFields, payloadEncryptionProblems } from '../temporal/payloadEncryptionSettings';
 import { temporalTransportFields, temporalTransportProblems } from '../temporal/connectionSettings';
+import { summaryScheduleFields } from '../temporal/summaryScheduleSettings';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = z.string().url();
@@ -208,6 +209,9 @@ const environmentSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().email()).min(1)),
+  // SUMMARY_REPORT_SCHEDULE (cron or off), SUMMARY_REPORT_TIME_ZONE: the summary mail to ADMIN_EMAILS
+  // (temporal/summaryScheduleSettings.ts)
+  ...summaryScheduleFields,
   DATA_DIR: z.string().min(1).default('.data'),
   // PAYLOAD_ENCRYPTION_KEYS, PAYLOAD_ENCRYPTION_KEY_ID, TEMPORAL_UI_ORIGINS (temporal/payloadEncryptionSettings.ts)
   ...payloadEncryptionFields,
