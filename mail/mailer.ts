@@ -15,6 +15,15 @@ export interface MailMessage {
    * Message-ID, so a send retried by Temporal after a lost SMTP reply is recognisable downstream.
    */
   idempotencyKey?: string;
+  /** Files sent along, e.g. a report's CSV. */
+  attachments?: MailAttachment[];
+}
+
+export interface MailAttachment {
+  filename: string;
+  content: string | Buffer;
+  /** e.g. `text/csv; charset=utf-8` */
+  contentType: string;
 }
 
 export interface Mailer {
@@ -86,6 +95,11 @@ export function createSmtpMailer({ smtpUrl, from, timeoutMs = 15_000 }: SmtpMail
           html: msg.html,
           messageId,
           headers: msg.idempotencyKey ? { 'X-Idempotency-Key': msg.idempotencyKey } : undefined,
+          attachments: msg.attachments?.map(({ filename, content, contentType }) => ({
+            filename,
+            content,
+            contentType,
+          })),
         });
         return { messageId: info.messageId };
       } catch (err) {
@@ -128,6 +142,15 @@ export function createLogMailer(
         text: msg.text,
         ...(msg.html ? { html: msg.html } : {}),
         ...(msg.idempotencyKey ? { idempotencyKey: msg.idempotencyKey } : {}),
+        ...(msg.attachments?.length
+          ? {
+              attachments: msg.attachments.map((a) => ({
+                filename: a.filename,
+                contentType: a.contentType,
+                bytes: Buffer.byteLength(a.content),
+              })),
+            }
+          : {}),
       });
       return Promise.resolve({ messageId });
     },

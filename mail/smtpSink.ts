@@ -22,6 +22,8 @@ export interface ReceivedMail {
   text: string;
   html?: string;
   headers: Record<string, string>;
+  /** Attached files (mailparser's attachments), their bytes in base64 so the JSONL file stays readable. */
+  attachments: { filename?: string; contentType: string; contentBase64: string }[];
   receivedAt: string;
 }
 
@@ -93,6 +95,11 @@ export async function startSmtpSink({
             text: parsed.text ?? '',
             html: typeof parsed.html === 'string' ? parsed.html : undefined,
             headers: Object.fromEntries([...parsed.headers].map(([k, v]) => [k, headerText(v)])),
+            attachments: parsed.attachments.map((a) => ({
+              filename: a.filename,
+              contentType: a.contentType,
+              contentBase64: a.content.toString('base64'),
+            })),
             receivedAt: new Date().toISOString(),
           };
           if (file) await appendFile(file, `${JSON.stringify(mail)}\n`, 'utf8');
