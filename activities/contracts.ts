@@ -177,7 +177,7 @@ export interface OpenTask {
   taskQueue: string;
   /** The step occurrence the task belongs to (see StepLog.occurrence). */
   occurrence: number;
-  process: 'change-user' | 'inactivation';
+  process: 'change-user' | 'inactivation' | 'distribution';
   /** Task type, e.g. `collect-device`, or `admin-decision` while the process needs attention. */
   type: string;
   step: string;

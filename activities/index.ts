@@ -25,6 +25,7 @@ import type {
   UndoPlannedResult,
 } from './contracts';
 import { NoDeviceInstructionsError, renderDeviceInstructions } from './deviceInstructions/render';
+import { createDistributionActivities } from './distribution';
 import type { MailLanguage } from './deviceInstructions/procedures';
 import { withFailureMapping } from './failures';
 import { collectionNotice, deliveryNotice } from './notices';
@@ -415,7 +416,12 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
   };
   // The retention Schedule's activity (workflows/retention.ts) runs on the same task queue.
-  const served = { ...activities, ...createRetentionActivities({ db, retentionDays: deps.retentionDays ?? 365 }) };
+  const served = {
+    ...activities,
+    ...createRetentionActivities({ db, retentionDays: deps.retentionDays ?? 365 }),
+    // The distribution's own activities (workflows/distributeDevice.ts).
+    ...createDistributionActivities({ db }),
+  };
   return withFailureMapping(
     served as unknown as Record<string, (...args: never[]) => Promise<unknown>>,
   ) as unknown as LifecycleActivities;

@@ -9,7 +9,8 @@ export * from './reportSchemas';
 
 export const CHANGE_USER_WORKFLOW = 'changeDeviceUser';
 export const INACTIVATION_WORKFLOW = 'inactivateDevice';
-export type ProcessKind = 'change-user' | 'inactivation';
+export const DISTRIBUTION_WORKFLOW = 'distributeDevice';
+export type ProcessKind = 'change-user' | 'inactivation' | 'distribution';
 
 /** The reports each process takes; a process registers handlers for its own events only. */
 export const CHANGE_USER_EVENTS = [
@@ -26,6 +27,8 @@ export const INACTIVATION_EVENTS = [
   'app-removed',
   'device-reenrolled',
 ] as const satisfies readonly HumanEventName[];
+/** Distribution from stock (DESIGN §3.3) waits for one report only: the delivery. */
+export const DISTRIBUTION_EVENTS = ['device-delivered'] as const satisfies readonly HumanEventName[];
 
 export const CHANGE_USER_STEPS = [
   'scheduled',
@@ -50,10 +53,14 @@ export const INACTIVATION_STEPS = [
   'updating-asset',
   'completed',
 ] as const;
-/** Steps outside the happy path, shared by both processes. */
+export const DISTRIBUTION_STEPS = ['reserving', 'assigning', 'awaiting-delivery', 'completed'] as const;
+/** Steps outside the happy path, shared by all processes. */
 export const SPECIAL_STEPS = ['needs-attention', 'cancelled', 'aborted'] as const;
 export type Step =
-  (typeof CHANGE_USER_STEPS)[number] | (typeof INACTIVATION_STEPS)[number] | (typeof SPECIAL_STEPS)[number];
+  | (typeof CHANGE_USER_STEPS)[number]
+  | (typeof INACTIVATION_STEPS)[number]
+  | (typeof DISTRIBUTION_STEPS)[number]
+  | (typeof SPECIAL_STEPS)[number];
 
 export type LifecycleStatus = 'running' | 'needs-attention' | 'completed' | 'cancelled' | 'aborted';
 
@@ -177,6 +184,25 @@ export interface InactivationInput {
   acknowledgeProfileStays?: boolean;
   finalStatus: 'retired' | 'in_stock';
   maxAttempts: number;
+  requestedBy: { id: string; role: string };
+  timings: LifecycleTimings;
+  limits?: LifecycleLimits;
+  /** Set on a continued run only. */
+  resume?: ResumeState;
+}
+
+/**
+ * Distribute a device from stock (DESIGN §3.3). The API reserved the asset (and took the application, if
+ * any) before starting, since the workflow id names the device; the `reserving` step confirms it.
+ */
+export interface DistributionInput {
+  assetNumber: string;
+  /** The reservation the API made for this process (asset_reservations.reservation_id). */
+  reservationId: string;
+  /** The application the device goes to; or `newUser` when an admin gave the user's details. */
+  applicationId?: string;
+  newUser?: NewUser;
+  reason: string;
   requestedBy: { id: string; role: string };
   timings: LifecycleTimings;
   limits?: LifecycleLimits;

@@ -1,4 +1,5 @@
 // The worker's workflowsPath: every workflow type the task queue serves.
 export { changeDeviceUser } from './changeDeviceUser';
+export { distributeDevice } from './distributeDevice';
 export { inactivateDevice } from './inactivateDevice';
 export { retentionErasure } from './retention';

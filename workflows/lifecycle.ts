@@ -145,7 +145,8 @@ export class Lifecycle {
     readonly limits: LifecycleLimits = DEFAULT_LIMITS,
     resume?: ResumeState,
   ) {
-    const first: Step = process === 'change-user' ? 'scheduled' : 'requesting-inactivation';
+    const first: Step =
+      process === 'change-user' ? 'scheduled' : process === 'distribution' ? 'reserving' : 'requesting-inactivation';
     this.features = runFeatures();
     this.log = new StepLog(first, () => this.refreshDetails());
     this.intake = new ReportIntake({
