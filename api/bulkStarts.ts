@@ -157,30 +157,67 @@ function summary(rows: readonly BulkRow[]) {
   return { total: rows.length, counts, results: [...rows] };
 }
 
+/** A device the plan refuses before anything starts (e.g. a campaign device with no planned date). */
+export interface PlanRefusal {
+  refused: { code: string; message: string; details?: unknown };
+}
+
+export type PlanFor = (assetNumber: string, asset: AssetSummary) => StartPlan | PlanRefusal;
+
+/** A bulk request of a collection campaign (DESIGN §3.1): how its devices were chosen, kept with its rows. */
+export interface CampaignRequest {
+  campaign: Record<string, unknown>;
+}
+
+/** What a campaign keeps per device: the date its process is started with, and where the device was. */
+function campaignDevice(asset: AssetSummary | undefined, plan: StartPlan | PlanRefusal | undefined) {
+  if (!asset) return null;
+  const plannedDate =
+    plan && 'process' in plan && plan.process === 'change-user' ? plan.input.plannedCollectionDate : null;
+  return { plannedDate: plannedDate?.slice(0, 10) ?? null, department: asset.department, location: asset.location };
+}
+
 export async function runBulk(
   ctx: ApiContext,
-  request: { kind: BulkKind; requestedBy: string; assetNumbers: readonly string[] },
-  planFor: (assetNumber: string) => StartPlan,
+  request: { kind: BulkKind; requestedBy: string; assetNumbers: readonly string[] } & Partial<CampaignRequest>,
+  planFor: PlanFor,
 ): Promise<BulkAnswer> {
   const { assetNumbers } = request;
   const pre = precheck(assetNumbers);
   // Only well-formed first occurrences reach the database, all in one query.
   const assets = await ctx.db.assets.getMany(assetNumbers.filter((_, i) => !pre[i]));
-  const rows: BulkRow[] = assetNumbers.map(
-    (assetNumber, i) =>
-      pre[i] ??
-      (assets.has(assetNumber) ? { assetNumber, result: 'pending' } : rowOf(assetNumber, unknownAsset(assetNumber))),
-  );
+  const plans = assetNumbers.map((assetNumber, i) => {
+    const asset = pre[i] ? undefined : assets.get(assetNumber);
+    return asset ? planFor(assetNumber, asset) : undefined;
+  });
+  const rows: BulkRow[] = assetNumbers.map((assetNumber, i) => {
+    const plan = plans[i];
+    if (pre[i]) return pre[i];
+    if (!plan) return rowOf(assetNumber, unknownAsset(assetNumber));
+    if ('refused' in plan) return { assetNumber, result: 'invalid', error: plan.refused };
+    return { assetNumber, result: 'pending' };
+  });
   const toStart = rows.flatMap((r, i) => (r.result === 'pending' ? [i] : []));
 
   const store = ctx.db.bulkRequests;
+  const campaign = request.campaign
+    ? {
+        campaign: request.campaign,
+        devices: assetNumbers.map((n, i) => campaignDevice(pre[i] ? undefined : assets.get(n), plans[i])),
+      }
+    : undefined;
   const bulkId = store
-    ? await store.create({ kind: request.kind, requestedBy: request.requestedBy, items: rows })
+    ? await store.create({
+        kind: request.kind,
+        requestedBy: request.requestedBy,
+        items: rows,
+        ...(campaign ? { campaign } : {}),
+      })
     : undefined;
   const writer = store && bulkId ? new ResultWriter(store, bulkId, ctx.logger) : undefined;
   const starts = mapBounded(toStart, ctx.config.BULK_START_CONCURRENCY, async (i) => {
     const assetNumber = assetNumbers[i]!;
-    rows[i] = await startOne(ctx, assets.get(assetNumber)!, planFor(assetNumber));
+    rows[i] = await startOne(ctx, assets.get(assetNumber)!, plans[i] as StartPlan);
     writer?.decided(i, rows[i]);
   });
   if (!writer) {

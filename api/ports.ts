@@ -17,6 +17,8 @@ export interface AssetSummary {
   status: string;
   /** The device's platform (assets.platform); absent only in in-memory ports, meaning the default, ios. */
   platform?: string;
+  /** The asset's own planned date (YYYY-MM-DD): a campaign without a date of its own keeps it. */
+  plannedDate?: string | null;
 }
 
 export interface AssetLookup {
@@ -43,6 +45,8 @@ export interface BulkRequestStore {
     kind: bulkRequestsRepo.BulkKind;
     requestedBy: string;
     items: readonly bulkRequestsRepo.BulkItem[];
+    /** A collection campaign's facts (migration 0014), written with the rows. */
+    campaign?: bulkRequestsRepo.CampaignFacts;
   }): Promise<string>;
   record(id: string, decided: readonly { position: number; item: bulkRequestsRepo.BulkItem }[]): Promise<void>;
   finish(id: string): Promise<void>;

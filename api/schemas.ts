@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { filterText } from './queryFilters';
 import { ASSET_NUMBER_PATTERN } from '../db/types';
 import { HUMAN_EVENTS, newUserSchema, reportSchema } from '../workflows/reportSchemas';
-import { CHANGE_USER_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflows/definitions';
+import { CHANGE_USER_STEPS, DISTRIBUTION_STEPS, INACTIVATION_STEPS, SPECIAL_STEPS } from '../workflows/definitions';
 
 export { ASSET_NUMBER_PATTERN };
 export const WORKFLOW_ID_PATTERN = /^device-A-[0-9]{6}$/;
@@ -73,8 +73,50 @@ export const MAX_BULK_ASSETS = 1000;
 // Bulk lists: items are checked one by one (a bad item is reported in its row, not a 400 for the batch).
 const assetList = z.array(z.string().max(64), 'must be a list of asset numbers').min(1).max(MAX_BULK_ASSETS);
 
-export const collectionsBody = z.strictObject({ ...changeUserFields, assetNumbers: assetList });
+/**
+ * A collection campaign's devices by selection (DESIGN §3.1): every asset whose planned asset status is
+ * `plannedStatus` and whose own planned date is within the window (both days included).
+ */
+export const campaignSelection = z
+  .strictObject({
+    plannedStatus: z.literal('in_stock', 'a collection campaign collects devices planned to go in_stock'),
+    plannedDateFrom: z.iso.date('must be a calendar date like 2025-03-31'),
+    plannedDateTo: z.iso.date('must be a calendar date like 2025-03-31'),
+  })
+  .refine((v) => v.plannedDateFrom <= v.plannedDateTo, {
+    message: 'must not be before plannedDateFrom',
+    path: ['plannedDateTo'],
+  });
+export type CampaignSelection = z.infer<typeof campaignSelection>;
+
+/** A campaign names its devices one way: a list, or a selection. */
+function oneWayToChoose(v: { assetNumbers?: unknown; select?: unknown }, ctx: z.RefinementCtx) {
+  if ((v.assetNumbers === undefined) === (v.select === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [v.assetNumbers === undefined ? 'assetNumbers' : 'select'],
+      message: 'give exactly one of assetNumbers (a list) or select (planned status and a planned-date window)',
+    });
+  }
+}
+
+/**
+ * POST /collections. Without plannedCollectionDate each device keeps its own planned date (a device that
+ * has none is refused in its row); with it, the date applies to every device, as before campaigns.
+ */
+export const collectionsBody = z
+  .strictObject({
+    ...changeUserFields,
+    plannedCollectionDate: plannedDateSchema.optional(),
+    assetNumbers: assetList.optional(),
+    select: campaignSelection.optional(),
+  })
+  .superRefine(oneWayToChoose)
+  .meta({ oneOf: [{ required: ['assetNumbers'] }, { required: ['select'] }] });
 export type CollectionsBody = z.infer<typeof collectionsBody>;
+
+/** A campaign's id in a path: its bulk request's id. */
+export const CAMPAIGN_ID_PATTERN = BULK_ID_PATTERN;
 
 export const inactivationsBody = z
   .strictObject({ ...inactivationFields, assetNumbers: assetList })
@@ -95,8 +137,10 @@ export const adminCommandBody = z.strictObject({
   idempotencyKey: idempotencyKeySchema.optional(),
 });
 
-export const PROCESS_TYPES = ['change-user', 'inactivation'] as const;
-export const ALL_STEPS = [...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVATION_STEPS, ...SPECIAL_STEPS])];
+export const PROCESS_TYPES = ['change-user', 'inactivation', 'distribution'] as const;
+export const ALL_STEPS = [
+  ...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVATION_STEPS, ...DISTRIBUTION_STEPS, ...SPECIAL_STEPS]),
+];
 
 /** Temporal execution statuses as the API spells them (lower case, hyphenated). */
 export const EXECUTION_STATUSES = [

@@ -60,13 +60,16 @@ export interface UpdateCall<A> {
    * their handlers do not dedupe, Temporal does.
    */
   freshUpdateId?: boolean;
+  /** Only the process (run chain) that began with this run: never a later process of the same device. */
+  firstExecutionRunId?: string;
 }
 
 const updateIdOf = (call: UpdateCall<unknown>) =>
   `${call.name}:${call.idempotencyKey}${call.freshUpdateId ? `:${randomUUID()}` : ''}`;
 
 export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): Promise<ReportAck> {
-  const handle = temporal.workflow.getHandle(call.workflowId);
+  const chain = call.firstExecutionRunId ? { firstExecutionRunId: call.firstExecutionRunId } : undefined;
+  const handle = temporal.workflow.getHandle(call.workflowId, undefined, chain);
   const send = (arg: A) =>
     temporal.withDeadline(Date.now() + call.timeoutMs, () =>
       handle.executeUpdate(call.definition, { args: [arg], updateId: updateIdOf(call as UpdateCall<unknown>) }),

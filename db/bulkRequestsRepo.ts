@@ -33,6 +33,16 @@ export interface BulkRequest {
   items: BulkItem[];
 }
 
+/**
+ * What a collection campaign keeps beyond the rows (migration 0014): how its devices were chosen and the
+ * fields its processes share, and per row what the device's process is started with.
+ */
+export interface CampaignFacts {
+  campaign: Record<string, unknown>;
+  /** One per item, in the items' order; null where nothing is started (a malformed or unknown asset). */
+  devices: readonly ({ plannedDate: string | null; department: string; location: string } | null)[];
+}
+
 /** A request with pending rows and no write for this long lost the process that ran it. */
 export const BULK_STALE_AFTER_SECONDS = 60;
 
@@ -48,16 +58,24 @@ function columns(items: readonly { position: number; item: BulkItem }[]) {
   ];
 }
 
-/** Writes the request and a row for every asset number (in input order); returns the request's id. */
+/**
+ * Writes the request and a row for every asset number (in input order); returns the request's id. A
+ * campaign's facts are written in the same transaction, so a campaign is never seen without them.
+ */
 export async function create(
   db: Queryable,
-  request: { kind: BulkKind; requestedBy: string; items: readonly BulkItem[] },
+  request: { kind: BulkKind; requestedBy: string; items: readonly BulkItem[]; campaign?: CampaignFacts },
 ): Promise<string> {
   if (request.items.length === 0) throw new InvalidInputError('bulk request', [{ path: 'items', message: 'empty' }]);
   return inTransaction(db, async (client) => {
     const { rows } = await client.query<{ id: string }>(
-      'INSERT INTO bulk_requests (kind, requested_by, total) VALUES ($1, $2, $3) RETURNING id',
-      [request.kind, request.requestedBy, request.items.length],
+      'INSERT INTO bulk_requests (kind, requested_by, total, campaign) VALUES ($1, $2, $3, $4::jsonb) RETURNING id',
+      [
+        request.kind,
+        request.requestedBy,
+        request.items.length,
+        request.campaign ? JSON.stringify(request.campaign.campaign) : null,
+      ],
     );
     const id = rows[0]!.id;
     const numbered = request.items.map((item, position) => ({ position, item }));
@@ -70,8 +88,27 @@ export async function create(
            AS u(position, asset_number, result, workflow_id, run_id, error)`,
       [id, positions, request.items.map((i) => i.assetNumber), results, workflowIds, runIds, errors],
     );
+    if (request.campaign) await writeCampaignDevices(client, id, request.campaign.devices);
     return id;
   });
+}
+
+async function writeCampaignDevices(db: Queryable, id: string, devices: CampaignFacts['devices']): Promise<void> {
+  const known = devices.flatMap((d, position) => (d ? [{ position, ...d }] : []));
+  if (known.length === 0) return;
+  await db.query(
+    `UPDATE bulk_request_items i
+        SET planned_date = u.planned_date::date, department = u.department, location = u.location
+       FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) AS u(position, planned_date, department, location)
+      WHERE i.bulk_id = $1 AND i.position = u.position`,
+    [
+      id,
+      known.map((d) => d.position),
+      known.map((d) => d.plannedDate),
+      known.map((d) => d.department),
+      known.map((d) => d.location),
+    ],
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { applicationsRoutes } from './routes/applications';
 import { assetsRoutes } from './routes/assets';
 import { bulkRoutes } from './routes/bulk';
 import { bulkRecoveryRoutes } from './routes/bulkRecovery';
+import { campaignsRoutes } from './routes/campaigns';
 import { codecRoutes } from './routes/codec';
 import { devicesRoutes } from './routes/devices';
 import { healthRoutes, operationsRoutes } from './routes/health';
@@ -24,6 +25,7 @@ export const API_ROUTE_DOCS: readonly RouteDoc[] = [
   ...operationsRoutes,
   ...devicesRoutes,
   ...bulkRoutes,
+  ...campaignsRoutes,
   ...bulkRecoveryRoutes,
   ...workflowsRoutes,
   ...tasksRoutes,

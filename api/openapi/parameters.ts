@@ -27,6 +27,11 @@ export const PATH_PARAMETERS: Record<string, PathParameterDoc> = {
     schema: { type: 'string', pattern: BULK_ID_PATTERN.source },
     example: '3f1c2a9e-6a1b-4c7d-9e2f-0b8a7c6d5e4f',
   },
+  campaignId: {
+    description: 'A collection campaign: the id POST /collections answered with (`bulkId`)',
+    schema: { type: 'string', pattern: BULK_ID_PATTERN.source },
+    example: '3f1c2a9e-6a1b-4c7d-9e2f-0b8a7c6d5e4f',
+  },
   event: {
     description: 'Human event name (DESIGN §3); the body `data` must match the payload schema of this event',
     schema: { type: 'string', enum: [...HUMAN_EVENTS] },

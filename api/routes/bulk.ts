@@ -1,7 +1,8 @@
 /**
  * Campaigns: POST /collections (change user for many devices) and POST /inactivations, one row per asset
  * in input order (api/bulkStarts.ts); GET /bulk/{bulkId} reads a request's rows back, also while its
- * starts are still running after a 202.
+ * starts are still running after a 202. A collections request is a campaign, followed at /campaigns/{id}
+ * (api/routes/campaigns.ts, mounted here).
  */
 import { Router, type Response } from 'express';
 import { actorOf, ANY_ROLE, requireRole } from '../auth';
@@ -9,7 +10,9 @@ import type { ApiContext } from '../context';
 import { runBulk, type BulkAnswer } from '../bulkStarts';
 import { dbCall } from '../dbErrors';
 import { ApiError, invalidInput, notFound } from '../errors';
-import { changeUserPlan, inactivationPlan } from '../lifecycleStarts';
+import { campaignsRouter } from './campaigns';
+import { campaignRecord, collectionPlan, selectedAssets } from '../campaignStarts';
+import { inactivationPlan } from '../lifecycleStarts';
 import { BULK_ID_PATTERN, collectionsBody, inactivationsBody } from '../schemas';
 import { checkPlannedDate, parseBody } from '../validation';
 
@@ -21,12 +24,15 @@ function answer(res: Response, { httpStatus, body }: BulkAnswer): void {
 export function bulkRouter(ctx: ApiContext): Router {
   const router = Router();
 
+  // A collection campaign (api/campaignStarts.ts): its bulk id is the campaign id (GET /campaigns/{id}).
   router.post('/collections', requireRole('admin'), async (req, res) => {
-    const { assetNumbers, ...body } = parseBody(collectionsBody, req);
-    checkPlannedDate(body.plannedCollectionDate, ctx.clock());
+    const { assetNumbers, select, ...body } = parseBody(collectionsBody, req);
+    if (body.plannedCollectionDate) checkPlannedDate(body.plannedCollectionDate, ctx.clock());
     const actor = actorOf(res);
-    const request = { kind: 'collections' as const, requestedBy: actor.id, assetNumbers };
-    answer(res, await runBulk(ctx, request, (a) => changeUserPlan(a, body, actor, ctx.config)));
+    const chosen = select ? await selectedAssets(ctx, select) : (assetNumbers ?? []);
+    const campaign = campaignRecord(body, select);
+    const request = { kind: 'collections' as const, requestedBy: actor.id, assetNumbers: chosen, campaign };
+    answer(res, await runBulk(ctx, request, collectionPlan(body, actor, ctx.config)));
   });
 
   router.post('/inactivations', requireRole('admin'), async (req, res) => {
@@ -57,5 +63,6 @@ export function bulkRouter(ctx: ApiContext): Router {
     res.json({ bulkId: id, ...rest, total: items.length, counts, results: items });
   });
 
+  router.use(campaignsRouter(ctx));
   return router;
 }

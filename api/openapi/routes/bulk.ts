@@ -29,7 +29,11 @@ export const bulkRoutes = [
     path: '/api/v1/collections',
     tag: 'Campaigns',
     summary: 'Collection campaign: start "change device user" for many devices',
-    description: campaign,
+    description:
+      `${campaign} The devices are a list (\`assetNumbers\`) or a selection (\`select\`: planned status in_stock and ` +
+      'a window of planned dates; already in stock excluded). Without `plannedCollectionDate` each device keeps its ' +
+      'own planned date (a device without one is refused in its row, `no-planned-date`); with it, every device gets ' +
+      'that date. The `bulkId` is the campaign id: follow it at GET /campaigns/{campaignId}.',
     roles: ['admin'],
     body: collectionsBody,
     responses,
