@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import * as campaignsRepo from '../db/campaignsRepo';
+import { LifecycleStatusKey } from '../temporal/searchAttributes';
 import { adminUpdates } from '../workflows/definitions';
 import type { Actor } from './auth';
 import { workflowActor } from './auth/workflowActor';
@@ -60,7 +61,9 @@ async function cancelOne(
       };
     }
     if (desc.status.name !== 'RUNNING') {
-      return { ...row, outcome: 'already-closed', detail: executionStatus(desc.status.name) };
+      // The process's own outcome (cancelled, aborted...) where it says: a stopped process completes in Temporal.
+      const outcome = desc.typedSearchAttributes.get(LifecycleStatusKey) ?? executionStatus(desc.status.name);
+      return { ...row, outcome: 'already-closed', detail: outcome };
     }
     const idempotencyKey = `campaign-cancel:${campaignId}:${runId}`;
     await executeUpdate(ctx.temporal, {
