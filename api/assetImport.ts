@@ -11,8 +11,14 @@
  *   MDM Device ID, Asset Status (also Status), Planned Asset Status (also Planned Status),
  *   Planned Date (YYYY-MM-DD or YYYY/MM/DD), User Name, E-mail (also Email), Phone,
  *   Platform (also OS: iOS, iPadOS, Android, Windows, macOS; a new asset without one is iOS, the seed's)
- * The seed's list columns (Asset #, Department, Location, User Name, E-mail, Phone) are a valid file for
- * assets that exist, so an exported list can be edited and imported back.
+ *   Version                                             required to change an asset that exists
+ * Every edit obeys api/assetEdit.ts: a row that changes an existing asset carries the version it was based
+ * on (GET /assets/export.csv writes it; empty or 0 for a new asset); a stale version, or a field a running
+ * process owns, refuses the row with a code (`version-required`, `stale-version`, `owned-by-process`,
+ * `unknown-asset`) and the details, and so the whole file (409 when only such refusals were found). A row
+ * that changes nothing is accepted whatever its version, so an export of the whole fleet, edited in a few
+ * rows, imports back while other devices are in a process. The running processes of the rows that change
+ * something are looked up in one Temporal query before the transaction.
  *
  * Cell meaning: a column that is absent leaves the field as it is; an empty cell clears an optional field
  * (the sheet is the truth) and is an error for a required one. Statuses may be written as in the seed
@@ -22,6 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { z } from 'zod';
 import type pg from 'pg';
 import * as assetsRepo from '../db/assetsRepo';
 import { withTransaction } from '../db/pool';
@@ -33,6 +40,8 @@ import {
   type Asset,
   type AssetInput,
 } from '../db/types';
+import { changedFields, judgeEdit, type EditRefusalCode } from './assetEdit';
+import type { RunningProcess } from './assetEditOwnership';
 import type { Actor } from './auth';
 import { CsvSyntaxError, parseCsv, type CsvRecord } from './csv';
 import { restoreGuarded } from './formulaGuard';
@@ -41,9 +50,10 @@ export const MAX_IMPORT_ROWS = 10_000;
 /** Enough to fix a file in one go without an answer the size of the file. */
 const MAX_REPORTED_ERRORS = 200;
 
-type Field = keyof AssetInput;
+type Field = keyof AssetInput | 'version';
 
 const COLUMN_NAMES: Record<Field, string[]> = {
+  version: ['version', 'assetversion'],
   assetNumber: ['asset#', 'assetnumber', 'assetno'],
   serialNumber: ['serialnumber', 'serial#', 'serialno', 'serial'],
   model: ['model'],
@@ -58,7 +68,7 @@ const COLUMN_NAMES: Record<Field, string[]> = {
   userPhone: ['phone', 'userphone'],
   platform: ['platform', 'os'],
 };
-const REQUIRED_FOR_NEW: Field[] = ['serialNumber', 'model', 'department', 'location'];
+const REQUIRED_FOR_NEW: (keyof AssetInput)[] = ['serialNumber', 'model', 'department', 'location'];
 const REQUIRED_WHEN_PRESENT = new Set<Field>(['assetNumber', ...REQUIRED_FOR_NEW]);
 
 const normaliseHeader = (h: string) =>
@@ -74,6 +84,10 @@ export interface RowError {
   row: number;
   column: string | null;
   message: string;
+  /** For an edit refused by the asset's state (api/assetEdit.ts): which asset, why, and what to know. */
+  assetNumber?: string;
+  code?: EditRefusalCode;
+  details?: Record<string, unknown>;
 }
 
 export class ImportRejected extends Error {
@@ -119,7 +133,7 @@ function readHeader(record: CsvRecord | undefined): Column[] {
 }
 
 export function knownColumns(): string {
-  return 'Asset #, Serial Number, Model, MDM Device ID, Asset Status, Planned Asset Status, Planned Date, Department, Location, User Name, E-mail, Phone, Platform';
+  return 'Asset #, Serial Number, Model, MDM Device ID, Asset Status, Planned Asset Status, Planned Date, Department, Location, User Name, E-mail, Phone, Platform, Version';
 }
 
 /** `In Stock`, `in-stock` and `in_stock` all mean in_stock. */
@@ -147,11 +161,20 @@ function cellValue(field: Field, cell: string): string | null {
   return text;
 }
 
-const rowSchema = assetPatchSchema.extend({ assetNumber: assetNumberSchema });
+const rowSchema = assetPatchSchema.extend({
+  assetNumber: assetNumberSchema,
+  version: z
+    .string()
+    .regex(/^[0-9]{1,9}$/, 'must be a whole number: the version the row was read at')
+    .transform(Number)
+    .optional(),
+});
 
 interface ParsedRow {
   row: number;
   given: Partial<AssetInput> & { assetNumber: string };
+  /** The version the row was based on; absent for none (a new asset). */
+  version: number | undefined;
 }
 
 /** One record's cells as typed fields, or its problems. Pure: no database. */
@@ -172,8 +195,8 @@ function parseRow(record: CsvRecord, columns: Column[], width: number, errors: R
       errors.push({ row: record.row, column: c.header, message: 'must not be empty' });
       ok = false;
     }
-    // Every asset has a platform: an empty cell is no change rather than a clearing.
-    if (value === null && c.field === 'platform') continue;
+    // Every asset has a platform: an empty cell is no change rather than a clearing. No version: none.
+    if (value === null && (c.field === 'platform' || c.field === 'version')) continue;
     raw[c.field] = value;
   }
   if (!ok) return undefined;
@@ -188,7 +211,8 @@ function parseRow(record: CsvRecord, columns: Column[], width: number, errors: R
       errors.push({ row: record.row, column: columnOf(issue.path)?.header ?? null, message: issue.message });
     return undefined;
   }
-  return { row: record.row, given: parsed.data as ParsedRow['given'] };
+  const { version, ...given } = parsed.data;
+  return { row: record.row, given: given as ParsedRow['given'], version };
 }
 
 function duplicateCheck(rows: ParsedRow[], columns: Column[], errors: RowError[]): void {
@@ -255,10 +279,6 @@ export interface ImportResult {
   assets: { row: number; assetNumber: string; outcome: RowOutcome; version: number }[];
 }
 
-function changesAnything(current: Asset, given: Partial<AssetInput>): boolean {
-  return Object.entries(given).some(([k, v]) => (current[k as keyof Asset] ?? null) !== (v ?? null));
-}
-
 /** Which column a database refusal is about, so the error points at the cell. */
 function columnOfConstraint(err: unknown, columns: Column[]): string | null {
   const constraint = err instanceof ConstraintViolationError ? (err.constraint ?? '') : '';
@@ -277,9 +297,26 @@ async function importRow(
   r: ParsedRow,
   columns: Column[],
   audit: { actor: Actor; importKey: string },
+  running: ReadonlyMap<string, RunningProcess[]>,
   errors: RowError[],
 ): Promise<ImportResult['assets'][number] | undefined> {
-  const current = await assetsRepo.get(client, r.given.assetNumber);
+  // Locked to the end of the import: what was checked is what is written.
+  const current = await assetsRepo.getForUpdate(client, r.given.assetNumber);
+  const assetNumber = r.given.assetNumber;
+  const refusal = await judgeEdit(client, assetNumber, current, r.given, r.version, running.get(assetNumber));
+  if (refusal) {
+    const column =
+      refusal.code === 'owned-by-process' ? null : (columns.find((c) => c.field === 'version')?.header ?? null);
+    errors.push({
+      row: r.row,
+      column,
+      message: refusal.message,
+      assetNumber,
+      code: refusal.code,
+      details: refusal.details,
+    });
+    return undefined;
+  }
   if (!current) {
     const missing = REQUIRED_FOR_NEW.filter((f) => r.given[f] === undefined);
     if (missing.length) {
@@ -290,7 +327,7 @@ async function importRow(
       });
       return undefined;
     }
-  } else if (!changesAnything(current, r.given)) {
+  } else if (changedFields(current, r.given).length === 0) {
     return { row: r.row, assetNumber: current.assetNumber, outcome: 'unchanged', version: current.version };
   }
   const input = { ...(current ? pickRequired(current) : {}), ...r.given } as AssetInput;
@@ -330,13 +367,15 @@ export async function importAssets(
   pool: pg.Pool,
   text: string,
   audit: { actor: Actor; importKey: string },
+  runningFor: (edits: ParsedRow['given'][]) => Promise<ReadonlyMap<string, RunningProcess[]>>,
 ): Promise<ImportResult> {
   const { columns, rows } = parseImport(text);
+  const running = await runningFor(rows.map((r) => r.given));
   return withTransaction(pool, async (client) => {
     const errors: RowError[] = [];
     const assets: ImportResult['assets'] = [];
     for (const r of rows) {
-      const done = await importRow(client, r, columns, audit, errors);
+      const done = await importRow(client, r, columns, audit, running, errors);
       if (done) assets.push(done);
       if (errors.length > MAX_REPORTED_ERRORS) break;
     }

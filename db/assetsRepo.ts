@@ -5,7 +5,14 @@
  * read an older version can insist on it (`expectedVersion`).
  */
 import type { PoolClient } from 'pg';
-import { assertSameEvent, getByIdempotencyKey, parseEventInput, record } from './assetEventsRepo';
+import {
+  assertSameEvent,
+  getByIdempotencyKey,
+  parseEventInput,
+  record,
+  toAssetEvent,
+  type AssetEventRow,
+} from './assetEventsRepo';
 import { inTransaction } from './pool';
 import { japaneseOrderBy } from './japaneseCollation';
 import {
@@ -118,6 +125,36 @@ export async function getMany(db: Queryable, assetNumbers: readonly string[]): P
     numbers,
   ]);
   return new Map(rows.map((row) => [row.asset_number, toAsset(row)]));
+}
+
+/**
+ * The asset, its row locked until the transaction ends (null when there is none): an edit checks its
+ * version and the fields it changes against what it locked, so nothing slips in between check and write.
+ */
+export async function getForUpdate(client: PoolClient, assetNumber: string): Promise<Asset | null> {
+  const { rows } = await client.query<AssetRow>(`SELECT ${COLUMNS} FROM assets WHERE asset_number = $1 FOR UPDATE`, [
+    parseAssetNumber(assetNumber),
+  ]);
+  return rows[0] ? toAsset(rows[0]) : null;
+}
+
+/**
+ * The audit events that changed the asset after `version`, oldest first: each carries the fields it changed
+ * (before and after) and the version it produced, so a stale edit can be told what changed, by whom and when.
+ */
+export async function changesSince(
+  db: Queryable,
+  assetNumber: string,
+  version: number,
+  limit = 50,
+): Promise<AssetEvent[]> {
+  const { rows } = await db.query<AssetEventRow>(
+    `SELECT * FROM asset_events
+      WHERE asset_number = $1 AND asset_version > $2 AND changes IS NOT NULL AND changes <> '{}'::jsonb
+      ORDER BY asset_version, id LIMIT $3`,
+    [parseAssetNumber(assetNumber), version, limit],
+  );
+  return rows.map(toAssetEvent);
 }
 
 export async function getBySerialNumber(db: Queryable, serialNumber: string): Promise<Asset | null> {

@@ -6,7 +6,10 @@ import { Router } from 'express';
 import { z } from 'zod';
 import * as assetEventsRepo from '../../db/assetEventsRepo';
 import * as assetsRepo from '../../db/assetsRepo';
+import { withTransaction } from '../../db/pool';
 import { ASSET_STATUSES, assetInputSchema } from '../../db/types';
+import { editRefused, judgeEdit, runningForEdits } from '../assetEdit';
+import { exportAssetsCsv } from '../assetExport';
 import { ImportRejected, importAssets } from '../assetImport';
 import { eventView } from '../assetViews';
 import { actorOf, ANY_ROLE, requireRole } from '../auth';
@@ -30,8 +33,14 @@ export const listAssetsQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
 });
 
-/** A whole asset; on update, optional fields that are absent stay as they are (null clears them). */
-export const assetBody = assetInputSchema;
+/**
+ * A whole asset; on update, optional fields that are absent stay as they are (null clears them). `version`
+ * is the version the edit was based on: required to update an asset that exists, none (or 0) to create
+ * one (api/assetEdit.ts).
+ */
+export const assetBody = assetInputSchema.extend({
+  version: z.number().int().min(0).max(2_147_483_647).optional(),
+});
 
 /** History shown with an asset; older events beyond it are still in the database. */
 const HISTORY_LIMIT = 1000;
@@ -43,6 +52,22 @@ export function assetsRouter(ctx: ApiContext): Router {
     const q = parseQuery(listAssetsQuery, req);
     const { limit, cursor, ...filters } = q;
     res.json(await dbCall(assetsRepo.list(poolOf(ctx), { limit, cursor, filters })));
+  });
+
+  // Before /assets/:assetNumber, which would take `export.csv` for an asset number.
+  router.get('/assets/export.csv', requireRole(...ANY_ROLE), async (req, res) => {
+    const { limit: _limit, cursor: _cursor, ...filters } = parseQuery(listAssetsQuery, req);
+    const text = await dbCall(exportAssetsCsv(poolOf(ctx), filters));
+    res
+      .status(200)
+      .set({
+        'Content-Type': 'text/csv; charset=utf-8; header=present',
+        'Content-Disposition': `attachment; filename="assets-${ctx.clock().toISOString().slice(0, 10)}.csv"`,
+        // Personal data: no shared caches, and a fresh export every time.
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      })
+      .send(text);
   });
 
   router.get('/assets/:assetNumber', requireRole(...ANY_ROLE), async (req, res) => {
@@ -62,6 +87,7 @@ export function assetsRouter(ctx: ApiContext): Router {
 
   router.post('/assets', requireRole('admin'), async (req, res) => {
     const body = parseBody(assetBody, req);
+    const { version, ...input } = body;
     const actor = actorOf(res);
     const idempotencyKey = idempotencyKeyFor(req, undefined);
     const pool = poolOf(ctx);
@@ -69,14 +95,42 @@ export function assetsRouter(ctx: ApiContext): Router {
     // record also refuses it for another body of the same asset.
     const sent = { scope: 'asset', key: idempotencyKey, request: { route: 'POST /assets' }, body };
     const a = await idempotent(pool, { ...sent, waitMs: ctx.updateTimeoutMs, replay: 'rerun' }, async () => {
+      const running = await dbCall(runningForEdits(ctx.temporal, pool, [input]));
+      const audit = {
+        actor: actor.id,
+        actorRole: actor.role,
+        credential: actor.credential ?? null,
+        // Namespaced: the audit trail's keys are shared with the workflows' step keys.
+        idempotencyKey: assetWriteKey(idempotencyKey),
+        details: { via: 'api' },
+      };
       const result = await dbCall(
-        assetsRepo.upsert(pool, body, {
-          actor: actor.id,
-          actorRole: actor.role,
-          credential: actor.credential ?? null,
-          // Namespaced: the audit trail's keys are shared with the workflows' step keys.
-          idempotencyKey: assetWriteKey(idempotencyKey),
-          details: { via: 'api' },
+        withTransaction(pool, async (client) => {
+          const current = await assetsRepo.getForUpdate(client, input.assetNumber);
+          // A repeat of a request already written is answered by upsert as such, whatever happened since.
+          const repeat = current && (await assetEventsRepo.getByIdempotencyKey(client, audit.idempotencyKey));
+          if (!repeat) {
+            const refusal = await judgeEdit(
+              client,
+              input.assetNumber,
+              current,
+              input,
+              version,
+              running.get(input.assetNumber),
+            );
+            if (refusal) throw editRefused(refusal);
+          }
+          const written = await assetsRepo.upsert(client, input, audit);
+          // Absent when locked, there by the write: another request created it in between.
+          if (!current && !written.created && !repeat) {
+            throw new ApiError(
+              409,
+              'version-required',
+              `asset ${input.assetNumber} was created by another request meanwhile; read it and send its version to update it`,
+              { assetNumber: input.assetNumber },
+            );
+          }
+          return written;
         }),
       );
       return {
@@ -107,14 +161,18 @@ export function assetImportRouter(ctx: ApiContext): Router {
     const text = csvText(req);
     const actor = actorOf(res);
     const importKey = idempotencyKeyFor(req, undefined);
+    const pool = poolOf(ctx);
     try {
-      res.json(await dbCall(importAssets(poolOf(ctx), text, { actor, importKey })));
+      const runningFor = (edits: Parameters<typeof runningForEdits>[2]) => runningForEdits(ctx.temporal, pool, edits);
+      res.json(await dbCall(importAssets(pool, text, { actor, importKey }, runningFor)));
     } catch (err) {
       if (!(err instanceof ImportRejected)) throw err;
       const first = err.errors.slice(0, 3).map((e) => `row ${e.row}${e.column ? ` (${e.column})` : ''}: ${e.message}`);
+      // Refused only for the assets' state (stale versions, running processes): a conflict, not a bad file.
+      const conflict = err.errors.every((e) => e.code && e.code !== 'unknown-asset');
       throw new ApiError(
-        400,
-        'invalid-csv',
+        conflict ? 409 : 400,
+        conflict ? 'import-conflict' : 'invalid-csv',
         `nothing was imported: ${first.join('; ')}${err.errors.length > 3 ? '; ...' : ''}`,
         {
           errors: err.errors,
