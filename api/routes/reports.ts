@@ -5,6 +5,7 @@
  */
 import { Router, type Response } from 'express';
 import * as assetsRepo from '../../db/assetsRepo';
+import { plannedStatusSummary } from '../../db/plannedStatusSummary';
 import type { Asset } from '../../db/types';
 import { ANY_ROLE, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -52,14 +53,9 @@ export function reportsRouter(ctx: ApiContext): Router {
     sendCsv(res, 'distribution-list', ctx.clock(), await dbCall(assetsRepo.distributionList(poolOf(ctx))));
   });
 
+  // The same summary the summary report Schedule mails (db/plannedStatusSummary.ts).
   router.get('/reports/planned-asset-status', requireRole(...ANY_ROLE), async (_req, res) => {
-    const counts = await dbCall(assetsRepo.countByPlannedStatus(poolOf(ctx)));
-    res.json({
-      generatedAt: ctx.clock().toISOString(),
-      total: counts.reduce((sum, c) => sum + c.count, 0),
-      // plannedStatus null: no change planned for these devices.
-      counts,
-    });
+    res.json(await dbCall(plannedStatusSummary(poolOf(ctx), ctx.clock())));
   });
 
   return router;
