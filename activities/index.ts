@@ -30,6 +30,7 @@ import type { MailLanguage } from './deviceInstructions/procedures';
 import { withFailureMapping } from './failures';
 import { collectionNotice, deliveryNotice } from './notices';
 import { createRetentionActivities } from './retention';
+import { createSummaryReportActivities } from './summaryReport';
 
 export interface ActivityDeps {
   db: pg.Pool;
@@ -421,6 +422,13 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     ...createRetentionActivities({ db, retentionDays: deps.retentionDays ?? 365 }),
     // The distribution's own activities (workflows/distributeDevice.ts).
     ...createDistributionActivities({ db }),
+    // The summary report Schedule's activity (workflows/summaryReport.ts).
+    ...createSummaryReportActivities({
+      db,
+      mail: deps.mail,
+      adminEmails: deps.adminEmails,
+      mailLanguage: deps.mailLanguage,
+    }),
   };
   return withFailureMapping(
     served as unknown as Record<string, (...args: never[]) => Promise<unknown>>,

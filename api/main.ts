@@ -16,6 +16,7 @@ import { createAuthenticator } from './auth';
 import { createApiMetrics } from './metrics';
 import { startApiMetricsListener } from './metricsListener';
 import { ensureRetentionScheduleInBackground } from '../temporal/retentionSchedule';
+import { ensureSummaryScheduleInBackground } from '../temporal/summarySchedule';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -67,6 +68,14 @@ async function main(): Promise<void> {
   const scheduleStop = new AbortController();
   void ensureRetentionScheduleInBackground(temporal, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    log: (line) => console.info(`[api] ${line}`),
+    signal: scheduleStop.signal,
+  });
+  // The summary report mail on SUMMARY_REPORT_SCHEDULE (README: Summary report mail), made to match the config.
+  void ensureSummaryScheduleInBackground(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    calendar: config.SUMMARY_REPORT_SCHEDULE,
+    timeZone: config.SUMMARY_REPORT_TIME_ZONE,
     log: (line) => console.info(`[api] ${line}`),
     signal: scheduleStop.signal,
   });

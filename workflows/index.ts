@@ -3,3 +3,4 @@ export { changeDeviceUser } from './changeDeviceUser';
 export { distributeDevice } from './distributeDevice';
 export { inactivateDevice } from './inactivateDevice';
 export { retentionErasure } from './retention';
+export { plannedStatusSummaryMail } from './summaryReport';
