@@ -87,7 +87,7 @@ describe('create, update and read one asset', () => {
   it('updates (200) only what changed, with before and after in the event', async () => {
     const res = await api.call('POST', '/api/v1/assets', {
       token: TOKENS.admin,
-      body: newAsset(1, { location: 'Osaka' }),
+      body: newAsset(1, { location: 'Osaka', version: 1 }),
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({
@@ -212,9 +212,9 @@ describe('CSV import', () => {
     expect(await tableCounts()).toEqual(before);
   });
 
-  it('updates existing assets from the seed list columns only', async () => {
+  it('updates existing assets from the seed list columns and the version each row was read at', async () => {
     const res = await csv(
-      `Asset #,Department,Location,User Name,E-mail,Phone\r\n${no(21)},営業部,大阪,佐藤 花子,hanako@example.com,06-1234-5678\r\n`,
+      `Asset #,Department,Location,User Name,E-mail,Phone,Version\r\n${no(21)},営業部,大阪,佐藤 花子,hanako@example.com,06-1234-5678,1\r\n`,
     );
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ updated: 1 });
@@ -268,7 +268,7 @@ describe('CSV import', () => {
 
   it('takes Shift_JIS when the charset says so, and refuses bytes that are not valid UTF-8', async () => {
     const sjis = Buffer.concat([
-      Buffer.from(`Asset #,Location\r\n${no(21)},`),
+      Buffer.from(`Asset #,Version,Location\r\n${no(21)},2,`),
       Buffer.from([0x93, 0x8c, 0x8b, 0x9e]), // 東京 in Shift_JIS
       Buffer.from('\r\n'),
     ]);
