@@ -39,7 +39,7 @@ export interface SummaryMailContext {
   language: MailLanguage;
   /** The report's day is the day in this zone (SUMMARY_REPORT_TIME_ZONE). */
   timeZone: string;
-  /** The calendar the mail is sent on (SUMMARY_REPORT_SCHEDULE), named in the body so admins know where to change it. */
+  /** The calendar it is sent on (SUMMARY_REPORT_SCHEDULE), named in the body so admins know where to change it. */
   calendar: string;
 }
 
