@@ -143,9 +143,11 @@ describe('answers on real parts match /openapi.json', () => {
     const updated = await checked(
       'POST',
       '/api/v1/assets',
-      admin({ ...body, model: 'iPhone 16', userEmail: 'aiko@example.com' }),
+      admin({ ...body, model: 'iPhone 16', userEmail: 'aiko@example.com', version: 1 }),
     );
     expectStatus(updated, 200);
+    expectStatus(await checked('POST', '/api/v1/assets', admin({ ...body, model: 'iPhone 17' })), 409); // no version
+    expectStatus(await checked('POST', '/api/v1/assets', admin({ ...body, model: 'iPhone 17', version: 1 })), 409);
     const twin = { ...body, assetNumber: newAssetNumber() }; // another asset with the same serial number
     expectStatus(await checked('POST', '/api/v1/assets', admin(twin)), 409);
     expectStatus(await checked('POST', '/api/v1/assets', admin({ ...body, model: '' })), 400);
@@ -168,6 +170,9 @@ describe('answers on real parts match /openapi.json', () => {
     const csvCall = (text: string): CallOptions => ({ token: TOKENS.admin, body: text, contentType: 'text/csv' });
     expectStatus(await checked('POST', '/api/v1/assets/import', csvCall(csv)), 200);
     expectStatus(await checked('POST', '/api/v1/assets/import', csvCall('assetNumber\nA-1\n')), 400);
+    const exported = await checked('GET', '/api/v1/assets/export.csv?department=Sales', { token: TOKENS.viewer });
+    expectStatus(exported, 200);
+    expect(exported.body).toContain(`${imported},SN-${imported},Pixel 9,`);
   });
 
   it('processes: start one and many, report, refuse, cancel, list, read, the bulk request, the task inbox', async () => {

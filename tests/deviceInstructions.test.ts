@@ -300,7 +300,7 @@ describe('assets record their platform', () => {
     const plain = await post(body(201, { model: 'iPhone 15' }));
     expect(plain.body.asset.platform).toBe('ios');
 
-    const updated = await post(body(201, { model: 'iPhone 15', platform: 'ipados' }));
+    const updated = await post(body(201, { model: 'iPhone 15', platform: 'ipados', version: 1 }));
     expect(updated.status).toBe(200);
     expect(updated.body.event.changes).toEqual({ platform: { from: 'ios', to: 'ipados' } });
     // Absent on update: left as it is.
@@ -333,7 +333,7 @@ describe('assets record their platform', () => {
     expect((await read(212)).asset.platform).toBe('ios');
 
     // A file without the column leaves the platform alone; an empty cell does too.
-    const seedList = `Asset #,Location\r\n${no(210)},Osaka\r\n`;
+    const seedList = `Asset #,Location,Version\r\n${no(210)},Osaka,1\r\n`;
     expect(
       (
         await api.call('POST', '/api/v1/assets/import', {
