@@ -15,7 +15,8 @@
 import type { Client } from '@temporalio/client';
 import * as assetsRepo from '../db/assetsRepo';
 import type { Asset, AssetEvent, AssetInput, Queryable } from '../db/types';
-import { ApiError } from './errors';
+import { ApiError, unavailable } from './errors';
+import { temporalOutage } from './temporalErrors';
 import {
   EDITABLE_FIELDS,
   fieldsOwnedBy,
@@ -57,9 +58,21 @@ export async function runningForEdits(
     return asset !== undefined && changedFields(asset, e).length > 0;
   });
   const asked = changing.map((e) => e.assetNumber);
-  const running = asked.length ? await runningProcessesFor(temporal, asked) : new Map<string, RunningProcess[]>();
+  const running = asked.length ? await askTemporal(temporal, asked) : new Map<string, RunningProcess[]>();
   // Every asset asked about has an entry, [] when nothing runs: judgeEdit tells "none" from "not asked".
   return new Map(asked.map((n) => [n, running.get(n) ?? []]));
+}
+
+/** Temporal out of reach: nothing was written yet, so the request certainly was not applied. */
+async function askTemporal(temporal: Client, assetNumbers: string[]): Promise<Map<string, RunningProcess[]>> {
+  try {
+    return await runningProcessesFor(temporal, assetNumbers);
+  } catch (err) {
+    const outage = temporalOutage(err);
+    if (!outage) throw err;
+    const what = `${outage.what}, so whether a running process owns the asset cannot be told`;
+    throw unavailable({ ...outage, what, mayHaveApplied: false }, 'POST');
+  }
 }
 
 /** Judges one edit; null when it may be written. `basedOn` is the version the client sent (absent: none). */

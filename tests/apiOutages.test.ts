@@ -56,10 +56,11 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     server = undefined;
   };
   const getAsset = () => api.call('GET', `/api/v1/assets/${asset}`, { token: TOKENS.viewer });
-  const putAsset = (model: string, key: string) =>
+  /** An update carries the version it was based on (none: a create). */
+  const putAsset = (model: string, key: string, version?: number) =>
     api.call('POST', '/api/v1/assets', {
       token: TOKENS.admin,
-      body: assetBody(asset, model),
+      body: { ...assetBody(asset, model), version },
       headers: { 'Idempotency-Key': key },
     });
   /** The SQLSTATE a new session is refused with, or `connected`. */
@@ -87,7 +88,8 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     await startServer();
     pool = createPool(adminUrl, 4, { applicationName: 'api-outage-test', onError: () => undefined });
     await migrate(pool);
-    api = await startApi({ db: pool });
+    // Temporal is up: an update asks it whether a running process owns the asset.
+    api = await startApi({ db: pool, temporalAddress: inject('temporalAddress') });
     const created = await putAsset('iPhone 15', 'outage-create-1');
     expect(created.status, JSON.stringify(created.body)).toBe(201);
   });
@@ -99,6 +101,21 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('answers an update 503 while Temporal is unreachable (whether a process owns the asset cannot be told), not applied', async () => {
+    const noTemporal = await startApi({ db: pool }); // a client of a Temporal that is not there
+    try {
+      const write = await noTemporal.call('POST', '/api/v1/assets', {
+        token: TOKENS.admin,
+        body: { ...assetBody(asset, 'Moto G'), version: 1 },
+      });
+      expectRetryable(write, 'temporal-unavailable', 'no');
+      expect(write.body.error.message).toMatch(/whether a running process owns the asset cannot be told/);
+      expect((await getAsset()).body.asset).toMatchObject({ model: 'iPhone 15', version: 1 });
+    } finally {
+      await noTemporal.close();
+    }
+  });
+
   it('answers reads and writes 503 while the database is down (ECONNREFUSED), nothing applied; all well once it is back', async () => {
     await stopServer();
 
@@ -106,7 +123,7 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     expectRetryable(read, 'database-unavailable', 'no');
     expect(read.body.error.message).toMatch(/not reachable.*nothing was changed/);
 
-    const write = await putAsset('iPhone 16', 'outage-write-1');
+    const write = await putAsset('iPhone 16', 'outage-write-1', 1);
     expectRetryable(write, 'database-unavailable', 'no');
     expect(write.body.error.message).toMatch(/the request was not applied/);
 
@@ -118,7 +135,7 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     const after = await getAsset();
     expect(after.status, JSON.stringify(after.body)).toBe(200);
     expect(after.body.asset.model).toBe('iPhone 15'); // the refused write did not happen
-    const retried = await putAsset('iPhone 16', 'outage-write-1');
+    const retried = await putAsset('iPhone 16', 'outage-write-1', 1);
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
     expect(retried.body).toMatchObject({ applied: true, asset: { model: 'iPhone 16' } });
   });
@@ -128,7 +145,7 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     const locker = await sideClient();
     await locker.query('BEGIN');
     await locker.query('SELECT 1 FROM assets WHERE asset_number = $1 FOR UPDATE', [asset]);
-    const inFlight = putAsset('Pixel 9', 'outage-cut-1');
+    const inFlight = putAsset('Pixel 9', 'outage-cut-1', 2);
     await expect
       .poll(async () => {
         const { rows } = await locker.query<{ n: number }>(
@@ -145,10 +162,10 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     await locker.end().catch(() => undefined);
 
     await startServer();
-    const retried = await putAsset('Pixel 9', 'outage-cut-1');
+    const retried = await putAsset('Pixel 9', 'outage-cut-1', 2);
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
     expect(retried.body).toMatchObject({ applied: true, asset: { model: 'Pixel 9' } });
-    const again = await putAsset('Pixel 9', 'outage-cut-1');
+    const again = await putAsset('Pixel 9', 'outage-cut-1', 2);
     expect(again.body).toMatchObject({ applied: false });
     const history = (await getAsset()).body.events as { type: string }[];
     expect(history.filter((e) => e.type === 'asset-updated')).toHaveLength(2); // iPhone 16, then Pixel 9 once
@@ -158,13 +175,13 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     const locker = await sideClient();
     // An API whose statements may take 300 ms, behind a session that holds the asset's row.
     const impatientPool = createPool(adminUrl, 1, { statementTimeoutMs: 300, onError: () => undefined });
-    const impatient = await startApi({ db: impatientPool });
+    const impatient = await startApi({ db: impatientPool, temporalAddress: inject('temporalAddress') });
     try {
       await locker.query('BEGIN');
       await locker.query('SELECT 1 FROM assets WHERE asset_number = $1 FOR UPDATE', [asset]);
       const write = await impatient.call('POST', '/api/v1/assets', {
         token: TOKENS.admin,
-        body: assetBody(asset, 'Xperia 1'),
+        body: { ...assetBody(asset, 'Xperia 1'), version: 3 },
         headers: { 'Idempotency-Key': 'outage-deadline-1' },
       });
       expectRetryable(write, 'database-unavailable', 'no');
@@ -183,7 +200,7 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
     const postmasterPid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     // Its own pool: an idle connection of the other one would still be served.
     const freshPool = createPool(adminUrl, 1, { onError: () => undefined });
-    const fresh = await startApi({ db: freshPool });
+    const fresh = await startApi({ db: freshPool, temporalAddress: inject('temporalAddress') });
     try {
       process.kill(postmasterPid, 'SIGTERM');
       // The postmaster takes the signal in its own time: a new session is refused from then on.
@@ -194,7 +211,7 @@ describe('PostgreSQL down, shutting down under a request, refusing sessions: 503
       expect(read.body.error.message).toMatch(/starting up, shutting down or recovering/);
       const write = await fresh.call('POST', '/api/v1/assets', {
         token: TOKENS.admin,
-        body: assetBody(asset, 'Galaxy S24'),
+        body: { ...assetBody(asset, 'Galaxy S24'), version: 3 },
         headers: { 'Idempotency-Key': 'outage-57p03-1' },
       });
       expectRetryable(write, 'database-unavailable', 'no');
