@@ -4,7 +4,7 @@
  * (`device-<assetNumber>`, conflict policy FAIL) is what makes "one active process per device" hold
  * across API replicas without any lock of our own.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { Config } from '../config/env';
 import {
@@ -12,14 +12,18 @@ import {
   PLATFORMS_WITH_INACTIVATION_PROCEDURE,
 } from '../activities/deviceInstructions/procedures';
 import type { changeDeviceUser } from '../workflows/changeDeviceUser';
+import type { distributeDevice } from '../workflows/distributeDevice';
 import type { inactivateDevice } from '../workflows/inactivateDevice';
 import {
   CHANGE_USER_STEPS,
   CHANGE_USER_WORKFLOW,
+  DISTRIBUTION_STEPS,
+  DISTRIBUTION_WORKFLOW,
   INACTIVATION_STEPS,
   INACTIVATION_WORKFLOW,
   workflowIdFor,
   type ChangeUserInput,
+  type DistributionInput,
   type InactivationInput,
   type LifecycleLimits,
   type LifecycleTimings,
@@ -28,6 +32,7 @@ import {
   AssetNumberKey,
   DepartmentKey,
   LifecycleProcessKey,
+  LifecycleStatusKey,
   LifecycleStepKey,
   LocationKey,
   NeedsAttentionKey,
@@ -54,10 +59,11 @@ export type StartOutcome =
 /** What to start for one asset; the bulk routes build one per asset from the shared body. */
 export type StartPlan =
   | ({ process: 'change-user'; input: ChangeUserInput } & StartText)
-  | ({ process: 'inactivation'; input: InactivationInput } & StartText);
+  | ({ process: 'inactivation'; input: InactivationInput } & StartText)
+  | ({ process: 'distribution'; input: DistributionInput } & StartText);
 
 /** What the Temporal Web UI shows for the process: a one-line summary and a details table. */
-interface StartText {
+export interface StartText {
   summary: string;
   details: string;
 }
@@ -84,12 +90,12 @@ export function timingsFrom(config: Config): LifecycleTimings {
 }
 
 /** One line for the Temporal UI list; newlines would break its layout. */
-function oneLine(s: string, max = 200): string {
+export function oneLine(s: string, max = 200): string {
   const flat = s.replace(/\s+/g, ' ');
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-function markdownTable(rows: [string, unknown][]): string {
+export function markdownTable(rows: [string, unknown][]): string {
   const cell = (v: unknown) =>
     String(v ?? '')
       .replace(/\|/g, '\\|')
@@ -158,14 +164,22 @@ export function inactivationPlan(assetNumber: string, body: InactivationBody, ac
   };
 }
 
+const FIRST_STEPS = {
+  'change-user': CHANGE_USER_STEPS[0],
+  inactivation: INACTIVATION_STEPS[0],
+  distribution: DISTRIBUTION_STEPS[0],
+} as const;
+
 function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttributePair[] {
   return [
     { key: AssetNumberKey, value: asset.assetNumber },
     { key: LifecycleProcessKey, value: plan.process },
-    { key: LifecycleStepKey, value: plan.process === 'change-user' ? CHANGE_USER_STEPS[0] : INACTIVATION_STEPS[0] },
+    { key: LifecycleStepKey, value: FIRST_STEPS[plan.process] },
     { key: DepartmentKey, value: asset.department },
     { key: LocationKey, value: asset.location },
     { key: NeedsAttentionKey, value: false },
+    // Carried from the start, so the process need not write it again (lean-1).
+    { key: LifecycleStatusKey, value: 'running' },
   ];
 }
 
@@ -190,6 +204,18 @@ function platformRefusal(asset: AssetSummary, p: StartPlan): StartOutcome | unde
 
 export function unknownAsset(assetNumber: string): StartOutcome {
   return { result: 'unknown-asset', message: `asset ${assetNumber} is not in the asset database` };
+}
+
+/** Typed by the workflow function, so the input must be the one that workflow takes. */
+function startWorkflow(temporal: Client, p: StartPlan, options: Omit<WorkflowStartOptions, 'args'>) {
+  switch (p.process) {
+    case 'change-user':
+      return temporal.workflow.start<typeof changeDeviceUser>(CHANGE_USER_WORKFLOW, { ...options, args: [p.input] });
+    case 'inactivation':
+      return temporal.workflow.start<typeof inactivateDevice>(INACTIVATION_WORKFLOW, { ...options, args: [p.input] });
+    case 'distribution':
+      return temporal.workflow.start<typeof distributeDevice>(DISTRIBUTION_WORKFLOW, { ...options, args: [p.input] });
+  }
 }
 
 /** Looks the asset up, then starts its process: the single-device routes. */
@@ -223,17 +249,7 @@ export async function startForAsset(
     staticDetails: p.details,
   };
   try {
-    // Typed by the workflow function, so the input must be the one that workflow takes.
-    const handle =
-      p.process === 'change-user'
-        ? await deps.temporal.workflow.start<typeof changeDeviceUser>(CHANGE_USER_WORKFLOW, {
-            ...options,
-            args: [p.input],
-          })
-        : await deps.temporal.workflow.start<typeof inactivateDevice>(INACTIVATION_WORKFLOW, {
-            ...options,
-            args: [p.input],
-          });
+    const handle = await startWorkflow(deps.temporal, p, options);
     return { result: 'started', workflowId, runId: handle.firstExecutionRunId };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

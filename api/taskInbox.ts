@@ -29,7 +29,7 @@ export const listTasksQuery = z.strictObject({
     .string()
     .regex(/^[a-z][a-z0-9-]{0,63}$/, 'must be a task type like collect-device')
     .optional(),
-  process: z.enum(['change-user', 'inactivation']).optional(),
+  process: z.enum(['change-user', 'inactivation', 'distribution']).optional(),
   department: filterText.optional(),
   location: filterText.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

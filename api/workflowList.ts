@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { defaultPayloadConverter, type Client } from '@temporalio/client';
 import type { temporal as proto } from '@temporalio/proto';
-import { CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW } from '../workflows/definitions';
+import { CHANGE_USER_WORKFLOW, DISTRIBUTION_WORKFLOW, INACTIVATION_WORKFLOW } from '../workflows/definitions';
 import { ApiError } from './errors';
 import type { ListWorkflowsQuery } from './schemas';
 import { executionStatus, processOf } from './workflowView';
@@ -19,7 +19,11 @@ export function literal(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-const WORKFLOW_TYPES = { 'change-user': CHANGE_USER_WORKFLOW, inactivation: INACTIVATION_WORKFLOW } as const;
+const WORKFLOW_TYPES = {
+  'change-user': CHANGE_USER_WORKFLOW,
+  inactivation: INACTIVATION_WORKFLOW,
+  distribution: DISTRIBUTION_WORKFLOW,
+} as const;
 
 const STATUS_NAMES: Record<string, string> = {
   running: 'Running',
@@ -36,7 +40,7 @@ export function visibilityQuery(f: ListWorkflowsQuery): string {
   clauses.push(
     f.type
       ? `WorkflowType = ${literal(WORKFLOW_TYPES[f.type])}`
-      : `WorkflowType IN (${literal(CHANGE_USER_WORKFLOW)}, ${literal(INACTIVATION_WORKFLOW)})`,
+      : `WorkflowType IN (${Object.values(WORKFLOW_TYPES).map(literal).join(', ')})`,
   );
   if (f.status) clauses.push(`ExecutionStatus = ${literal(STATUS_NAMES[f.status]!)}`);
   if (f.step) clauses.push(`LifecycleStep = ${literal(f.step)}`);

@@ -25,6 +25,7 @@ import type { OpenTask } from '../db/tasksRepo';
 import type { AssetEvent } from '../db/types';
 import {
   CHANGE_USER_WORKFLOW,
+  DISTRIBUTION_WORKFLOW,
   HUMAN_EVENTS,
   INACTIVATION_WORKFLOW,
   stateQuery,
@@ -41,6 +42,7 @@ import { isNotFound } from './temporalErrors';
 export function processOf(workflowType: string): ProcessKind | undefined {
   if (workflowType === CHANGE_USER_WORKFLOW) return 'change-user';
   if (workflowType === INACTIVATION_WORKFLOW) return 'inactivation';
+  if (workflowType === DISTRIBUTION_WORKFLOW) return 'distribution';
   return undefined;
 }
 

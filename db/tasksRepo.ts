@@ -117,7 +117,7 @@ const openTaskSchema = z.object({
   runId: id,
   taskQueue: id,
   occurrence: z.number().int().min(0).max(2_147_483_647),
-  process: z.enum(['change-user', 'inactivation']),
+  process: z.enum(['change-user', 'inactivation', 'distribution']),
   type: label.regex(/^[a-z][a-z0-9-]*$/, 'must be a task type like collect-device'),
   step: label,
   expects: z.array(label).max(50),

@@ -41,6 +41,7 @@ import { dataConverterFor } from '../temporal/codecDataConverter';
 import { DepartmentKey, LocationKey } from '../temporal/searchAttributes';
 import {
   CHANGE_USER_WORKFLOW,
+  DISTRIBUTION_WORKFLOW,
   INACTIVATION_WORKFLOW,
   stateQuery,
   type ChangeUserInput,
@@ -176,9 +177,12 @@ function candidateOf(info: {
   };
 }
 
+/** The workflow types that keep rows in the task index. */
+const LIFECYCLE_WORKFLOWS: readonly string[] = [CHANGE_USER_WORKFLOW, INACTIVATION_WORKFLOW, DISTRIBUTION_WORKFLOW];
+
 export function runningWorkflowsQuery(taskQueue: string): string {
   return [
-    `WorkflowType IN (${literal(CHANGE_USER_WORKFLOW)}, ${literal(INACTIVATION_WORKFLOW)})`,
+    `WorkflowType IN (${LIFECYCLE_WORKFLOWS.map(literal).join(', ')})`,
     `TaskQueue = ${literal(taskQueue)}`,
     `ExecutionStatus = 'Running'`,
   ].join(' AND ');
@@ -306,7 +310,7 @@ function sameOpenTask(a: State, b: State): boolean {
 async function describeCurrent(client: Client, workflowId: string) {
   try {
     const d = await client.workflow.getHandle(workflowId).describe();
-    const lifecycle = d.type === CHANGE_USER_WORKFLOW || d.type === INACTIVATION_WORKFLOW;
+    const lifecycle = LIFECYCLE_WORKFLOWS.includes(d.type);
     return d.status.name === 'RUNNING' && lifecycle ? d : undefined;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;

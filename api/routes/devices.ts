@@ -1,15 +1,20 @@
 /**
- * Starting one process for one device: POST /devices/{assetNumber}/change-user and /inactivation.
+ * Starting one process for one device: POST /devices/{assetNumber}/change-user, /inactivation and
+ * /distribution (an admin chose the in-stock asset), and POST /distributions (the product picks it).
  */
 import { Router, type Response } from 'express';
 import { actorOf, requireRole } from '../auth';
 import type { ApiContext } from '../context';
+import { poolOf } from '../databasePool';
+import { distributionBody } from '../distributionBody';
+import { startDistribution, type DistributionOutcome } from '../distributionStarts';
 import { ApiError, notFound } from '../errors';
 import { idempotent, REPLAYED_HEADER, type Answer } from '../idempotentRequests';
 import { changeUserPlan, inactivationPlan, startLifecycle, type StartOutcome } from '../lifecycleStarts';
 import { changeUserBody, inactivationBody } from '../schemas';
 import { assetNumberParam, checkPlannedDate, parseBody } from '../validation';
 import { idempotencyKeyFor } from '../workflowUpdates';
+import { workflowIdFor } from '../../workflows/definitions';
 
 export function startDeps(ctx: ApiContext) {
   return { temporal: ctx.temporal, taskQueue: ctx.taskQueue, assets: ctx.db.assets, config: ctx.config };
@@ -30,6 +35,57 @@ function answer(assetNumber: string, outcome: StartOutcome): Answer {
         platform: outcome.platform,
         supported: outcome.supported,
       });
+  }
+}
+
+/** 201 with the asset that was reserved; a refusal says why nothing started (the reservation was put back). */
+function distributionAnswer(outcome: DistributionOutcome, chosen?: string): Answer {
+  switch (outcome.result) {
+    case 'started':
+      return {
+        status: 201,
+        body: { workflowId: outcome.workflowId, runId: outcome.runId, assetNumber: outcome.assetNumber },
+      };
+    case 'unknown-application':
+      throw new ApiError(404, 'not-found', 'the application does not exist', {});
+    case 'application-unavailable':
+      throw new ApiError(
+        409,
+        'application-unavailable',
+        `application ${outcome.application.id} is ${outcome.application.state}`,
+        {
+          applicationId: outcome.application.id,
+          state: outcome.application.state,
+          workflowId: outcome.application.workflowId,
+        },
+      );
+    case 'not-in-stock':
+      throw new ApiError(
+        409,
+        'asset-not-in-stock',
+        `asset ${chosen} is ${outcome.status}, not in stock: only a device in stock is distributed`,
+        {
+          asset: chosen,
+          status: outcome.status,
+        },
+      );
+    case 'already-reserved':
+      throw new ApiError(409, 'asset-reserved', `asset ${chosen} is reserved for another distribution`, {
+        asset: chosen,
+        workflowId: workflowIdFor(outcome.reservation.assetNumber),
+        reservedAt: outcome.reservation.reservedAt,
+      });
+    case 'unknown-asset':
+      throw notFound('asset', chosen ?? '');
+    case 'no-stock':
+      throw new ApiError(
+        409,
+        'no-stock',
+        'no device in stock is free to distribute (in stock, not reserved, no process running); nothing was started',
+        {},
+      );
+    default:
+      return answer(chosen ?? '', outcome);
   }
 }
 
@@ -69,6 +125,31 @@ export function devicesRouter(ctx: ApiContext): Router {
         assetNumber,
         await startLifecycle(startDeps(ctx), assetNumber, inactivationPlan(assetNumber, body, actor, ctx.config)),
       ),
+    );
+    send(res, a);
+  });
+
+  router.post('/devices/:assetNumber/distribution', requireRole('admin'), async (req, res) => {
+    const assetNumber = assetNumberParam(req);
+    const body = parseBody(distributionBody, req);
+    const actor = actorOf(res);
+    const pool = poolOf(ctx);
+    const request = { route: 'POST /devices/{assetNumber}/distribution', asset: assetNumber };
+    const start = { scope: 'start', key: idempotencyKeyFor(req, undefined), request, body };
+    const a = await idempotent(pool, { ...start, waitMs: ctx.updateTimeoutMs, replay: 'stored' }, async () =>
+      distributionAnswer(await startDistribution({ ...startDeps(ctx), pool }, body, actor, assetNumber), assetNumber),
+    );
+    send(res, a);
+  });
+
+  router.post('/distributions', requireRole('admin'), async (req, res) => {
+    const body = parseBody(distributionBody, req);
+    const actor = actorOf(res);
+    const pool = poolOf(ctx);
+    const request = { route: 'POST /distributions' };
+    const start = { scope: 'start', key: idempotencyKeyFor(req, undefined), request, body };
+    const a = await idempotent(pool, { ...start, waitMs: ctx.updateTimeoutMs, replay: 'stored' }, async () =>
+      distributionAnswer(await startDistribution({ ...startDeps(ctx), pool }, body, actor)),
     );
     send(res, a);
   });

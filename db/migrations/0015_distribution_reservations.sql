@@ -9,10 +9,9 @@
 --    or at once when the start itself fails.
 CREATE TABLE asset_reservations (
   asset_number   text PRIMARY KEY REFERENCES assets (asset_number) ON UPDATE RESTRICT ON DELETE RESTRICT,
-  -- Names this reservation (the process's input carries it), since a device's workflow id is reused by
-  -- its later processes.
+  -- Names this reservation (the process's input carries it): the process's workflow id, device-<asset>,
+  -- is the same for every process the device ever has.
   reservation_id uuid NOT NULL CONSTRAINT asset_reservations_reservation_id_key UNIQUE,
-  workflow_id    text NOT NULL CONSTRAINT asset_reservations_workflow_id_not_blank CHECK (btrim(workflow_id) <> ''),
   -- The application the asset goes to; null when an admin gave the user's details instead.
   application_id uuid,
   reserved_by    text NOT NULL CONSTRAINT asset_reservations_reserved_by_not_blank CHECK (btrim(reserved_by) <> ''),

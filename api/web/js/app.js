@@ -15,6 +15,13 @@ const TASK_TYPES = {
   'admin-decision': 'Needs an administrator',
 };
 
+// The process a task belongs to: a delivery can end a change of user or a distribution from stock.
+const PROCESSES = {
+  'change-user': 'Change device user',
+  inactivation: 'Inactivate device',
+  distribution: 'Distribute device from stock',
+};
+
 const EVENTS = {
   'device-collected': { title: 'Device collected', text: 'Collect the device from its user and take it to storage.' },
   'wipe-confirmed': { title: 'Wipe confirmed', text: 'Check that the device was erased (the MDM did not confirm it).' },
@@ -280,6 +287,7 @@ async function openTask(workflowId) {
     : `${view.assetNumber}: nothing to do`;
   const dl = $('task-facts');
   fact(dl, 'Device', view.assetNumber);
+  fact(dl, 'Process', PROCESSES[view.type] || view.type);
   fact(dl, 'Department', (task && task.department) || view.department);
   fact(dl, 'Location', (task && task.location) || view.location);
   if (task) {
