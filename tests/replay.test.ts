@@ -10,8 +10,10 @@ import { workflowBundle } from './support/lifecycleHarness';
 const histories = committedHistories();
 
 describe('replay of committed histories', () => {
-  it('has histories of both workflow types to replay', () => {
-    expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(['changeDeviceUser', 'inactivateDevice']));
+  it('has histories of every lifecycle workflow type to replay', () => {
+    expect(new Set(histories.map((h) => h.workflowType))).toEqual(
+      new Set(['changeDeviceUser', 'inactivateDevice', 'distributeDevice']),
+    );
   });
 
   it.each(histories.map((h) => [h.name, h] as const))('%s replays without nondeterminism', async (_name, h) => {
