@@ -189,7 +189,7 @@ describe('GET /tasks', () => {
     expect(await field('colour=red')).toEqual(['colour']);
     expect(await field('limit=0')).toEqual(['limit']);
     expect(await field('limit=201')).toEqual(['limit']);
-    expect(await field('process=distribution')).toEqual(['process']);
+    expect(await field('process=retirement')).toEqual(['process']);
     expect(await field('department=a&department=b')).toEqual(['department']);
     expect(await field('location=%07')).toEqual(['location']);
     expect(await field('cursor=not-a-cursor')).toEqual(['cursor']);

@@ -142,7 +142,7 @@ describe('open and close', () => {
     expect(err).toBeInstanceOf(InvalidInputError);
     expect((err as InvalidInputError).issues.map((i) => i.path)).toEqual(['dueAt']);
     await expect(tasksRepo.open(db.pool, task({ occurrence: -1 }))).rejects.toThrow(/occurrence/);
-    await expect(tasksRepo.open(db.pool, task({ process: 'distribution' as OpenTask['process'] }))).rejects.toThrow(
+    await expect(tasksRepo.open(db.pool, task({ process: 'retirement' as OpenTask['process'] }))).rejects.toThrow(
       /process/,
     );
     expect(await tasksRepo.get(db.pool, bad.workflowId)).toBeNull();
