@@ -4,7 +4,7 @@
  * parked process of the fleet by a slip. Unknown fields and bad values are 400 naming the field.
  */
 import { z } from 'zod';
-import { CHANGE_USER_STEPS, INACTIVATION_STEPS } from '../workflows/definitions';
+import { CHANGE_USER_STEPS, DISTRIBUTION_STEPS, INACTIVATION_STEPS } from '../workflows/definitions';
 import { FAILURE_KINDS } from '../workflows/failureKinds';
 import { filterText } from './queryFilters';
 import { ASSET_NUMBER_PATTERN, PROCESS_TYPES, WORKFLOW_ID_PATTERN } from './schemas';
@@ -13,9 +13,9 @@ import { ASSET_NUMBER_PATTERN, PROCESS_TYPES, WORKFLOW_ID_PATTERN } from './sche
 export const MAX_BULK_RECOVERY = 1000;
 
 /** The steps a process can fail at (the ones it runs; not completed, needs-attention, cancelled or aborted). */
-const FAILABLE_STEPS = [...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVATION_STEPS])].filter(
-  (s) => s !== 'completed',
-) as [string, ...string[]];
+const FAILABLE_STEPS = [
+  ...new Set<string>([...CHANGE_USER_STEPS, ...INACTIVATION_STEPS, ...DISTRIBUTION_STEPS]),
+].filter((s) => s !== 'completed') as [string, ...string[]];
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 

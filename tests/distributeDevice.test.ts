@@ -348,6 +348,14 @@ describe('distribution from stock, through the API', () => {
       ]);
       expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'pending' });
 
+      // Bad requests are refused before anything is reserved: an unknown application, both or neither user.
+      const unknown = await distribute({ applicationId: randomUUID() });
+      expect([unknown.status, unknown.body.error?.code]).toEqual([404, 'not-found']);
+      const both = await distribute({ applicationId: app.id, newUser: newUser(40) });
+      expect([both.status, both.body.error?.details?.problems?.[0]?.field]).toEqual([400, 'newUser']);
+      const neither = await distribute({});
+      expect([neither.status, neither.body.error?.details?.problems?.[0]?.field]).toEqual([400, 'applicationId']);
+
       // A device reserved for another distribution is refused by name, and a pick passes it over.
       await stockDevice(no(43));
       const held = await reservations.reserve(h.db.pool, {

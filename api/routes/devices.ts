@@ -39,7 +39,7 @@ function answer(assetNumber: string, outcome: StartOutcome): Answer {
 }
 
 /** 201 with the asset that was reserved; a refusal says why nothing started (the reservation was put back). */
-function distributionAnswer(outcome: DistributionOutcome, chosen?: string): Answer {
+function distributionAnswer(outcome: DistributionOutcome, applicationId?: string, chosen?: string): Answer {
   switch (outcome.result) {
     case 'started':
       return {
@@ -47,7 +47,7 @@ function distributionAnswer(outcome: DistributionOutcome, chosen?: string): Answ
         body: { workflowId: outcome.workflowId, runId: outcome.runId, assetNumber: outcome.assetNumber },
       };
     case 'unknown-application':
-      throw new ApiError(404, 'not-found', 'the application does not exist', {});
+      throw notFound('application', applicationId ?? '');
     case 'application-unavailable':
       throw new ApiError(
         409,
@@ -137,7 +137,11 @@ export function devicesRouter(ctx: ApiContext): Router {
     const request = { route: 'POST /devices/{assetNumber}/distribution', asset: assetNumber };
     const start = { scope: 'start', key: idempotencyKeyFor(req, undefined), request, body };
     const a = await idempotent(pool, { ...start, waitMs: ctx.updateTimeoutMs, replay: 'stored' }, async () =>
-      distributionAnswer(await startDistribution({ ...startDeps(ctx), pool }, body, actor, assetNumber), assetNumber),
+      distributionAnswer(
+        await startDistribution({ ...startDeps(ctx), pool }, body, actor, assetNumber),
+        body.applicationId,
+        assetNumber,
+      ),
     );
     send(res, a);
   });
@@ -149,7 +153,7 @@ export function devicesRouter(ctx: ApiContext): Router {
     const request = { route: 'POST /distributions' };
     const start = { scope: 'start', key: idempotencyKeyFor(req, undefined), request, body };
     const a = await idempotent(pool, { ...start, waitMs: ctx.updateTimeoutMs, replay: 'stored' }, async () =>
-      distributionAnswer(await startDistribution({ ...startDeps(ctx), pool }, body, actor)),
+      distributionAnswer(await startDistribution({ ...startDeps(ctx), pool }, body, actor), body.applicationId),
     );
     send(res, a);
   });
