@@ -15,7 +15,7 @@ import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as reservations from '../db/reservationsRepo';
 import { DISTRIBUTION_WORKFLOW, workflowIdFor } from '../workflows/definitions';
-import { TOKEN_ACTORS, TOKENS } from './support/apiHarness';
+import { startApi, TOKEN_ACTORS, TOKENS } from './support/apiHarness';
 import { assetSeries } from './support/fixtures';
 import { recordHistoryIfAsked } from './support/histories';
 import { PATIENCE_MS, TEST_TIMEOUT_MS } from './support/patience';
@@ -375,6 +375,32 @@ describe('distribution from stock, through the API', () => {
       expect([picked.status, picked.body.assetNumber]).toEqual([201, no(41)]);
       await expect.poll(() => stepOf(picked.body.workflowId), { timeout: PATIENCE_MS }).toBe('awaiting-delivery');
       await cancelAll([picked.body.workflowId]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a start Temporal does not take (unreachable): 503, and the reservation and the application are put back',
+    async () => {
+      await stockDevice(no(51));
+      const app = await application(dept('Facilities'));
+      const noTemporal = await startApi({ db: h.db.pool }); // the same database, a Temporal that is not there
+      try {
+        const res = await noTemporal.call('POST', `/api/v1/devices/${no(51)}/distribution`, {
+          token: TOKENS.admin,
+          body: { applicationId: app.id },
+        });
+        expect(res.status, JSON.stringify(res.body)).toBe(503);
+      } finally {
+        await noTemporal.close();
+      }
+      expect(await reservations.getForAsset(h.db.pool, no(51))).toBeNull();
+      expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'pending', workflowId: null });
+      // Nothing holds either any more: the real API distributes them (then the process is cancelled).
+      const again = await distribute({ applicationId: app.id }, no(51));
+      expect(again.status, JSON.stringify(again.body)).toBe(201);
+      await expect.poll(() => stepOf(again.body.workflowId), { timeout: PATIENCE_MS }).toBe('awaiting-delivery');
+      await cancelAll([again.body.workflowId]);
     },
     TEST_TIMEOUT_MS,
   );
