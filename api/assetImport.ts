@@ -300,9 +300,14 @@ async function importRow(
   running: ReadonlyMap<string, RunningProcess[]>,
   errors: RowError[],
 ): Promise<ImportResult['assets'][number] | undefined> {
-  // Locked to the end of the import: what was checked is what is written.
-  const current = await assetsRepo.getForUpdate(client, r.given.assetNumber);
   const assetNumber = r.given.assetNumber;
+  // A row that changes nothing writes nothing and takes no lock: a whole-fleet file holds up no process.
+  const seen = await assetsRepo.get(client, assetNumber);
+  if (seen && changedFields(seen, r.given).length === 0) {
+    return { row: r.row, assetNumber, outcome: 'unchanged', version: seen.version };
+  }
+  // Locked to the end of the import: what was checked is what is written.
+  const current = seen && (await assetsRepo.getForUpdate(client, assetNumber));
   const refusal = await judgeEdit(client, assetNumber, current, r.given, r.version, running.get(assetNumber));
   if (refusal) {
     const column =
@@ -340,6 +345,18 @@ async function importRow(
       idempotencyKey: importRowKey(audit.importKey, input.assetNumber),
       details: { via: 'csv-import', importKey: audit.importKey, row: r.row },
     });
+    if (!current && !result.created) {
+      // Absent when read, there when written: another request created it in between, unseen by this row.
+      errors.push({
+        row: r.row,
+        column: null,
+        message: `asset ${assetNumber} was created by another request meanwhile; export it and import its row with its version`,
+        assetNumber,
+        code: 'version-required',
+        details: { assetNumber, currentVersion: result.asset.version },
+      });
+      return undefined;
+    }
     return {
       row: r.row,
       assetNumber: input.assetNumber,
