@@ -135,6 +135,32 @@ describe('fields a running process owns', () => {
     expect(free.body).toMatchObject({ applied: true, asset: { model: 'iPhone 15 Pro', version: asset.version + 1 } });
     expect(free.body.event.changes).toEqual({ model: { from: 'iPhone 15', to: 'iPhone 15 Pro' } });
   });
+
+  it("owns per process: an inactivation owns the status and the platform, not the user's e-mail", async () => {
+    await h.seedDevice({ assetNumber: no(11), department, location: 'Osaka' });
+    const started = await api.call('POST', `/api/v1/devices/${no(11)}/inactivation`, {
+      token: TOKENS.admin,
+      body: { reason: 'Broken screen' },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const handle = api.temporal.workflow.getHandle(`device-${no(11)}`);
+    running.push(handle);
+    await h.waitForStep(handle, 'awaiting-removal-profile');
+    const asset = await read(no(11));
+
+    const status = await post({ ...asset4Post(asset), status: 'in_stock', platform: 'ipados', version: asset.version });
+    expect(status.status, JSON.stringify(status.body)).toBe(409);
+    expect(status.body.error.details).toMatchObject({
+      fields: ['status', 'platform'],
+      workflows: [{ workflowId: `device-${no(11)}`, process: 'inactivation', step: 'awaiting-removal-profile' }],
+    });
+    expect(status.body.error.details.editable).toEqual(expect.arrayContaining(['model', 'userEmail', 'department']));
+
+    // A corrected address, so the next reminder reaches the user.
+    const email = await post({ ...asset4Post(asset), userEmail: 'x.old@example.org', version: asset.version });
+    expect(email.status, JSON.stringify(email.body)).toBe(200);
+    expect(email.body.asset).toMatchObject({ userEmail: 'x.old@example.org', status: 'in_use', platform: 'ios' });
+  });
 });
 
 /** The fields POST /assets requires, from an asset as GET shows it. */
