@@ -48,6 +48,7 @@ export async function runningForEdits(
   temporal: Client,
   db: Queryable,
   edits: readonly (Partial<AssetInput> & { assetNumber: string })[],
+  timeoutMs: number,
 ): Promise<Map<string, RunningProcess[]>> {
   const current = await assetsRepo.getMany(
     db,
@@ -58,15 +59,22 @@ export async function runningForEdits(
     return asset !== undefined && changedFields(asset, e).length > 0;
   });
   const asked = changing.map((e) => e.assetNumber);
-  const running = asked.length ? await askTemporal(temporal, asked) : new Map<string, RunningProcess[]>();
+  const running = asked.length ? await askTemporal(temporal, asked, timeoutMs) : new Map<string, RunningProcess[]>();
   // Every asset asked about has an entry, [] when nothing runs: judgeEdit tells "none" from "not asked".
   return new Map(asked.map((n) => [n, running.get(n) ?? []]));
 }
 
-/** Temporal out of reach: nothing was written yet, so the request certainly was not applied. */
-async function askTemporal(temporal: Client, assetNumbers: string[]): Promise<Map<string, RunningProcess[]>> {
+/**
+ * Within a deadline, as the API's other reads of Temporal. Out of reach or past it: nothing was written yet,
+ * so the request certainly was not applied.
+ */
+async function askTemporal(
+  temporal: Client,
+  assetNumbers: string[],
+  timeoutMs: number,
+): Promise<Map<string, RunningProcess[]>> {
   try {
-    return await runningProcessesFor(temporal, assetNumbers);
+    return await temporal.withDeadline(Date.now() + timeoutMs, () => runningProcessesFor(temporal, assetNumbers));
   } catch (err) {
     const outage = temporalOutage(err);
     if (!outage) throw err;

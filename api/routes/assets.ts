@@ -95,7 +95,8 @@ export function assetsRouter(ctx: ApiContext): Router {
     // record also refuses it for another body of the same asset.
     const sent = { scope: 'asset', key: idempotencyKey, request: { route: 'POST /assets' }, body };
     const a = await idempotent(pool, { ...sent, waitMs: ctx.updateTimeoutMs, replay: 'rerun' }, async () => {
-      const running = await dbCall(runningForEdits(ctx.temporal, pool, [input]));
+      // Which processes own the asset: a read of Temporal, bounded as the API's other reads of it.
+      const running = await dbCall(runningForEdits(ctx.temporal, pool, [input], ctx.queryTimeoutMs));
       const audit = {
         actor: actor.id,
         actorRole: actor.role,
@@ -163,7 +164,8 @@ export function assetImportRouter(ctx: ApiContext): Router {
     const importKey = idempotencyKeyFor(req, undefined);
     const pool = poolOf(ctx);
     try {
-      const runningFor = (edits: Parameters<typeof runningForEdits>[2]) => runningForEdits(ctx.temporal, pool, edits);
+      const runningFor = (edits: Parameters<typeof runningForEdits>[2]) =>
+        runningForEdits(ctx.temporal, pool, edits, ctx.queryTimeoutMs);
       res.json(await dbCall(importAssets(pool, text, { actor, importKey }, runningFor)));
     } catch (err) {
       if (!(err instanceof ImportRejected)) throw err;
