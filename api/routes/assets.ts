@@ -39,7 +39,13 @@ export const listAssetsQuery = z.strictObject({
  * one (api/assetEdit.ts).
  */
 export const assetBody = assetInputSchema.extend({
-  version: z.number().int().min(0).max(2_147_483_647).optional(),
+  version: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_147_483_647)
+    .optional()
+    .describe('The version the edit was based on: required to change an asset that exists; none (or 0) creates one'),
 });
 
 /** History shown with an asset; older events beyond it are still in the database. */
