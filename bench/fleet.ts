@@ -16,7 +16,9 @@ export interface BenchDevice {
   mdmDeviceId?: string;
 }
 
-export const SMALL_SIGNATURE = 'data:image/png;base64,iVBORw0KGgo=';
+/** A real 40x12 white PNG (the API checks that a drawn signature is a PNG image of bounded size). */
+export const SMALL_SIGNATURE =
+  'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACgAAAAMCAAAAAA1qKCRAAAAEklEQVR42mP4TyRgGFU41BUCAI+R3jBeVReTAAAAAElFTkSuQmCC';
 
 /** A change-user's start body; the new user is given, as in the shape the raw baseline copies. */
 export function changeUserBody() {

@@ -5,9 +5,9 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkflowBundle } from '@temporalio/worker';
 import type { LifecycleActivities } from '../activities/contracts';
-import { workflowsPath } from './workflowSources';
+import { PRELOADED_MODULES, workflowsPath } from './workflowSources';
 
-export { workflowsPath };
+export { PRELOADED_MODULES, workflowsPath };
 
 export async function createLifecycleWorker(opts: {
   connection: NativeConnection;
@@ -36,7 +36,9 @@ export async function createLifecycleWorker(opts: {
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     activities: opts.activities,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath, bundlerOptions: { preloadModules: PRELOADED_MODULES } }),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     ...(opts.activityInterceptors?.length ? { interceptors: { activity: opts.activityInterceptors } } : {}),
     // Lifecycle workflows sit idle for days; keeping them all cached costs memory for nothing.

@@ -12,7 +12,13 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import path from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { failureConverterPath } from '../temporal/codecDataConverter';
-import { bundleCacheDir, workflowSources, workflowsPath, type WorkflowSources } from './workflowSources';
+import {
+  bundleCacheDir,
+  PRELOADED_MODULES,
+  workflowSources,
+  workflowsPath,
+  type WorkflowSources,
+} from './workflowSources';
 
 export { workflowsPath };
 
@@ -88,7 +94,14 @@ export async function loadWorkflowBundle(
     opts.build ??
     (async () => ({
       // Workflow failures encoded like the worker's and the clients' (temporal/codecDataConverter.ts).
-      code: (await bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: webpackLogger(log) })).code,
+      code: (
+        await bundleWorkflowCode({
+          workflowsPath,
+          failureConverterPath,
+          preloadModules: PRELOADED_MODULES,
+          logger: webpackLogger(log),
+        })
+      ).code,
     }));
   const bundle = await build();
   try {

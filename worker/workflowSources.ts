@@ -18,8 +18,11 @@ export const workflowsPath = path.join(workflowsDir, 'index.ts');
 /** Built into the bundle besides the workflows (bundleWorkflowCode's failureConverterPath). */
 const bundledWith = [path.join(projectRoot, 'temporal', 'codecFailureConverter.cjs')];
 
+/** Modules evaluated once per worker instead of once per cached workflow (see workflows/sharedModules.ts). */
+export const PRELOADED_MODULES = [path.join(workflowsDir, 'sharedModules.ts')];
+
 /** Bumped when the way the bundle is built changes (worker/workflowBundle.ts), so older bundles are not used. */
-const BUNDLE_FORMAT = 2;
+const BUNDLE_FORMAT = 4;
 /** Packages whose version decides what the bundle contains besides the project's own files. */
 const SDK_PACKAGES = ['@temporalio/worker', '@temporalio/workflow', '@temporalio/common'];
 

@@ -26,7 +26,13 @@ export const newUserSchema = z.strictObject({
   department: text(200),
   location: text(200),
   name: text(200),
-  email: z.string().trim().email().max(320),
+  // A pattern of its own (zod's, copied): zod's shared one is frozen in workflows (workflows/sharedModules.ts)
+  // and zod resets a pattern's lastIndex before each use.
+  email: z
+    .string()
+    .trim()
+    .email({ pattern: new RegExp(z.regexes.email) })
+    .max(320),
   phone: z
     .string()
     .trim()

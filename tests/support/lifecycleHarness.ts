@@ -42,7 +42,7 @@ import {
   type LifecycleState,
   type Step,
 } from '../../workflows/definitions';
-import { createLifecycleWorker, workflowsPath } from '../../worker/createWorker';
+import { createLifecycleWorker, PRELOADED_MODULES, workflowsPath } from '../../worker/createWorker';
 import { dataConverterFor, failureConverterPath } from '../../temporal/codecDataConverter';
 import type { PayloadKey } from '../../temporal/payloadEncryptionSettings';
 import { PATIENCE_MS } from './patience';
@@ -94,13 +94,18 @@ export async function restartableWorker(create: () => Promise<Worker>) {
 
 /** Bundled once per test file: webpack takes seconds. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath, preloadModules: PRELOADED_MODULES, logger: quietLogger });
   return bundle;
 }
 
 /** The bundle as the worker process builds it: workflow failures encoded (temporal/codecDataConverter.ts). */
 export function encodingWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  encodingBundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietLogger });
+  encodingBundle ??= bundleWorkflowCode({
+    workflowsPath,
+    failureConverterPath,
+    preloadModules: PRELOADED_MODULES,
+    logger: quietLogger,
+  });
   return encodingBundle;
 }
 
