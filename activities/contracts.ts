@@ -60,6 +60,11 @@ export interface ScheduleCollectionArgs {
   /** ISO date (or date-time; the asset keeps its date part). */
   plannedDate: string;
   reason: string;
+  /**
+   * lean-1: the collection task's task-index row, opened in the same activity; its contact and
+   * whereabouts are the asset's as written (workflows/taskContact.ts), as the workflow shows them.
+   */
+  collectionTask?: Omit<OpenTask, 'contact' | 'department' | 'location'>;
 }
 
 export interface ReturnToStockArgs {

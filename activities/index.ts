@@ -15,6 +15,7 @@ import type { Mailer } from '../mail/mailer';
 import { MdmRejectedError } from '../mdm/errors';
 import { isTerminal, type MdmCommand, type MdmCommandStatus, type MdmPort } from '../mdm/port';
 import type { NewUser } from '../workflows/reportSchemas';
+import { taskContactOf } from '../workflows/taskContact';
 import type {
   AssetSnapshot,
   DeviceInstructionArgs,
@@ -240,7 +241,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       if (count) await tasks.noteNotice(db, { workflowId: ctx.workflowId, runId: ctx.runId }, count);
     },
 
-    async scheduleCollection(ctx, { plannedDate, reason }) {
+    async scheduleCollection(ctx, { plannedDate, reason, collectionTask }) {
       // The plan it replaces, kept in the event so a cancel can put it back (records-1). Written once per
       // key: a retry after the write reads the new plan, but the stored event keeps the first reading.
       const before = await requireAsset(ctx.assetNumber);
@@ -252,6 +253,10 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
         { plannedDate, reason, previousPlan },
       );
       if (asset.userEmail) await notifyOnce(ctx, 'collection-notice', collectionNotice(asset, plannedDate, reason));
+      if (collectionTask) {
+        const { department, location } = asset;
+        await tasks.open(db, { ...collectionTask, contact: taskContactOf(asset), department, location });
+      }
       return asset;
     },
 

@@ -20,9 +20,11 @@ import {
   type NewUser,
 } from './definitions';
 import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
-import { Lifecycle, type TaskNotice } from './lifecycle';
+import { Lifecycle, type TaskNotice, type TaskSpec } from './lifecycle';
 import type { NextStep, ReportCheck } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
+import { nowIso } from './stepLog';
+import { taskContactOf } from './taskContact';
 
 export async function changeDeviceUser(input: ChangeUserInput): Promise<LifecycleState> {
   const lc = new Lifecycle(
@@ -65,13 +67,15 @@ interface ChangeUserCarry {
   assignment?: Assignment;
   /** The wipe a person may have to confirm (mdm-weather-1): read again before the record is deleted. */
   wipeRef?: MdmJobRef;
+  /** The collection task's row was opened by scheduleCollection (lean-1), at this time. */
+  collectionOpenedAhead?: { createdAt: string };
   [key: string]: unknown;
 }
 
 async function changeUserSteps(lc: Lifecycle, input: ChangeUserInput): Promise<void> {
   const c: ChangeUserCarry = { ...(input.resume?.carry as ChangeUserCarry | undefined) };
   const from = resumeIndex(input.resume?.at, RESUME_POINTS);
-  if (from < 0) c.asset = await scheduleCollection(lc, input);
+  if (from < 0) c.asset = await scheduleCollection(lc, input, c);
   const notice = changeUserNotices(lc, input);
 
   if (from <= 0) {
@@ -128,15 +132,21 @@ async function returnToStock(lc: Lifecycle, input: ChangeUserInput, c: ChangeUse
   lc.setWhereabouts(asset.department, asset.location);
 }
 
-/** Plans the device back into stock on its date and tells its user; from fleet-scale-1 on in one activity. */
-async function scheduleCollection(lc: Lifecycle, input: ChangeUserInput): Promise<AssetSnapshot> {
+/**
+ * Plans the device back into stock on its date and tells its user; from fleet-scale-1 on in one activity,
+ * which from lean-1 on also opens the collection task's row in the task index.
+ */
+async function scheduleCollection(lc: Lifecycle, input: ChangeUserInput, c: ChangeUserCarry): Promise<AssetSnapshot> {
   const schedule = () =>
-    lc.runStep('scheduled', (ctx) =>
-      call('scheduleCollection', 'plan collection and notify the current user', ctx, {
+    lc.runStep('scheduled', (ctx) => {
+      const ahead = lc.features.lean ? { createdAt: nowIso() } : undefined;
+      c.collectionOpenedAhead = ahead;
+      return call('scheduleCollection', 'plan collection and notify the current user', ctx, {
         plannedDate: input.plannedCollectionDate,
         reason: input.reason,
-      }),
-    );
+        ...(ahead ? { collectionTask: lc.rowAhead(collectionTask(input), ahead.createdAt) } : {}),
+      });
+    });
   if (lc.features.fleetScale) {
     const asset = await schedule();
     lc.setWhereabouts(asset.department, asset.location);
@@ -169,27 +179,25 @@ async function waitForCollection(
   notice: TaskNotice,
 ): Promise<HumanReport> {
   const asset = c.asset as AssetSnapshot;
+  const spec: TaskSpec = { ...collectionTask(input), contact: taskContactOf(asset), carry: c };
+  if (c.collectionOpenedAhead) spec.openedAhead = c.collectionOpenedAhead;
+  const received = await lc.awaitTask(spec, notice);
+  return received.report;
+}
+
+/** The collection task: due on the planned date, reminded the day before and on it, escalated after. */
+function collectionTask(input: ChangeUserInput): TaskSpec {
   const planned = new Date(input.plannedCollectionDate);
   const { timings } = input;
-  const received = await lc.awaitTask(
-    {
-      type: 'collect-device',
-      step: 'awaiting-collection',
-      expects: ['device-collected'],
-      dueAt: planned,
-      contact: {
-        name: asset.userName ?? undefined,
-        email: asset.userEmail ?? undefined,
-        phone: asset.userPhone ?? undefined,
-      },
-      remindAt: [new Date(planned.getTime() - timings.reminderBeforeMs), planned],
-      escalateAt: new Date(planned.getTime() + timings.escalateAfterMs),
-      repeatEveryMs: timings.taskReminderEveryMs,
-      carry: c,
-    },
-    notice,
-  );
-  return received.report;
+  return {
+    type: 'collect-device',
+    step: 'awaiting-collection',
+    expects: ['device-collected'],
+    dueAt: planned,
+    remindAt: [new Date(planned.getTime() - timings.reminderBeforeMs), planned],
+    escalateAt: new Date(planned.getTime() + timings.escalateAfterMs),
+    repeatEveryMs: timings.taskReminderEveryMs,
+  };
 }
 
 /**

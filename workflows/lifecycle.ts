@@ -57,6 +57,7 @@ import {
 import type { FailureKind } from './failureKinds';
 import { runFeatures, type RunFeatures } from './patches';
 import { ReportIntake, type NextStep, type Received, type ReportCheck, type StepRefusal } from './reportIntake';
+import { writeSearchAttributes } from './searchAttributeWrites';
 import { nowIso, StepLog } from './stepLog';
 
 export { LifecycleStopped } from './adminControl';
@@ -72,11 +73,16 @@ export class TaskInterrupted extends Error {
   }
 }
 
+/** Closes every task-index row of a run (the largest occurrence a row can have). */
+const LAST_OCCURRENCE = 2_147_483_647;
+
 /** The task type of an admin's retry-or-abort decision while a process needs attention. */
 export const ADMIN_DECISION_TASK = 'admin-decision';
 export type { Received } from './reportIntake';
 
 export interface TaskSpec {
+  /** Its task-index row was opened by the step before it (lean-1: see Lifecycle.rowAhead). */
+  openedAhead?: { createdAt: string };
   type: string;
   step: Step;
   expects: HumanEventName[];
@@ -148,7 +154,7 @@ export class Lifecycle {
     const first: Step =
       process === 'change-user' ? 'scheduled' : process === 'distribution' ? 'reserving' : 'requesting-inactivation';
     this.features = runFeatures();
-    this.log = new StepLog(first, () => this.refreshDetails());
+    this.log = new StepLog(first, () => this.refreshDetails(), this.features.lean);
     this.intake = new ReportIntake({
       log: this.log,
       features: this.features,
@@ -172,11 +178,16 @@ export class Lifecycle {
       },
       adminDecisionTask: (failedStep, error, kind) => this.adminDecisionTask(failedStep, error, kind),
     });
-    // Set here as well as at start, so a process started from the Temporal UI or CLI is filterable too.
-    upsertSearchAttributes([
-      { key: AssetNumberKey, value: assetNumber },
-      { key: LifecycleProcessKey, value: process },
-    ]);
+    // Set here as well as at start, so a process started from the Temporal UI or CLI is filterable too;
+    // from lean-1 on only when the start did not carry them (the API's starts do).
+    writeSearchAttributes(
+      [
+        { key: AssetNumberKey, value: assetNumber },
+        { key: LifecycleProcessKey, value: process },
+      ],
+      this.features.lean,
+    );
+    if (this.features.lean) this.statusShown = workflowInfo().typedSearchAttributes.get(LifecycleStatusKey);
     this.previousRuns = resume?.lifecycle.runs ?? 0;
     if (resume) this.restore(resume);
   }
@@ -267,10 +278,13 @@ export class Lifecycle {
 
   setWhereabouts(department?: string | null, location?: string | null): void {
     this.whereabouts = { department: department ?? null, location: location ?? null };
-    upsertSearchAttributes([
-      { key: DepartmentKey, value: department ?? null },
-      { key: LocationKey, value: location ?? null },
-    ]);
+    writeSearchAttributes(
+      [
+        { key: DepartmentKey, value: department ?? null },
+        { key: LocationKey, value: location ?? null },
+      ],
+      this.features.lean,
+    );
   }
 
   /** Runs an automated step; a failure that retries cannot fix waits for an admin's retry or abort. */
@@ -408,7 +422,7 @@ export class Lifecycle {
       contact: spec.contact,
       dueAt: spec.dueAt.toISOString(),
       ...(this.features.records && spec.escalateAt ? { escalateAt: spec.escalateAt.toISOString() } : {}),
-      createdAt: carried?.createdAt ?? nowIso(),
+      createdAt: carried?.createdAt ?? spec.openedAhead?.createdAt ?? nowIso(),
       remindersSent: carried?.remindersSent ?? 0,
       escalated: carried?.escalated ?? false,
       occurrence: this.log.occurrence,
@@ -418,7 +432,8 @@ export class Lifecycle {
     this.refreshDetails();
     if (this.features.fleetScale) {
       await this.flushBookkeeping();
-      await this.record.openTask(this.taskRow(task, spec.escalateAt));
+      // Opened by the step before it, in its own activity (lean-1), unless this is a continued run.
+      if (!spec.openedAhead || carried) await this.record.openTask(this.taskRow(task, spec.escalateAt));
     }
     // Not again when a continued run picks the task up: it was sent when the task first opened.
     if (spec.onOpen && !carried) await this.tryNotice(spec.onOpen);
@@ -454,6 +469,31 @@ export class Lifecycle {
     const inFlight = this.bookkeepingInFlight;
     this.bookkeepingInFlight = undefined;
     return inFlight ? inFlight.then(write) : write();
+  }
+
+  /**
+   * The task-index row of the task the process opens next, for the step before it to write in its own
+   * activity (lean-1): the occurrence it will have, and no contact or whereabouts (the activity fills them
+   * from the asset it has just written). Only for a task opened right after the current step's work.
+   */
+  rowAhead(spec: TaskSpec, createdAt: string): Omit<OpenTask, 'contact' | 'department' | 'location'> {
+    const info = workflowInfo();
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      taskQueue: info.taskQueue,
+      occurrence: this.log.occurrence + 1,
+      process: this.process,
+      type: spec.type,
+      step: spec.step,
+      expects: spec.expects,
+      assetNumber: this.assetNumber,
+      dueAt: spec.dueAt.toISOString(),
+      escalateAt: spec.escalateAt?.toISOString() ?? null,
+      createdAt,
+      remindersSent: 0,
+      escalated: false,
+    };
   }
 
   /** The task-index row of an open human task. */
@@ -657,7 +697,8 @@ export class Lifecycle {
         ? { undone: undo.undone, kept: undo.kept, doneToDevice: doneSteps.filter((s) => DEVICE_STEPS.has(s)) }
         : {}),
     };
-    const closes: TaskBookkeeping = { closeThrough: this.log.occurrence };
+    // lean-1: every row of the run, also one its first step opened ahead of the task (scheduleCollection).
+    const closes: TaskBookkeeping = { closeThrough: this.features.lean ? LAST_OCCURRENCE : this.log.occurrence };
     const ctx = this.context(stopped.how, actor);
     return this.afterBookkeeping(() => this.record.recordEvent(ctx, stopped.how, details, closes));
   }

@@ -4,9 +4,9 @@
  * step, its occurrence number and the `LifecycleStep` / `AwaitingTask` / `NeedsAttention` attributes
  * never disagree.
  */
-import { upsertSearchAttributes } from '@temporalio/workflow';
 import { AwaitingTaskKey, LifecycleStepKey, NeedsAttentionKey } from '../temporal/searchAttributes';
 import type { LifecycleStatus, Step, StepRecord } from './definitions';
+import { writeSearchAttributes } from './searchAttributeWrites';
 
 export type FinalStatus = 'completed' | 'cancelled' | 'aborted';
 
@@ -25,6 +25,8 @@ export class StepLog {
   constructor(
     first: Step,
     private readonly changed: () => void,
+    /** lean-1: only the attributes that change are written. */
+    private readonly writeOnlyChanges = false,
   ) {
     this.step = first;
   }
@@ -47,11 +49,14 @@ export class StepLog {
     if (open && !open.finishedAt) open.finishedAt = now;
     this.step = step;
     this.steps.push({ step, startedAt: now, attempts: 1 });
-    upsertSearchAttributes([
-      { key: LifecycleStepKey, value: step },
-      { key: AwaitingTaskKey, value: awaiting ?? null },
-      { key: NeedsAttentionKey, value: step === 'needs-attention' },
-    ]);
+    writeSearchAttributes(
+      [
+        { key: LifecycleStepKey, value: step },
+        { key: AwaitingTaskKey, value: awaiting ?? null },
+        { key: NeedsAttentionKey, value: step === 'needs-attention' },
+      ],
+      this.writeOnlyChanges,
+    );
     this.changed();
   }
 
