@@ -9,7 +9,8 @@
  *   retireAsReset); it finds the device by serial number and instructs its user by the platform's
  *   procedure. It writes no user or place: correcting the user's e-mail mid-process is allowed, so the
  *   next reminder reaches them.
- * - distribution assigns a reserved in-stock device to a user, as change-user's assignment does.
+ * - distribution assigns a reserved in-stock device to a user (assignUser, as change-user's assignment);
+ *   it sends no MDM command and looks no device up, so the MDM device id and serial number stay editable.
  * The model is shown in mails but decides nothing, so it stays editable under every process. A process
  * this table does not know (a newer one) owns every field until it is added here.
  *
@@ -56,7 +57,7 @@ const ASSIGNS_USER: readonly AssetField[] = [
 export const FIELDS_OWNED_BY_PROCESS: Readonly<Record<string, readonly AssetField[]>> = {
   'change-user': [...ASSIGNS_USER, 'mdmDeviceId', 'serialNumber'],
   inactivation: ['status', 'plannedStatus', 'plannedDate', 'mdmDeviceId', 'serialNumber', 'platform'],
-  distribution: [...ASSIGNS_USER, 'mdmDeviceId', 'serialNumber'],
+  distribution: ASSIGNS_USER,
 };
 
 export function fieldsOwnedBy(process: string | undefined): readonly AssetField[] {

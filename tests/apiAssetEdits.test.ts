@@ -161,6 +161,32 @@ describe('fields a running process owns', () => {
     expect(email.status, JSON.stringify(email.body)).toBe(200);
     expect(email.body.asset).toMatchObject({ userEmail: 'x.old@example.org', status: 'in_use', platform: 'ios' });
   });
+
+  it('a distribution owns what its assignment writes, not the MDM device id', async () => {
+    await h.seedDevice({ assetNumber: no(12), status: 'in_stock', department, location: 'Store' });
+    const started = await api.call('POST', `/api/v1/devices/${no(12)}/distribution`, {
+      token: TOKENS.admin,
+      body: {
+        reason: 'New joiner',
+        newUser: { department, location: 'Nagoya', name: 'New Joiner', email: `joiner.${base}@example.com` },
+      },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const handle = api.temporal.workflow.getHandle(`device-${no(12)}`);
+    running.push(handle);
+    await h.waitForStep(handle, 'awaiting-delivery');
+    const asset = await read(no(12));
+    expect(asset).toMatchObject({ status: 'in_use', userName: 'New Joiner' });
+
+    const user = await post({ ...asset4Post(asset), userName: 'Someone Else', version: asset.version });
+    expect(user.status, JSON.stringify(user.body)).toBe(409);
+    expect(user.body.error.details.workflows).toEqual([
+      expect.objectContaining({ workflowId: `device-${no(12)}`, process: 'distribution', step: 'awaiting-delivery' }),
+    ]);
+    const mdm = await post({ ...asset4Post(asset), mdmDeviceId: null, version: asset.version });
+    expect(mdm.status, JSON.stringify(mdm.body)).toBe(200);
+    expect(mdm.body.asset).toMatchObject({ mdmDeviceId: null, userName: 'New Joiner' });
+  });
 });
 
 /** The fields POST /assets requires, from an asset as GET shows it. */

@@ -61,7 +61,8 @@ export const assetsRoutes = [
       'with `details.changedFields` and `details.changes` (each change: fields with before and after, event type, actor, workflow, step, time, from the audit trail); ' +
       '409 `owned-by-process` when a running process owns a field the edit changes, with `details.workflows` (workflow id, run id, process, step, the fields) and `details.editable` ' +
       '(change-user owns status, planned status and date, department, location, user name, e-mail and phone, MDM device id and serial number; ' +
-      'inactivation owns status, planned status and date, MDM device id, serial number and platform; the model is owned by neither); ' +
+      'inactivation owns status, planned status and date, MDM device id, serial number and platform; ' +
+      'distribution owns status, planned status and date, department, location, user name, e-mail and phone; the model is owned by none); ' +
       '404 when a version is given for an asset that does not exist. An edit that changes nothing is answered 200 whatever its version (the asset keeps its version). ' +
       'The same `Idempotency-Key` again answers `applied: false`; with another body it is refused with 409 `idempotency-key-reused`.',
     roles: ['admin'],
