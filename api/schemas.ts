@@ -77,11 +77,17 @@ const assetList = z.array(z.string().max(64), 'must be a list of asset numbers')
  * A collection campaign's devices by selection (DESIGN §3.1): every asset whose planned asset status is
  * `plannedStatus` and whose own planned date is within the window (both days included).
  */
+// Year 0000 passes ISO 8601 but not PostgreSQL's date type (there is no year 0).
+const calendarDay = z.iso
+  .date('must be a calendar date like 2025-03-31')
+  .refine((d) => !d.startsWith('0000'), 'must be a calendar date from the year 0001 on')
+  .meta({ pattern: '^(?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}$' });
+
 export const campaignSelection = z
   .strictObject({
     plannedStatus: z.literal('in_stock', 'a collection campaign collects devices planned to go in_stock'),
-    plannedDateFrom: z.iso.date('must be a calendar date like 2025-03-31'),
-    plannedDateTo: z.iso.date('must be a calendar date like 2025-03-31'),
+    plannedDateFrom: calendarDay,
+    plannedDateTo: calendarDay,
   })
   .refine((v) => v.plannedDateFrom <= v.plannedDateTo, {
     message: 'must not be before plannedDateFrom',
@@ -117,6 +123,9 @@ export type CollectionsBody = z.infer<typeof collectionsBody>;
 
 /** A campaign's id in a path: its bulk request's id. */
 export const CAMPAIGN_ID_PATTERN = BULK_ID_PATTERN;
+
+/** POST /campaigns/{id}/cancel: idempotent by itself (one cancel per process of the campaign), so no key. */
+export const campaignCancelBody = z.strictObject({ reason: text(2000).optional() });
 
 export const inactivationsBody = z
   .strictObject({ ...inactivationFields, assetNumbers: assetList })

@@ -416,6 +416,28 @@ describe('a collection campaign of 30 devices, each on its own planned date', ()
     expect(list).toEqual([['Asset #', 'Department', 'Location', 'User Name', 'E-mail', 'Phone']]);
   });
 
+  it("never touches a device's later process: the campaign's cancel addresses its own processes only", async () => {
+    const device = devices[1]!;
+    const started = await api.call('POST', `/api/v1/devices/${device}/change-user`, {
+      token: TOKENS.admin,
+      body: { reason: 'Single leaver', plannedCollectionDate: day(9), storageLocation: 'Shelf 9' },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    await until(`${device} waits again`, openCollectTasks, (n) => n === 1);
+
+    const again = await api.call('POST', `/api/v1/campaigns/${campaignId}/cancel`, { token: TOKENS.admin, body: {} });
+    const row = again.body.results.find((r: { assetNumber: string }) => r.assetNumber === device);
+    expect(row).toMatchObject({ outcome: 'already-closed' });
+    const later = await api.temporal.workflow.getHandle(workflowIdFor(device)).describe();
+    expect(later.runId).toBe(started.body.runId);
+    expect(later.status.name).toBe('RUNNING');
+    expect(await eventCount(device, 'cancelled')).toBe(1);
+    // The campaign still counts its own process of the device: stopped, not the later one's waiting.
+    const view = (await get(`/api/v1/campaigns/${campaignId}`)).body;
+    expect(view.devices.find((d: { assetNumber: string }) => d.assetNumber === device).state).toBe('cancelled');
+    await api.temporal.workflow.getHandle(workflowIdFor(device)).terminate('test over');
+  });
+
   it('by list: a device without a planned date is refused in its row; the cancel restores the plan it changed', async () => {
     const [dated, undated] = [no(34), no(35)];
     const res = await api.call('POST', '/api/v1/collections', {

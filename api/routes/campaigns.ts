@@ -12,7 +12,7 @@ import type { ApiContext } from '../context';
 import { poolOf } from '../databasePool';
 import { dbCall } from '../dbErrors';
 import { invalidInput } from '../errors';
-import { adminCommandBody, CAMPAIGN_ID_PATTERN } from '../schemas';
+import { CAMPAIGN_ID_PATTERN, campaignCancelBody } from '../schemas';
 import { parseBody } from '../validation';
 
 /** The campaign id in the path, checked before it reaches SQL (lower case, as PostgreSQL prints UUIDs). */
@@ -52,7 +52,7 @@ export function campaignsRouter(ctx: ApiContext): Router {
 
   router.post('/campaigns/:campaignId/cancel', requireRole('admin'), async (req, res) => {
     const id = campaignIdParam(req);
-    const { reason } = parseBody(adminCommandBody, req);
+    const { reason } = parseBody(campaignCancelBody, req);
     const pool = poolOf(ctx);
     await requireCampaign(pool, id);
     res.json(await cancelCampaign(ctx, pool, id, actorOf(res), reason));

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { ANY_ROLE } from '../../auth';
 import { RECONCILIATION_COLUMNS } from '../../campaignCsv';
-import { adminCommandBody } from '../../schemas';
+import { campaignCancelBody } from '../../schemas';
 import { describeRoute, type SuccessResponse } from '../registry';
 
 const iso = z.iso.datetime({ offset: true });
@@ -20,21 +20,25 @@ export const campaignView = z.object({
   campaignId: z.uuid(),
   requestedBy: z.string(),
   createdAt: iso,
-  selection: z.union([
-    z.object({ by: z.literal('list') }),
-    z.object({
-      by: z.literal('window'),
-      plannedStatus: z.literal('in_stock'),
-      plannedDateFrom: day,
-      plannedDateTo: day,
-    }),
-  ]),
-  reason: z.string(),
-  storageLocation: z.string(),
-  plannedCollectionDate: z.string().nullable().meta({
+  // Absent only for a collections request made before campaigns were kept (migration 0014).
+  selection: z
+    .union([
+      z.object({ by: z.literal('list') }),
+      z.object({
+        by: z.literal('window'),
+        plannedStatus: z.literal('in_stock'),
+        plannedDateFrom: day,
+        plannedDateTo: day,
+      }),
+    ])
+    .optional()
+    .meta({ description: 'how the devices were chosen: a list, or planned status and a planned-date window' }),
+  reason: z.string().optional(),
+  storageLocation: z.string().optional(),
+  plannedCollectionDate: z.string().nullable().optional().meta({
     description: 'the one date given to every device, or null: each device keeps its own planned date',
   }),
-  keepRecordAfterWipe: z.boolean(),
+  keepRecordAfterWipe: z.boolean().optional(),
   cancelledAt: iso.nullable(),
   cancelledBy: z.string().nullable(),
   asOf: iso.meta({ description: 'the time the counts refer to (overdue: outstanding after its own planned day, UTC)' }),
@@ -165,7 +169,7 @@ export const campaignsRoutes = [
       'Each process gets the cancel a single POST /workflows/{workflowId}/cancel sends and undoes what it had only ' +
       'planned (planned status and date put back, with audit events). Sending it again cancels nothing twice.',
     roles: ['admin'],
-    body: adminCommandBody,
+    body: campaignCancelBody,
     responses: [{ status: 200, description: 'One row per listed device', schema: campaignCancelResult }],
     errors: [404, 503],
   }),
