@@ -45,6 +45,10 @@ async function cancelOne(
   reason: string | undefined,
 ): Promise<CancelRow> {
   const { assetNumber, workflowId, runId } = device;
+  if (device.result === 'pending') {
+    const detail = 'its start is still under way: send the cancel again once GET /bulk/{bulkId} says done';
+    return { assetNumber, outcome: 'not-started', detail };
+  }
   if (device.result !== 'started' || !workflowId || !runId) {
     return { assetNumber, outcome: 'not-started', detail: `the campaign did not start a process (${device.result})` };
   }

@@ -460,6 +460,14 @@ describe('a collection campaign of 30 devices, each on its own planned date', ()
     expect(view.selection).toEqual({ by: 'list' });
     expect(view.totals).toMatchObject({ listed: 3, started: 1, notStarted: 2, outstanding: 1 });
 
+    // Its reconciliation has a row for every listed number, the ones never started with the reason.
+    const rec = csvRecords((await get(`/api/v1/campaigns/${id}/reconciliation.csv`)).body);
+    expect(rec.slice(1).map((r) => [r[0], r[4], r[6], r[12]])).toEqual([
+      [dated, 'outstanding', 'no', ''],
+      [undated, 'not-started', 'no', `invalid: ${res.body.results[1].error.message}`],
+      ['A-000000', 'not-started', 'no', `unknown-asset: ${res.body.results[2].error.message}`],
+    ]);
+
     const cancel = await api.call('POST', `/api/v1/campaigns/${id}/cancel`, { token: TOKENS.admin, body: {} });
     expect(cancel.body.results.map((r: { outcome: string }) => r.outcome)).toEqual([
       'cancelled',
