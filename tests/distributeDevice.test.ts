@@ -14,7 +14,9 @@ import { parseCsv } from '../api/csv';
 import * as applicationsRepo from '../db/applicationsRepo';
 import * as assetsRepo from '../db/assetsRepo';
 import * as reservations from '../db/reservationsRepo';
-import { DISTRIBUTION_WORKFLOW, workflowIdFor } from '../workflows/definitions';
+import { LifecycleProcessKey, LifecycleStatusKey } from '../temporal/searchAttributes';
+import type { distributeDevice } from '../workflows/distributeDevice';
+import { DEFAULT_TIMINGS, DISTRIBUTION_WORKFLOW, workflowIdFor } from '../workflows/definitions';
 import { startApi, TOKEN_ACTORS, TOKENS } from './support/apiHarness';
 import { assetSeries } from './support/fixtures';
 import { recordHistoryIfAsked } from './support/histories';
@@ -401,6 +403,78 @@ describe('distribution from stock, through the API', () => {
       expect(again.status, JSON.stringify(again.body)).toBe(201);
       await expect.poll(() => stepOf(again.body.workflowId), { timeout: PATIENCE_MS }).toBe('awaiting-delivery');
       await cancelAll([again.body.workflowId]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a reservation the process cannot hold parks it in needs-attention; abort ends it and leaves the other holder alone',
+    async () => {
+      // A process whose reservation is gone (its start looked failed and was put back) while another
+      // distribution took the asset: it must not take it from that one, nor release it when it stops.
+      await stockDevice(no(61));
+      const other = await reservations.reserve(h.db.pool, {
+        reservationId: randomUUID(),
+        reservedBy: 'someone@local',
+        assetNumber: no(61),
+        workflowIdOf: workflowIdFor,
+      });
+      expect(other.result).toBe('reserved');
+      const handle = await api.temporal.workflow.start<typeof distributeDevice>(DISTRIBUTION_WORKFLOW, {
+        taskQueue: h.taskQueue,
+        workflowId: workflowIdFor(no(61)),
+        args: [
+          {
+            assetNumber: no(61),
+            reservationId: randomUUID(),
+            newUser: newUser(61),
+            reason: 'start whose answer was lost',
+            requestedBy: { id: ADMIN, role: 'admin' },
+            timings: DEFAULT_TIMINGS,
+          },
+        ],
+      });
+      await expect.poll(() => stepOf(handle.workflowId), { timeout: PATIENCE_MS }).toBe('needs-attention');
+      const view = await workflowView(handle.workflowId);
+      expect(view).toMatchObject({ type: 'distribution', status: 'needs-attention' });
+      const decision = async () => {
+        const tasks = await api.call('GET', '/api/v1/tasks?process=distribution&type=admin-decision&limit=200', {
+          token: TOKENS.admin,
+        });
+        return tasks.body.items.find((t: { workflowId: string }) => t.workflowId === handle.workflowId);
+      };
+      await expect.poll(decision, { timeout: PATIENCE_MS }).toBeDefined();
+      expect(await decision()).toMatchObject({
+        failedStep: 'reserving',
+        lastError: expect.stringMatching(/ReservationLost|cannot be taken again/),
+      });
+
+      const aborted = await api.call('POST', `/api/v1/workflows/${handle.workflowId}/abort`, {
+        token: TOKENS.admin,
+        body: { reason: 'the device went to the other distribution' },
+      });
+      expect(aborted.status, JSON.stringify(aborted.body)).toBe(200);
+      await handle.result();
+      const sa = (await handle.describe()).typedSearchAttributes;
+      expect([sa.get(LifecycleProcessKey), sa.get(LifecycleStatusKey)]).toEqual(['distribution', 'aborted']);
+      // The other distribution's reservation is untouched; the asset was never assigned.
+      expect(await reservations.getForAsset(h.db.pool, no(61))).toMatchObject({
+        reservationId: (other as { reservation: { reservationId: string } }).reservation.reservationId,
+      });
+      expect(await assetsRepo.get(h.db.pool, no(61))).toMatchObject({ status: 'in_stock', userName: 'IT Operations' });
+      const events = (await api.call('GET', `/api/v1/assets/${no(61)}`, { token: TOKENS.admin })).body.events as {
+        type: string;
+        details: Record<string, unknown>;
+      }[];
+      expect(events.at(-1)).toMatchObject({
+        type: 'aborted',
+        details: { undone: [], kept: [], failedStep: 'reserving' },
+      });
+      await reservations.releaseUnstarted(
+        h.db.pool,
+        (other as { reservation: { reservationId: string } }).reservation.reservationId,
+        workflowIdFor(no(61)),
+      );
     },
     TEST_TIMEOUT_MS,
   );
