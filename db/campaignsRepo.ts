@@ -194,8 +194,8 @@ function toDevice(r: DeviceRow): CampaignDevice {
 
 /**
  * Every listed asset number with what its process did: in the campaign's order, or (`list`) in the
- * lists' order (department, location, asset number at the start; Japanese collation; rows of devices never
- * started last).
+ * lists' order (department, location, asset number at the start; Japanese collation; numbers that are no
+ * asset, having no department, last).
  */
 export async function devices(
   db: Queryable,
@@ -203,13 +203,11 @@ export async function devices(
   now: Date,
   order: 'campaign' | 'list' = 'campaign',
 ): Promise<CampaignDevice[]> {
+  // NULLs sort last in ascending order: the rows of unknown assets (no department) come at the end.
   const orderBy =
     order === 'campaign'
       ? 'ORDER BY d.position'
-      : `${japaneseOrderBy('d.department', 'd.location', 'd.asset_number')}, d.position`.replace(
-          'ORDER BY ',
-          'ORDER BY d.department IS NULL, ',
-        );
+      : `${japaneseOrderBy('d.department', 'd.location', 'd.asset_number')}, d.position`;
   const { rows } = await db.query<DeviceRow>(
     `${DEVICES}
      SELECT d.position, d.asset_number, d.result, d.workflow_id, d.run_id, d.error, d.planned_date::text AS planned_date,
