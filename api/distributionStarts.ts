@@ -11,10 +11,11 @@ import type pg from 'pg';
 import * as assetsRepo from '../db/assetsRepo';
 import * as reservations from '../db/reservationsRepo';
 import type { Config } from '../config/env';
-import { workflowIdFor, type DistributionInput } from '../workflows/definitions';
+import { DISTRIBUTION_WORKFLOW, workflowIdFor, type DistributionInput } from '../workflows/definitions';
 import type { Actor } from './auth';
 import { workflowActor } from './auth/workflowActor';
 import type { DistributionBody } from './distributionBody';
+import { isNotFound } from './temporalErrors';
 import {
   limitsFrom,
   markdownTable,
@@ -28,6 +29,14 @@ import {
 
 /** Busy devices a pick passes over before it gives up (each costs one reservation and one start call). */
 const MAX_PICKS = 5;
+/**
+ * A reservation no process has confirmed after this long may be an orphan: the API stopped between the
+ * reservation and the start. Far longer than a start takes; a process that did start confirms it in its
+ * first step, and while one runs for the device its reservation is left alone.
+ */
+export const UNCONFIRMED_GRACE_MS = 10 * 60_000;
+/** Orphans looked at per request: a few, so a distribution never waits on a long clean-up. */
+const ORPHANS_PER_REQUEST = 10;
 
 export type DistributionOutcome =
   | (Extract<StartOutcome, { result: 'started' }> & { assetNumber: string })
@@ -45,6 +54,7 @@ export async function startDistribution(
   actor: Actor,
   assetNumber?: string,
 ): Promise<DistributionOutcome> {
+  await releaseOrphans(deps);
   const passedOver: string[] = [];
   for (let pick = 0; pick < MAX_PICKS; pick++) {
     const reservationId = randomUUID();
@@ -71,10 +81,31 @@ export async function startDistribution(
   return { result: 'no-stock' };
 }
 
+/**
+ * Puts back reservations (and their applications) that stayed unconfirmed past the grace period while no
+ * distribution runs for their device: their start never happened. Temporal trouble skips the clean-up
+ * (the request goes on; a later one tries again).
+ */
+async function releaseOrphans(deps: DistributionDeps): Promise<void> {
+  const stale = await reservations.listUnconfirmed(deps.pool, UNCONFIRMED_GRACE_MS, ORPHANS_PER_REQUEST);
+  for (const r of stale) {
+    const workflowId = workflowIdFor(r.assetNumber);
+    try {
+      const d = await deps.temporal.workflow.getHandle(workflowId).describe();
+      if (d.status.name === 'RUNNING' && d.type === DISTRIBUTION_WORKFLOW) continue;
+    } catch (err) {
+      if (!isNotFound(err)) return;
+    }
+    await reservations.releaseUnstarted(deps.pool, r.reservationId, workflowId);
+  }
+}
+
 /** Starts the process on the reserved asset; whatever keeps it from starting puts the reservation back. */
 async function startReserved(deps: DistributionDeps, assetNumber: string, plan: StartPlan): Promise<StartOutcome> {
   const { reservationId } = plan.input as DistributionInput;
-  const release = () => reservations.releaseUnstarted(deps.pool, reservationId, workflowIdFor(assetNumber));
+  const release = async () => {
+    await reservations.releaseUnstarted(deps.pool, reservationId, workflowIdFor(assetNumber));
+  };
   let outcome: StartOutcome;
   try {
     const asset = await assetsRepo.get(deps.pool, assetNumber);

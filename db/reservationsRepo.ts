@@ -197,12 +197,30 @@ export async function remove(db: Queryable, reservationId: string): Promise<Rese
 }
 
 /**
- * Undoes a reservation whose process never started (the start failed or found the device busy): the
- * reservation goes and the application it took is pending again, in one transaction.
+ * Undoes a reservation whose process never started (the start failed or found the device busy, or the API
+ * stopped between the two): the reservation goes and the application it took is pending again, in one
+ * transaction. Only while no process has confirmed it: a confirmed one belongs to its process.
  */
-export async function releaseUnstarted(pool: pg.Pool, reservationId: string, workflowId: string): Promise<void> {
-  await withTransaction(pool, async (tx) => {
-    const gone = await remove(tx, reservationId);
-    if (gone?.applicationId) await applications.releaseReservation(tx, gone.applicationId, workflowId);
+export async function releaseUnstarted(pool: pg.Pool, reservationId: string, workflowId: string): Promise<boolean> {
+  return withTransaction(pool, async (tx) => {
+    const { rows } = await tx.query<ReservationRow>(
+      'DELETE FROM asset_reservations WHERE reservation_id = $1 AND confirmed_at IS NULL RETURNING *',
+      [reservationId],
+    );
+    const gone = rows[0];
+    if (gone?.application_id) await applications.releaseReservation(tx, gone.application_id, workflowId);
+    return gone !== undefined;
   });
+}
+
+/** Reservations no process has confirmed for longer than `olderThanMs`, oldest first. */
+export async function listUnconfirmed(db: Queryable, olderThanMs: number, limit: number): Promise<Reservation[]> {
+  const { rows } = await db.query<ReservationRow>(
+    `SELECT * FROM asset_reservations
+      WHERE confirmed_at IS NULL AND reserved_at < now() - $1::double precision * interval '1 millisecond'
+      ORDER BY reserved_at
+      LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return rows.map(toReservation);
 }

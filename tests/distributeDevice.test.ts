@@ -478,4 +478,37 @@ describe('distribution from stock, through the API', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  it(
+    'a reservation left by a start that never happened (the API stopped between them) is put back by the next request',
+    async () => {
+      const department = dept('Reclaim');
+      await stockDevice(no(71), { department, location: 'Nagoya' });
+      const app = await application(department, 'Nagoya');
+      const orphan = await reservations.reserve(h.db.pool, {
+        reservationId: randomUUID(),
+        reservedBy: ADMIN,
+        assetNumber: no(71),
+        applicationId: app.id,
+        workflowIdOf: workflowIdFor,
+      });
+      expect(orphan.result).toBe('reserved');
+      const withinGrace = await distribute({ newUser: { ...newUser(71), department, location: 'Nagoya' } });
+      expect(withinGrace.body.assetNumber ?? withinGrace.body.error?.code).not.toBe(no(71));
+      if (withinGrace.status === 201) await cancelAll([withinGrace.body.workflowId]);
+
+      // Older than the grace period, unconfirmed, and no process runs for the device: an orphan.
+      await h.db.pool.query(
+        `UPDATE asset_reservations SET reserved_at = now() - interval '11 minutes' WHERE asset_number = $1`,
+        [no(71)],
+      );
+      const res = await distribute({ newUser: { ...newUser(72), department, location: 'Nagoya' } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.assetNumber).toBe(no(71));
+      expect(await applicationsRepo.get(h.db.pool, app.id)).toMatchObject({ state: 'pending', workflowId: null });
+      await expect.poll(() => stepOf(res.body.workflowId), { timeout: PATIENCE_MS }).toBe('awaiting-delivery');
+      await cancelAll([res.body.workflowId]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
