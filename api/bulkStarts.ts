@@ -217,7 +217,12 @@ export async function runBulk(
   const writer = store && bulkId ? new ResultWriter(store, bulkId, ctx.logger) : undefined;
   const starts = mapBounded(toStart, ctx.config.BULK_START_CONCURRENCY, async (i) => {
     const assetNumber = assetNumbers[i]!;
-    rows[i] = await startOne(ctx, assets.get(assetNumber)!, plans[i] as StartPlan);
+    const plan = plans[i] as StartPlan;
+    rows[i] = await startOne(
+      ctx,
+      assets.get(assetNumber)!,
+      campaign && bulkId ? { ...plan, campaignId: bulkId } : plan,
+    );
     writer?.decided(i, rows[i]);
   });
   if (!writer) {

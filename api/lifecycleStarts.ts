@@ -30,6 +30,7 @@ import {
 } from '../workflows/definitions';
 import {
   AssetNumberKey,
+  CampaignIdKey,
   DepartmentKey,
   LifecycleProcessKey,
   LifecycleStatusKey,
@@ -66,6 +67,8 @@ export type StartPlan =
 export interface StartText {
   summary: string;
   details: string;
+  /** The collection campaign that starts it (its bulk id): the CampaignId search attribute. */
+  campaignId?: string;
 }
 
 export function limitsFrom(config: Config): LifecycleLimits {
@@ -180,6 +183,7 @@ function searchAttributes(asset: AssetSummary, plan: StartPlan): SearchAttribute
     { key: NeedsAttentionKey, value: false },
     // Carried from the start, so the process need not write it again (lean-1).
     { key: LifecycleStatusKey, value: 'running' },
+    ...(plan.campaignId ? [{ key: CampaignIdKey, value: plan.campaignId }] : []),
   ];
 }
 

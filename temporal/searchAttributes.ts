@@ -13,6 +13,8 @@ export const LifecycleProcessKey = defineSearchAttributeKey('LifecycleProcess', 
 export const NeedsAttentionKey = defineSearchAttributeKey('NeedsAttention', SearchAttributeType.BOOL);
 /** running, needs-attention, completed, cancelled or aborted (records-1): the UI never shows an aborted process as merely Completed. */
 export const LifecycleStatusKey = defineSearchAttributeKey('LifecycleStatus', SearchAttributeType.KEYWORD);
+/** The collection campaign (bulk id) a change-user was started by, set at start: the UI filters a campaign. */
+export const CampaignIdKey = defineSearchAttributeKey('CampaignId', SearchAttributeType.KEYWORD);
 
 export const customSearchAttributes = [
   AssetNumberKey,
@@ -23,6 +25,7 @@ export const customSearchAttributes = [
   LifecycleProcessKey,
   NeedsAttentionKey,
   LifecycleStatusKey,
+  CampaignIdKey,
 ] as const;
 
 /** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` and the CLI accept. */

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import * as assetsRepo from '../db/assetsRepo';
 import * as eventsRepo from '../db/assetEventsRepo';
+import { CampaignIdKey } from '../temporal/searchAttributes';
 import { workflowIdFor } from '../workflows/definitions';
 import { TOKENS } from './support/apiHarness';
 import { dateInDays, newAssetNumber, PATIENCE_MS } from './support/fixtures';
@@ -62,6 +63,11 @@ describe('collection campaigns on the dev server', () => {
       );
     const assets = await assetsRepo.getMany(h.db.pool, [a, b]);
     expect([assets.get(a)!.plannedDate, assets.get(b)!.plannedDate]).toEqual([campaignDate, campaignDate]);
+    // The Temporal UI can filter a campaign: each process carries its campaign id from its start.
+    for (const n of [a, b]) {
+      const described = await api.temporal.workflow.getHandle(workflowIdFor(n)).describe();
+      expect(described.typedSearchAttributes.get(CampaignIdKey)).toBe(id);
+    }
     const view = (await api.call('GET', `/api/v1/campaigns/${id}`, { token: TOKENS.viewer })).body;
     expect(view.plannedCollectionDate).toBe(campaignDate);
     expect(view.devices.map((d: { plannedDate: string }) => d.plannedDate)).toEqual([campaignDate, campaignDate]);

@@ -29,3 +29,4 @@ register Location Keyword
 register LifecycleProcess Keyword
 register NeedsAttention Bool
 register LifecycleStatus Keyword
+register CampaignId Keyword
