@@ -7,7 +7,7 @@
  * too. Schemathesis (apiSchemathesis.test.ts) explores inputs at random; this file walks the paths a
  * person takes, through states random input rarely reaches (a report accepted, a process cancelled).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import {
   type CallOptions,
   type CallResult,
 } from './support/apiHarness';
-import { dateInDays, newAssetNumber } from './support/fixtures';
+import { dateInDays, newAssetNumber, PATIENCE_MS } from './support/fixtures';
 import { useHarnessWithApi } from './support/suite';
 import { png } from './support/pngFixture';
 
@@ -263,6 +263,104 @@ describe('answers on real parts match /openapi.json', () => {
       const bulk = admin({ filter: { step: 'wiping', errorKind: 'mdm-refused' }, reason: 'decided', dryRun: true });
       expectStatus(await checked('POST', `/api/v1/workflows/${command}`, bulk), 200);
     }
+  });
+
+  it('distribution from stock: a device an admin chose and one the product picks, each to an application', async () => {
+    const [chosen, picked] = [newAssetNumber(), newAssetNumber()];
+    // A department and location no other asset of this file has, so the pick prefers `picked`.
+    const where = { department: `Legal ${picked}`, location: 'Sapporo store' };
+    for (const assetNumber of [chosen, picked])
+      await h.seedDevice({ assetNumber, status: 'in_stock', ...where, userName: 'IT Operations', userPhone: null });
+    const apply = async (n: number) => {
+      const res = await checked(
+        'POST',
+        '/api/v1/applications',
+        admin({
+          department: where.department,
+          deliveryLocation: where.location,
+          userName: `Joiner ${n}`,
+          userEmail: `joiner.${picked}.${n}@example.com`,
+        }),
+      );
+      expectStatus(res, 201);
+      return res.body.application.id as string;
+    };
+
+    const toChosen = await checked(
+      'POST',
+      `/api/v1/devices/${chosen}/distribution`,
+      admin({ reason: 'New joiner', applicationId: await apply(1) }),
+    );
+    expectStatus(toChosen, 201);
+    expect(toChosen.body.assetNumber).toBe(chosen);
+    const again = await checked(
+      'POST',
+      `/api/v1/devices/${chosen}/distribution`,
+      admin({ reason: 'New joiner', applicationId: await apply(2) }),
+    );
+    expectStatus(again, 409); // reserved by the first, or busy with its process
+    const toPicked = await checked(
+      'POST',
+      '/api/v1/distributions',
+      admin({ reason: 'New joiner', applicationId: await apply(3) }),
+    );
+    expectStatus(toPicked, 201);
+    expect(toPicked.body.assetNumber).toBe(picked);
+    expectStatus(
+      await checked('POST', '/api/v1/distributions', admin({ reason: 'New joiner', applicationId: randomUUID() })),
+      404,
+    );
+
+    for (const assetNumber of [chosen, picked]) {
+      const id = workflowIdFor(assetNumber);
+      await expect
+        .poll(async () => (await checked('GET', `/api/v1/workflows/${id}`, { token: TOKENS.viewer })).body.step, {
+          timeout: PATIENCE_MS,
+        })
+        .toBe('awaiting-delivery');
+      expectStatus(await checked('POST', `/api/v1/workflows/${id}/cancel`, admin({ reason: 'test over' })), 200);
+    }
+  });
+
+  it('a collection campaign: its view, its two CSVs, its cancel', async () => {
+    const [collected, outstanding] = [newAssetNumber(), newAssetNumber()];
+    for (const assetNumber of [collected, outstanding]) await h.seedDevice({ assetNumber });
+    const start = { reason: 'Office move', storageLocation: 'Shelf 4', assetNumbers: [collected, outstanding] };
+    const bulk = await checked(
+      'POST',
+      '/api/v1/collections',
+      admin({ ...start, plannedCollectionDate: dateInDays(9) }),
+    );
+    expectStatus(bulk, 200);
+    const campaign = `/api/v1/campaigns/${bulk.body.bulkId}`;
+    for (const assetNumber of [collected, outstanding])
+      await h.waitForStep(api.temporal.workflow.getHandle(workflowIdFor(assetNumber)), 'awaiting-collection');
+    const report = await checked('POST', `/api/v1/workflows/${workflowIdFor(collected)}/events/device-collected`, {
+      token: TOKENS.field,
+      body: { data: { collectedBy: 'Aki' } },
+    });
+    expectStatus(report, 200);
+
+    await expect
+      .poll(async () => (await checked('GET', campaign, { token: TOKENS.viewer })).body.totals, {
+        timeout: PATIENCE_MS,
+      })
+      .toMatchObject({ listed: 2, started: 2, collected: 1, outstanding: 1 });
+    const list = await checked('GET', `${campaign}/collection-list.csv`, { token: TOKENS.viewer });
+    expectStatus(list, 200);
+    expect(String(list.body)).toContain(outstanding);
+    expect(String(list.body)).not.toContain(collected);
+    const reconciliation = await checked('GET', `${campaign}/reconciliation.csv`, { token: TOKENS.viewer });
+    expectStatus(reconciliation, 200);
+    expect(String(reconciliation.body)).toContain(collected);
+    expectStatus(await checked('GET', `/api/v1/campaigns/${randomUUID()}`, { token: TOKENS.viewer }), 404);
+
+    const cancel = await checked('POST', `${campaign}/cancel`, admin({}));
+    expectStatus(cancel, 200);
+    expect(cancel.body.results.map((r: { assetNumber: string }) => r.assetNumber).sort()).toEqual(
+      [collected, outstanding].sort(),
+    );
+    expectStatus(await checked('POST', `/api/v1/campaigns/${randomUUID()}/cancel`, admin({})), 404);
   });
 
   it('the codec endpoint of the Temporal Web UI: encode and decode (unchanged without keys), bad base64 refused', async () => {
