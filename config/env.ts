@@ -253,7 +253,8 @@ const environmentSchema = z.object({
   OIDC_ROLE_MAP: oidcRoleMap,
   OIDC_ALGORITHMS: commaList.pipe(z.array(z.enum(OIDC_ALGORITHMS)).min(1)).default(['RS256', 'ES256']),
   OIDC_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
-  // Who takes over a device while it is in stock (change-user step `returning-to-stock`).
+  // Who takes over a device while it is in stock (change-user step `returning-to-stock`); the demo's stock
+  // devices carry the same name (db/demoAssets.ts DEMO_STORAGE).
   ADMIN_IN_CHARGE_NAME: z.string().trim().min(1).default('IT Asset Administrator'),
   // The department that holds stock on the org chart (the demo's too, db/demoAssets.ts DEMO_STORAGE), so
   // returned devices are listed with the team's other stock, not under a department that exists nowhere else.

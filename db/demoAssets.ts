@@ -15,13 +15,17 @@ export const DEMO_LOCATIONS = [
   'Yokohama Lab',
 ] as const;
 
-/** Where collected devices are stored, and who is "the administrator in charge" of stock. */
+/**
+ * Where collected devices are stored, and who is "the administrator in charge" of stock: the holder a device
+ * returned to stock gets with the default configuration (ADMIN_IN_CHARGE_NAME, ADMIN_IN_CHARGE_DEPARTMENT, the
+ * first of ADMIN_EMAILS; no phone), so the demo's stock and returned devices look the same on every list.
+ */
 export const DEMO_STORAGE = {
   department: 'IT Operations',
   location: '東京本社 IT倉庫',
-  userName: 'IT 管理者',
+  userName: 'IT Asset Administrator',
   userEmail: 'it-admin@example.com',
-  userPhone: '03-5555-0100',
+  userPhone: null,
 } as const;
 
 const MODELS = [
