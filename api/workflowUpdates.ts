@@ -55,9 +55,8 @@ export interface UpdateCall<A> {
   /**
    * For a report, whose workflow answers a repeated key itself with `duplicate: true`: a fresh update id
    * per request, so a repeat whose first answer the API never kept (the first request timed out after the
-   * workflow took it, or its API process died) reaches the workflow. With one update id per key, Temporal
-   * would hand back the first update's own answer, `duplicate: false`. Admin commands keep one id per key:
-   * their handlers do not dedupe, Temporal does.
+   * workflow took it, or its API process died) reaches the workflow. Admin commands keep one id per key:
+   * their handlers do not dedupe, Temporal does; such a repeat is answered by `earlierAnswer`.
    */
   freshUpdateId?: boolean;
   /** Only the process (run chain) that began with this run: never a later process of the same device. */
@@ -70,11 +69,16 @@ const updateIdOf = (call: UpdateCall<unknown>) =>
 export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): Promise<ReportAck> {
   const chain = call.firstExecutionRunId ? { firstExecutionRunId: call.firstExecutionRunId } : undefined;
   const handle = temporal.workflow.getHandle(call.workflowId, undefined, chain);
+  const updateId = updateIdOf(call as UpdateCall<unknown>);
   const send = (arg: A) =>
     temporal.withDeadline(Date.now() + call.timeoutMs, () =>
-      handle.executeUpdate(call.definition, { args: [arg], updateId: updateIdOf(call as UpdateCall<unknown>) }),
+      handle.executeUpdate(call.definition, { args: [arg], updateId }),
     );
   try {
+    const earlier = call.freshUpdateId
+      ? undefined
+      : await earlierAnswer(temporal, call as UpdateCall<unknown>, updateId);
+    if (earlier) return earlier;
     try {
       return await send(call.arg);
     } catch (err) {
@@ -86,6 +90,27 @@ export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): P
     }
   } catch (err) {
     throw await translate(temporal, call as UpdateCall<unknown>, err);
+  }
+}
+
+/**
+ * The answer of an update this id already names, as a repeat's (`duplicate: true`), or undefined when
+ * Temporal has no such update. With one update id per key, an id Temporal knows was sent by an earlier
+ * request with the key whose answer the API did not keep (it timed out after the workflow took the
+ * command, or its API process died before storing the answer): sent again, Temporal would hand back that
+ * update's own answer, `duplicate: false`, though nothing happened now. Temporal keeps a completed
+ * update's outcome with its run, also once the run has closed, and waits for one still running; an update
+ * the validator refused is not kept (NOT_FOUND, as is an unknown workflow), so that one is sent and
+ * judged afresh. A failed earlier update throws its failure, as sending it again would.
+ */
+async function earlierAnswer(temporal: Client, call: UpdateCall<unknown>, updateId: string) {
+  const earlier = temporal.workflow.getHandle(call.workflowId).getUpdateHandle<ReportAck>(updateId);
+  try {
+    const ack = await temporal.withDeadline(Date.now() + call.timeoutMs, () => earlier.result());
+    return { ...ack, duplicate: true };
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }
 

@@ -71,7 +71,12 @@ export const workflowsRoutes = [
       path: `/api/v1/workflows/{workflowId}/${command}`,
       tag: 'Workflows',
       summary: `Admin command: ${command}`,
-      description: `${COMMAND_TEXT[command] ?? ''} Idempotent with an \`Idempotency-Key\` (a repeat answers \`duplicate: true\`; the key with another command, workflow or body: 409 \`idempotency-key-reused\`).`,
+      description:
+        `${COMMAND_TEXT[command] ?? ''} Idempotent with an \`Idempotency-Key\` (a repeat answers \`duplicate: true\`, ` +
+        'also when the first answer was lost, e.g. the first request timed out after the workflow took the command: ' +
+        'the repeat gets that command’s outcome, even once the process has ended, and nothing is done twice; a ' +
+        'command the workflow refused is judged afresh; the key with another command, workflow or body: 409 ' +
+        '`idempotency-key-reused`).',
       roles: ['admin'],
       body: adminCommandBody,
       idempotencyKeyHeader: true,
