@@ -56,9 +56,15 @@ export interface UpdateCall<A> {
    * For a report, whose workflow answers a repeated key itself with `duplicate: true`: a fresh update id
    * per request, so a repeat whose first answer the API never kept (the first request timed out after the
    * workflow took it, or its API process died) reaches the workflow. Admin commands keep one id per key:
-   * their handlers do not dedupe, Temporal does; such a repeat is answered by `earlierAnswer`.
+   * their handlers do not dedupe, Temporal does.
    */
   freshUpdateId?: boolean;
+  /**
+   * For a command a client sent with its key (one update id per key), whose answer's `duplicate` the client
+   * reads: an update Temporal already has under this id is answered as a repeat (`earlierAnswer`), at the
+   * cost of one more call to Temporal first.
+   */
+  answerRepeat?: boolean;
   /** Only the process (run chain) that began with this run: never a later process of the same device. */
   firstExecutionRunId?: string;
 }
@@ -75,9 +81,10 @@ export async function executeUpdate<A>(temporal: Client, call: UpdateCall<A>): P
       handle.executeUpdate(call.definition, { args: [arg], updateId }),
     );
   try {
-    const earlier = call.freshUpdateId
-      ? undefined
-      : await earlierAnswer(temporal, call as UpdateCall<unknown>, updateId);
+    const earlier =
+      call.answerRepeat && !call.freshUpdateId
+        ? await earlierAnswer(temporal, call as UpdateCall<unknown>, updateId)
+        : undefined;
     if (earlier) return earlier;
     try {
       return await send(call.arg);

@@ -116,6 +116,8 @@ export function workflowsRouter(ctx: ApiContext): Router {
             arg: { actor: workflowActor(actor), idempotencyKey, reason: body.reason },
             idempotencyKey,
             timeoutMs: ctx.updateTimeoutMs,
+            // A repeat whose first answer was lost (no stored answer) still answers duplicate: true.
+            answerRepeat: true,
           });
           return { status: 200, body: { ...ack, workflowId, idempotencyKey } };
         },
