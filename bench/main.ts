@@ -183,16 +183,16 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
     adminToken: stack.tokens.admin,
     mdm: { baseUrl: config.MDM_BASE_URL, apiKey: config.MDM_API_KEY },
     department: `Bench ${runTag}`,
-    size: driven + 1 + Math.max(opts.waiting, opts.bulk) + 10,
+    size: driven + 1 + opts.apiWarmup + Math.max(opts.waiting, opts.bulk) + 10,
   });
   log(`asset numbers from ${fleet.first} (department "${fleet.department}"); logs in ${logDir}`);
 
   // Devices for the processes driven end to end: enrolled in the MDM, then created through POST /assets.
   const devices = await phase(
     results,
-    `enrol ${driven + 1} devices and create their assets (POST /assets)`,
+    `enrol ${driven + 1 + opts.apiWarmup} devices and create their assets (POST /assets)`,
     async () => {
-      const enrolled = await fleet.enrol(fleet.take(driven + 1));
+      const enrolled = await fleet.enrol(fleet.take(driven + 1 + opts.apiWarmup));
       await fleet.createOneByOne(enrolled, 'Bench driven');
       return enrolled;
     },
@@ -218,6 +218,26 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
       })
     : undefined;
   if (reference) results.shapes = { reference: { id: reference.id, shape: reference.shape } };
+
+  // Warm-up runs of the API side, as the raw side gets its own (`--raw-warmup`), at the same concurrency:
+  // the first concurrent runs through the API pay for code paths the reference run, driven alone, never took.
+  const apiWarmupIds: string[] = [];
+  let apiWarmupDevices = 0;
+  if (devices && reference && opts.apiWarmup > 0) {
+    apiWarmupDevices = opts.apiWarmup;
+    await phase(results, `${opts.apiWarmup} API warm-up runs (not counted)`, async () => {
+      const warm = new ApiDriver(driverOptions);
+      try {
+        await warm.run(
+          devices.slice(1, 1 + apiWarmupDevices),
+          Math.min(opts.concurrency, apiWarmupDevices),
+          Date.now() + 300_000,
+        );
+      } finally {
+        apiWarmupIds.push(...warm.workflowIds);
+      }
+    });
+  }
 
   let rawWorker: RawWorkerProcess | undefined;
   const rawQueue = `bench-raw-${runTag}`;
@@ -258,7 +278,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
       const rawBlocks: Block[] = [];
       const apiBlocks: Block[] = [];
       const deadline = Date.now() + 2 * opts.phaseTimeoutS * 1000;
-      let offset = 1;
+      let offset = 1 + apiWarmupDevices;
       try {
         for (let round = 0; round < rounds; round++) {
           const n = Math.floor((driven * (round + 1)) / rounds) - Math.floor((driven * round) / rounds);
@@ -323,7 +343,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
   };
   const waitingIds: string[] = [];
   if (!stack.startedHere && !opts.keep) {
-    cleanups.push(() => cancelLeftovers(client, [...waitingIds, ...drivenIds], rawIds, log));
+    cleanups.push(() => cancelLeftovers(client, [...waitingIds, ...apiWarmupIds, ...drivenIds], rawIds, log));
   }
   results.memory.beforeBulk = await rss.now();
   if (opts.bulk > 0) {

@@ -24,6 +24,8 @@ export interface BenchOptions {
   inboxSamples: number;
   /** Raw runs before the measured ones (bundle and caches warm; not counted). */
   rawWarmup: number;
+  /** API runs before the measured ones, after the reference run (as many as raw's by default; not counted). */
+  apiWarmup: number;
   phaseTimeoutS: number;
   stepTimeoutS: number;
   bulkTimeoutS: number;
@@ -43,6 +45,7 @@ const DEFAULTS: BenchOptions = {
   pollMs: 200,
   inboxSamples: 200,
   rawWarmup: 3,
+  apiWarmup: 3,
   phaseTimeoutS: 600,
   stepTimeoutS: 180,
   bulkTimeoutS: 300,
@@ -60,6 +63,7 @@ const QUICK: Partial<BenchOptions> = {
   bulk: 100,
   inboxSamples: 30,
   rawWarmup: 1,
+  apiWarmup: 1,
   waitingBudgetS: 300,
 };
 
