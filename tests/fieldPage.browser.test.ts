@@ -191,7 +191,9 @@ describe('field-staff page on a phone', () => {
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Deliver device: ${first}`);
     await page.getByLabel(/Received by/).fill('Yuki New');
-    // Sign with a finger-like stroke (pointer events through the mouse).
+    // Sign with a finger-like stroke (pointer events through the mouse), on the pad scrolled into view: the
+    // mouse acts on the viewport, and on a phone the pad can sit below the fold.
+    await page.locator('canvas').scrollIntoViewIfNeeded();
     const pad = await page.locator('canvas').boundingBox();
     await page.mouse.move(pad!.x + 30, pad!.y + 120);
     await page.mouse.down();
