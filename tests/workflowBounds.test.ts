@@ -160,7 +160,13 @@ describe('continue-as-new while waiting for people', () => {
 
       const reenrolled = await h.update(handle, reportUpdates['device-reenrolled'], report({}));
       expect(reenrolled, JSON.stringify(reenrolled)).toMatchObject({ kind: 'ack' });
-      await h.waitForTask(handle, 'awaiting-delivery');
+      // The delivery task continues as new too; the report waits for that run, or it could be taken before the
+      // continuation (a race the test lost under load, with previousRuns 1 at the end).
+      await h.waitForState(
+        handle,
+        (s) => s.step === 'awaiting-delivery' && (s.previousRuns ?? 0) > (atReenrolment.previousRuns ?? 0),
+        'a run continued at the delivery task',
+      );
       await h.update(handle, reportUpdates['device-delivered'], report({ receivedBy: 'Yuki New', signature: 'Yuki' }));
       const result = await handle.result();
       expect(result.status).toBe('completed');
