@@ -2,17 +2,11 @@
  * Change device user (DESIGN §3.1): collect the device from its current user, return it to stock, wipe
  * it in the MDM, delete and re-enrol it, assign it to a new user and deliver it against a signature.
  */
-import { continueAsNew, setDefaultSignalHandler, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { AssetSnapshot, MdmJobRef } from '../activities/contracts';
 import { bookkeeping, call, callCheck } from './activityProxy';
 import {
-  ADMIN_COMMANDS,
-  adminUpdates,
   CHANGE_USER_EVENTS,
-  isHumanEvent,
-  reportSignals,
-  reportUpdates,
-  stateQuery,
   type ActorRef,
   type ChangeUserInput,
   type HumanReport,
@@ -20,6 +14,7 @@ import {
   type NewUser,
 } from './definitions';
 import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
+import { registerMessageContract } from './messageContract';
 import { Lifecycle, type TaskNotice, type TaskSpec } from './lifecycle';
 import type { NextStep, ReportCheck } from './reportIntake';
 import { waitForMdmJob } from './mdmJobWait';
@@ -39,22 +34,8 @@ export async function changeDeviceUser(input: ChangeUserInput): Promise<Lifecycl
   // A cancel or abort puts back what was only planned (records-1).
   lc.undoOnStop = (ctx) =>
     call('undoPlanned', 'undo what was only planned', ctx, { firstRunId: workflowInfo().firstExecutionRunId });
-  // The message contract, registered before the first await.
-  setHandler(stateQuery, () => lc.state);
-  for (const event of CHANGE_USER_EVENTS) {
-    setHandler(reportUpdates[event], (r) => lc.intake.accept(event, r), {
-      validator: (r) => lc.intake.validate(event, r),
-    });
-    setHandler(reportSignals[event], (r) => lc.intake.onSignal(event, r));
-  }
-  // Another process's report sent as a Signal (UI, CLI) is recorded as rejected, as an unfit one is;
-  // as an Update it has no handler here, so Temporal refuses it and nothing is written.
-  setDefaultSignalHandler((name, r) => (isHumanEvent(name) ? lc.intake.onSignal(name, r as HumanReport) : undefined));
-  for (const command of ADMIN_COMMANDS) {
-    setHandler(adminUpdates[command], (c) => lc.control.accept(command, c), {
-      validator: (c) => lc.control.validate(command, c),
-    });
-  }
+  // The message contract (workflows/messageContract.ts), registered before the first await.
+  registerMessageContract(lc, CHANGE_USER_EVENTS);
   return lc.run(() => changeUserSteps(lc, input));
 }
 

@@ -8,31 +8,18 @@
  *
  * A new workflow type: it starts with every patch of patches.ts recorded, so it has no old branches.
  */
-import {
-  continueAsNew,
-  proxyActivities,
-  setDefaultSignalHandler,
-  setHandler,
-  workflowInfo,
-  type ActivityFunctionWithOptions,
-} from '@temporalio/workflow';
+import { continueAsNew, proxyActivities, workflowInfo, type ActivityFunctionWithOptions } from '@temporalio/workflow';
 import type { DistributionActivities } from '../activities/distributionContracts';
 import { activityOptionsFor, bookkeeping, call } from './activityProxy';
 import {
-  ADMIN_COMMANDS,
-  adminUpdates,
   DISTRIBUTION_EVENTS,
-  isHumanEvent,
-  reportSignals,
-  reportUpdates,
-  stateQuery,
   type ActorRef,
   type DistributionInput,
-  type HumanReport,
   type LifecycleState,
   type NewUser,
 } from './definitions';
 import { noticeSender, resumeIndex, taskSpec } from './humanTasks';
+import { registerMessageContract } from './messageContract';
 import { Lifecycle, type TaskNotice } from './lifecycle';
 
 export async function distributeDevice(input: DistributionInput): Promise<LifecycleState> {
@@ -51,22 +38,8 @@ export async function distributeDevice(input: DistributionInput): Promise<Lifecy
       reservationId: input.reservationId,
       firstRunId: workflowInfo().firstExecutionRunId,
     });
-  // The message contract, registered before the first await.
-  setHandler(stateQuery, () => lc.state);
-  for (const event of DISTRIBUTION_EVENTS) {
-    setHandler(reportUpdates[event], (r) => lc.intake.accept(event, r), {
-      validator: (r) => lc.intake.validate(event, r),
-    });
-    setHandler(reportSignals[event], (r) => lc.intake.onSignal(event, r));
-  }
-  // Another process's report sent as a Signal (UI, CLI) is recorded as rejected; as an Update it has no
-  // handler here, so Temporal refuses it and nothing is written.
-  setDefaultSignalHandler((name, r) => (isHumanEvent(name) ? lc.intake.onSignal(name, r as HumanReport) : undefined));
-  for (const command of ADMIN_COMMANDS) {
-    setHandler(adminUpdates[command], (c) => lc.control.accept(command, c), {
-      validator: (c) => lc.control.validate(command, c),
-    });
-  }
+  // The message contract (workflows/messageContract.ts), registered before the first await.
+  registerMessageContract(lc, DISTRIBUTION_EVENTS);
   return lc.run(() => distributionSteps(lc, input));
 }
 

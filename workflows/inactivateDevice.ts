@@ -3,25 +3,19 @@
  * brick it — request a non-forced inactivation, the user installs the removal profile, removes the
  * profiles, and only then deletes the client app; verify in the MDM, delete the record, update the asset.
  */
-import { CancellationScope, condition, continueAsNew, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, continueAsNew } from '@temporalio/workflow';
 import type { MdmJobRef } from '../activities/contracts';
 import { bookkeeping, call, callCheck } from './activityProxy';
 import {
-  ADMIN_COMMANDS,
-  adminUpdates,
   INACTIVATION_EVENTS,
-  isHumanEvent,
-  reportSignals,
-  reportUpdates,
-  stateQuery,
   type HumanEventName,
-  type HumanReport,
   type HumanTask,
   type InactivationInput,
   type LifecycleState,
   type Step,
 } from './definitions';
 import { noticeSender, reenrolAndVerify, resumeIndex, taskSpec } from './humanTasks';
+import { registerMessageContract } from './messageContract';
 import { Lifecycle, TaskInterrupted, type TaskNotice } from './lifecycle';
 import { waitForMdmJob } from './mdmJobWait';
 import type { ReportCheck, StepRefusal } from './reportIntake';
@@ -41,22 +35,8 @@ export async function inactivateDevice(input: InactivationInput): Promise<Lifecy
     input.resume,
   );
   lc.continueWith = (resume) => continueAsNew<typeof inactivateDevice>({ ...input, resume });
-  // The message contract, registered before the first await.
-  setHandler(stateQuery, () => lc.state);
-  for (const event of INACTIVATION_EVENTS) {
-    setHandler(reportUpdates[event], (r) => lc.intake.accept(event, r), {
-      validator: (r) => lc.intake.validate(event, r),
-    });
-    setHandler(reportSignals[event], (r) => lc.intake.onSignal(event, r));
-  }
-  // Another process's report sent as a Signal (UI, CLI) is recorded as rejected, as an unfit one is;
-  // as an Update it has no handler here, so Temporal refuses it and nothing is written.
-  setDefaultSignalHandler((name, r) => (isHumanEvent(name) ? lc.intake.onSignal(name, r as HumanReport) : undefined));
-  for (const command of ADMIN_COMMANDS) {
-    setHandler(adminUpdates[command], (c) => lc.control.accept(command, c), {
-      validator: (c) => lc.control.validate(command, c),
-    });
-  }
+  // The message contract (workflows/messageContract.ts), registered before the first await.
+  registerMessageContract(lc, INACTIVATION_EVENTS);
   return lc.run(() => inactivationSteps(lc, input));
 }
 

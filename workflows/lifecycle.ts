@@ -477,23 +477,19 @@ export class Lifecycle {
    * from the asset it has just written). Only for a task opened right after the current step's work.
    */
   rowAhead(spec: TaskSpec, createdAt: string): Omit<OpenTask, 'contact' | 'department' | 'location'> {
-    const info = workflowInfo();
-    return {
-      workflowId: info.workflowId,
-      runId: info.runId,
-      taskQueue: info.taskQueue,
-      occurrence: this.log.occurrence + 1,
-      process: this.process,
+    const task: HumanTask = {
       type: spec.type,
       step: spec.step,
       expects: spec.expects,
       assetNumber: this.assetNumber,
       dueAt: spec.dueAt.toISOString(),
-      escalateAt: spec.escalateAt?.toISOString() ?? null,
       createdAt,
       remindersSent: 0,
       escalated: false,
+      occurrence: this.log.occurrence + 1,
     };
+    const { contact: _c, department: _d, location: _l, ...row } = this.taskRow(task, spec.escalateAt);
+    return row;
   }
 
   /** The task-index row of an open human task. */
