@@ -14,23 +14,13 @@ import type { Application, Queryable } from '../db/types';
 import type { NewUser } from '../workflows/reportSchemas';
 import type { StepContext, UndoPlannedResult } from './contracts';
 import type { ConfirmReservationArgs, ConfirmedReservation, DistributionActivities } from './distributionContracts';
-import { snapshot } from './index';
+import { snapshot, stepEvent } from './stepRecords';
 
 export function createDistributionActivities(deps: { db: pg.Pool }): DistributionActivities {
   const { db } = deps;
 
   const audit = (tx: Queryable, ctx: StepContext, eventType: string, details: Record<string, unknown>, suffix = '') =>
-    events.record(tx, ctx.assetNumber, {
-      eventType,
-      actor: ctx.actor.id,
-      actorRole: ctx.actor.role,
-      credential: ctx.actor.credential ?? null,
-      workflowId: ctx.workflowId,
-      runId: ctx.runId,
-      step: ctx.step,
-      details,
-      idempotencyKey: ctx.idempotencyKey + suffix,
-    });
+    events.record(tx, ctx.assetNumber, stepEvent(ctx, eventType, details, suffix));
 
   /** The reservation this process holds, taken again if a start that looked failed had released it. */
   const holdReservation = async (ctx: StepContext, args: ConfirmReservationArgs) => {

@@ -16,6 +16,7 @@ import { MdmRejectedError } from '../mdm/errors';
 import { isTerminal, type MdmCommand, type MdmCommandStatus, type MdmPort } from '../mdm/port';
 import type { NewUser } from '../workflows/reportSchemas';
 import { taskContactOf } from '../workflows/taskContact';
+import { snapshot, stepEvent } from './stepRecords';
 import type {
   AssetSnapshot,
   DeviceInstructionArgs,
@@ -47,20 +48,10 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps): LifecycleActivities {
   const { db, mdm } = deps;
 
-  const eventOf = (ctx: StepContext, eventType: string, details: Record<string, unknown>, suffix = '') => ({
-    eventType,
-    actor: ctx.actor.id,
-    actorRole: ctx.actor.role,
-    credential: ctx.actor.credential ?? null,
-    workflowId: ctx.workflowId,
-    runId: ctx.runId,
-    step: ctx.step,
-    details,
-    idempotencyKey: ctx.idempotencyKey + suffix,
-  });
-
   const change = async (ctx: StepContext, patch: AssetPatch, eventType: string, details: Record<string, unknown>) =>
-    snapshot((await assets.applyChange(db, ctx.assetNumber, patch, { event: eventOf(ctx, eventType, details) })).asset);
+    snapshot(
+      (await assets.applyChange(db, ctx.assetNumber, patch, { event: stepEvent(ctx, eventType, details) })).asset,
+    );
 
   const requireAsset = async (assetNumber: string): Promise<Asset> => {
     const asset = await assets.get(db, assetNumber);
@@ -93,7 +84,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     await events.record(
       db,
       ctx.assetNumber,
-      eventOf(ctx, 'notice-sent', { kind, ...extra, to, subject: notice.subject, messageId }, suffix),
+      stepEvent(ctx, 'notice-sent', { kind, ...extra, to, subject: notice.subject, messageId }, suffix),
     );
   };
 
@@ -117,7 +108,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     await events.record(
       db,
       ctx.assetNumber,
-      eventOf(
+      stepEvent(
         ctx,
         'mdm-command-cancelled',
         { mdmDeviceId: deviceId, jobId: open.jobId ?? null, command: type, status: after?.status ?? null },
@@ -145,7 +136,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     await events.record(
       db,
       ctx.assetNumber,
-      eventOf(ctx, eventType, {
+      stepEvent(ctx, eventType, {
         mdmDeviceId: deviceId,
         jobId: sent.jobId ?? null,
         command: command.type,
@@ -204,7 +195,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
       await events.record(
         tx,
         ctx.assetNumber,
-        eventOf(ctx, 'application-released', { applicationId: app.id }, ':application'),
+        stepEvent(ctx, 'application-released', { applicationId: app.id }, ':application'),
       );
     });
     return true;
@@ -217,13 +208,13 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
 
     async recordEvent(ctx, eventType, details, bookkeeping) {
       if (!bookkeeping?.open && bookkeeping?.closeThrough === undefined) {
-        await events.record(db, ctx.assetNumber, eventOf(ctx, eventType, details));
+        await events.record(db, ctx.assetNumber, stepEvent(ctx, eventType, details));
         return;
       }
       // One transaction: the audit event (once per key) and the task index move together. The task
       // writes run on every attempt; each is idempotent by itself (tasksRepo).
       await withTransaction(db, async (tx) => {
-        await events.record(tx, ctx.assetNumber, eventOf(ctx, eventType, details));
+        await events.record(tx, ctx.assetNumber, stepEvent(ctx, eventType, details));
         if (bookkeeping.closeThrough !== undefined) {
           await tasks.closeThrough(tx, { workflowId: ctx.workflowId, runId: ctx.runId }, bookkeeping.closeThrough);
         }
@@ -334,7 +325,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
         throw err;
       }
       if (!app) return { reason: 'no application is waiting' };
-      await events.record(db, ctx.assetNumber, eventOf(ctx, 'application-claimed', { applicationId: app.id }));
+      await events.record(db, ctx.assetNumber, stepEvent(ctx, 'application-claimed', { applicationId: app.id }));
       return { applicationId: app.id, user: userOf(app) };
     },
 
@@ -359,7 +350,7 @@ export function createActivities(deps: ActivityDeps): LifecycleActivities {
     },
 
     async recordDelivery(ctx, { receipt, applicationId }) {
-      await events.record(db, ctx.assetNumber, eventOf(ctx, 'delivery-receipt', { receipt }));
+      await events.record(db, ctx.assetNumber, stepEvent(ctx, 'delivery-receipt', { receipt }));
       if (applicationId) await applications.markDelivered(db, applicationId, ctx.workflowId);
     },
 
@@ -462,18 +453,4 @@ function userOf(app: Application): NewUser {
   };
 }
 
-export function snapshot(a: Asset): AssetSnapshot {
-  return {
-    assetNumber: a.assetNumber,
-    serialNumber: a.serialNumber,
-    model: a.model,
-    mdmDeviceId: a.mdmDeviceId,
-    status: a.status,
-    department: a.department,
-    location: a.location,
-    userName: a.userName,
-    userEmail: a.userEmail,
-    userPhone: a.userPhone,
-    platform: a.platform,
-  };
-}
+export { snapshot };
