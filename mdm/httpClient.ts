@@ -105,12 +105,13 @@ function buildUrl(baseUrl: string, req: MdmRequest): string {
   return url.toString();
 }
 
-function parseJson(text: string, status: number): unknown {
+/** A successful answer's JSON body (undefined when empty); `who` names the service in the error. */
+export function parseJson(text: string, status: number, who = 'MDM'): unknown {
   if (!text) return undefined;
   try {
     return JSON.parse(text);
   } catch {
-    throw new MdmInvalidResponseError(`MDM answered HTTP ${status} with a body that is not JSON.`);
+    throw new MdmInvalidResponseError(`${who} answered HTTP ${status} with a body that is not JSON.`);
   }
 }
 

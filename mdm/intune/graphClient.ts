@@ -24,7 +24,7 @@ import {
   MdmRejectedError,
   MdmUnavailableError,
 } from '../errors';
-import { retryAfterMs } from '../httpClient';
+import { parseJson, retryAfterMs } from '../httpClient';
 import type { TokenSource } from './tokenSource';
 
 export interface GraphClientOptions {
@@ -111,7 +111,7 @@ export function createGraphClient(options: GraphClientOptions): GraphClient {
       signal: AbortSignal.timeout(options.timeoutMs),
     });
     const text = await response.text();
-    if (response.ok) return parseJson(text, response.status);
+    if (response.ok) return parseJson(text, response.status, 'Graph');
     const error = errorFromResponse(response, text, req);
     if (response.status === 401) throw new UnauthorizedToken(token, error);
     throw error;
@@ -154,15 +154,6 @@ class UnauthorizedToken extends Error {
     readonly error: MdmError,
   ) {
     super(error.message);
-  }
-}
-
-function parseJson(text: string, status: number): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new MdmInvalidResponseError(`Graph answered HTTP ${status} with a body that is not JSON.`);
   }
 }
 
