@@ -33,7 +33,10 @@ export function createPacedMdm(port: MdmPort, limiter: MdmCallLimiter): MdmPort 
       try {
         return await call.apply(port, args);
       } finally {
-        await slot.release();
+        // Not awaited: the answer need not wait for the bookkeeping. Until the release lands the call
+        // counts as still running, which only errs on the safe side; a failed release is logged by the
+        // limiter and the slot stops counting when its lease ends.
+        void slot.release();
       }
     };
   }
