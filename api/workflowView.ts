@@ -7,8 +7,9 @@
  *
  * The workflow's `state` query is asked only for what nothing else holds: the pending task of a process
  * that waits for a person while the task index has no row for that step of that run (a run from before
- * the index, or the moment between the step opening and its row being written). Then a request makes
- * two Temporal calls; otherwise one.
+ * the index, or, before lean-2, the moment between the step opening and its row being written; from lean-2
+ * on the step shows in the search attributes only once its row is written). Then a request makes two
+ * Temporal calls; otherwise one.
  */
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';

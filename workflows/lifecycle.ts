@@ -301,6 +301,9 @@ export class Lifecycle {
    * parks the workflow in needs-attention instead of failing it; after a retry the work runs again.
    */
   async parkOnFailure<T>(step: Step, fn: () => Promise<T>): Promise<T> {
+    // A task taken just now stops showing as awaited before this step's work (lean-2): its row closes with
+    // the audit write, and a reader must not find the process waiting for a person with no task.
+    this.log.showTaskTaken();
     if (this.bookkeepingInFlight) await this.flushBookkeeping();
     for (;;) {
       this.control.throwIfStopped();
@@ -413,7 +416,10 @@ export class Lifecycle {
     const carried = this.takeResumedTask(opened.type);
     const spec = carried ? resumedSpec(opened, carried) : opened;
     this.intake.reopen(spec.reopenedBecause);
-    if (!carried) this.log.enter(spec.step, spec.type); // a continued run entered it at its start
+    // Opened by the step before it, in its own activity (lean-1), unless this is a continued run.
+    const writesRow = this.features.fleetScale && (!spec.openedAhead || carried !== undefined);
+    // A continued run entered it at its start. From lean-2 on the step shows once its row is written.
+    if (!carried) this.log.enter(spec.step, spec.type, this.features.lean2 && writesRow);
     const task: HumanTask = {
       type: spec.type,
       step: spec.step,
@@ -432,13 +438,14 @@ export class Lifecycle {
     this.refreshDetails();
     if (this.features.fleetScale) {
       await this.flushBookkeeping();
-      // Opened by the step before it, in its own activity (lean-1), unless this is a continued run.
-      if (!spec.openedAhead || carried) await this.record.openTask(this.taskRow(task, spec.escalateAt));
+      if (writesRow) await this.record.openTask(this.taskRow(task, spec.escalateAt));
+      this.log.showStep();
     }
     // Not again when a continued run picks the task up: it was sent when the task first opened.
     if (spec.onOpen && !carried) await this.tryNotice(spec.onOpen);
     await this.waitForReport(spec, task, notice);
     const received = this.intake.take();
+    if (this.features.lean2) this.log.taskTaken();
     const closes: TaskBookkeeping = { closeThrough: task.occurrence };
     const ctx = this.context(spec.step, received.report.actor, 'report');
     const details = { ...received.report.data, ...(received.via ? { via: received.via } : {}) };

@@ -91,6 +91,18 @@ export const RECORDS_1 = 'records-1';
  */
 export const LEAN_1 = 'lean-1';
 
+/**
+ * lean-2 (issue 9): the search attributes never show a process waiting for a person without the task's
+ * row in the task index, so the API never has to ask the workflow (a state query) for a pending task:
+ * - a human task's step shows (LifecycleStep, AwaitingTask) only once the openTask activity wrote its row;
+ *   before, the attributes went out with that activity;
+ * - a taken task stops showing (AwaitingTask cleared) as soon as the report is accepted, before the step
+ *   does more work of its own (verifying a re-enrolment, storing a receipt, reading the wipe again);
+ *   before, it showed until the next step began, while its row was already closed.
+ * As with lean-1, its one marker stands for every change above.
+ */
+export const LEAN_2 = 'lean-2';
+
 /** What this run does, decided once at its start so every part of the run agrees. */
 export interface RunFeatures {
   fleetScale: boolean;
@@ -101,22 +113,24 @@ export interface RunFeatures {
   whoReports: boolean;
   records: boolean;
   lean: boolean;
+  lean2: boolean;
 }
 
 export function runFeatures(): RunFeatures {
-  // Asked first: a run started before lean-1 replays without its marker and asks the older ids, in order.
-  if (patched(LEAN_1)) {
-    return {
-      fleetScale: true,
-      bounded: true,
-      continueAsNew: true,
-      mdmWeather: true,
-      mdmCapabilities: true,
-      whoReports: true,
-      records: true,
-      lean: true,
-    };
-  }
+  // Asked newest first: a run started before lean-2 replays without its marker and asks lean-1, and a run
+  // from before lean-1 asks the older ids, in order. A new run records one marker.
+  const all = {
+    fleetScale: true,
+    bounded: true,
+    continueAsNew: true,
+    mdmWeather: true,
+    mdmCapabilities: true,
+    whoReports: true,
+    records: true,
+    lean: true,
+  };
+  if (patched(LEAN_2)) return { ...all, lean2: true };
+  if (patched(LEAN_1)) return { ...all, lean2: false };
   return {
     fleetScale: patched(FLEET_SCALE_1),
     bounded: patched(BOUNDED_1),
@@ -126,5 +140,6 @@ export function runFeatures(): RunFeatures {
     whoReports: patched(WHO_REPORTS_1),
     records: patched(RECORDS_1),
     lean: false,
+    lean2: false,
   };
 }

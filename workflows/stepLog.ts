@@ -5,6 +5,7 @@
  * never disagree.
  */
 import { AwaitingTaskKey, LifecycleStepKey, NeedsAttentionKey } from '../temporal/searchAttributes';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LifecycleStatus, Step, StepRecord } from './definitions';
 import { writeSearchAttributes } from './searchAttributeWrites';
 
@@ -21,6 +22,10 @@ export class StepLog {
   readonly notes: string[] = [];
   /** Counts step occurrences: a step that opens again (same name) is a new occurrence. */
   private occurrences = 0;
+  /** The attributes of the step entered last, while `enter` holds them back (lean-2). */
+  private heldBack?: SearchAttributeUpdatePair[];
+  /** A task was taken and the process stays at its step for now: AwaitingTask is to be cleared (lean-2). */
+  private takenNotShown = false;
 
   constructor(
     first: Step,
@@ -42,22 +47,48 @@ export class StepLog {
     return this.occurrences;
   }
 
-  enter(step: Step, awaiting?: string): void {
+  /**
+   * `holdAttributes` (lean-2): the step's search attributes wait for `showStep`, for a human task whose
+   * row in the task index is being written; a later `enter` drops them for its own.
+   */
+  enter(step: Step, awaiting?: string, holdAttributes = false): void {
     this.occurrences += 1;
     const now = nowIso();
     const open = this.steps[this.steps.length - 1];
     if (open && !open.finishedAt) open.finishedAt = now;
     this.step = step;
     this.steps.push({ step, startedAt: now, attempts: 1 });
-    writeSearchAttributes(
-      [
-        { key: LifecycleStepKey, value: step },
-        { key: AwaitingTaskKey, value: awaiting ?? null },
-        { key: NeedsAttentionKey, value: step === 'needs-attention' },
-      ],
-      this.writeOnlyChanges,
-    );
+    const attributes: SearchAttributeUpdatePair[] = [
+      { key: LifecycleStepKey, value: step },
+      { key: AwaitingTaskKey, value: awaiting ?? null },
+      { key: NeedsAttentionKey, value: step === 'needs-attention' },
+    ];
+    this.takenNotShown = false; // the step's own attributes say what it awaits
+    this.heldBack = holdAttributes ? attributes : undefined;
+    if (!holdAttributes) writeSearchAttributes(attributes, this.writeOnlyChanges);
     this.changed();
+  }
+
+  /**
+   * The current step's task was taken (lean-2). Its AwaitingTask is cleared by the next `enter`, which
+   * writes it anyway, or by `showTaskTaken` when the step first does more work of its own (verifying a
+   * re-enrolment, storing a receipt): one search attribute write either way.
+   */
+  taskTaken(): void {
+    this.takenNotShown = true;
+  }
+
+  showTaskTaken(): void {
+    if (!this.takenNotShown) return;
+    this.takenNotShown = false;
+    writeSearchAttributes([{ key: AwaitingTaskKey, value: null }], this.writeOnlyChanges);
+  }
+
+  /** Writes the search attributes `enter` held back, if any. */
+  showStep(): void {
+    const held = this.heldBack;
+    this.heldBack = undefined;
+    if (held) writeSearchAttributes(held, this.writeOnlyChanges);
   }
 
   /** A step's work finally failed: the process waits for an admin's decision. */
