@@ -143,8 +143,10 @@ async function runClaimed(
     throw err;
   }
   if (answer.status >= 200 && answer.status < 300) {
-    // If this write fails the claim stays in progress until its lease ends; the answer stands.
-    await idempotencyRepo.complete(pool, { ...id, ...answer }).catch(() => undefined);
+    // Not awaited: the answer does not depend on it, and the client should not wait for it. A repeat that
+    // comes first finds the claim in progress and waits for this write like for any running request. If
+    // the write fails the claim stays in progress until its lease ends; the answer stands.
+    void idempotencyRepo.complete(pool, { ...id, ...answer }).catch(() => undefined);
   } else {
     await idempotencyRepo.release(pool, id).catch(() => undefined);
   }
