@@ -8,7 +8,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliArgs } from '../../temporal/searchAttributes';
-import { waitUntil } from '../freePort';
 import { resolveTemporalCli } from './resolveCli';
 
 export interface RunningTemporal {
@@ -57,43 +56,88 @@ export async function startTemporalDevServer(opts: {
       'synchronous=normal',
     );
   }
-  const child = spawn(cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const keep = (b: Buffer) => {
-    output.push(b.toString());
-    if (output.length > 50) output.shift();
-    opts.log?.(b.toString().trimEnd());
+  const address = `127.0.0.1:${opts.port}`;
+  // The CLI picks free ports for the server's internal services itself and binds them a moment later; a
+  // process starting beside it (another test file's server) can take one in between, and the server then
+  // panics at start-up. Starting again picks new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const child = await startOnce(cli.path, args, address, opts);
+      return {
+        address,
+        uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
+        process: child,
+        stop: () => stopChild(child),
+      };
+    } catch (err) {
+      if (!(err instanceof ExitedEarly) || attempt >= START_ATTEMPTS) throw err;
+      opts.log?.(`Temporal dev server exited during start-up (attempt ${attempt}); starting it again`);
+    }
+  }
+}
+
+const START_ATTEMPTS = 3;
+
+class ExitedEarly extends Error {}
+
+/** The first and last lines the server wrote: a panic's cause is at its head, the stack trace after it. */
+function outputKeeper(log?: (line: string) => void) {
+  const head: string[] = [];
+  const tail: string[] = [];
+  let headChars = 0;
+  return {
+    keep(b: Buffer) {
+      const text = b.toString();
+      if (headChars < 4_000) {
+        head.push(text);
+        headChars += text.length;
+      } else {
+        tail.push(text);
+        if (tail.length > 50) tail.shift();
+      }
+      log?.(text.trimEnd());
+    },
+    text: () => head.join('') + (tail.length > 0 ? `\n[...]\n${tail.join('')}` : ''),
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+}
+
+async function startOnce(
+  cliPath: string,
+  args: string[],
+  address: string,
+  opts: { log?: (line: string) => void; readyTimeoutMs?: number },
+): Promise<ChildProcess> {
+  const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = outputKeeper(opts.log);
+  child.stdout?.on('data', output.keep);
+  child.stderr?.on('data', output.keep);
   let exited = false;
   child.once('exit', () => (exited = true));
-
-  const address = `127.0.0.1:${opts.port}`;
-  try {
-    await waitUntil(
-      'Temporal dev server',
-      async () => {
-        if (exited) throw new Error(`exited early:\n${output.join('')}`);
-        const conn = await Connection.connect({ address, connectTimeout: 2_000 });
-        try {
-          await conn.workflowService.getSystemInfo({});
-        } finally {
-          await conn.close();
-        }
-      },
-      opts.readyTimeoutMs ?? 60_000,
-    );
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
+  const timeoutMs = opts.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    // Checked at once, not at the deadline: an early exit is started again straight away.
+    if (exited) throw new ExitedEarly(`Temporal dev server exited early:\n${output.text()}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await conn.workflowService.getSystemInfo({});
+      } finally {
+        await conn.close();
+      }
+      break;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      child.kill('SIGKILL');
+      const why = (last as Error | undefined)?.message ?? 'no answer';
+      throw new Error(`Temporal dev server was not ready after ${timeoutMs} ms: ${why}\n${output.text()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return {
-    address,
-    uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : undefined,
-    process: child,
-    stop: () => stopChild(child),
-  };
+  return child;
 }
 
 /** SIGTERM, then SIGKILL if the process has not gone after a grace period. */
