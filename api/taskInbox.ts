@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { z } from 'zod';
 import * as tasksRepo from '../db/tasksRepo';
+import { ASSET_NUMBER_PATTERN } from '../db/types';
 import type { HumanTask, ProcessKind } from '../workflows/definitions';
 import { ApiError } from './errors';
 import { filterText } from './queryFilters';
@@ -32,6 +33,8 @@ export const listTasksQuery = z.strictObject({
   process: z.enum(['change-user', 'inactivation', 'distribution']).optional(),
   department: filterText.optional(),
   location: filterText.optional(),
+  /** One device's open tasks (a device's barcode scanned in the field), as GET /workflows?asset= names it. */
+  asset: z.string().regex(ASSET_NUMBER_PATTERN, 'must be an asset number like A-000123').optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(1024).optional(),
 });
@@ -120,7 +123,7 @@ export function taskItem(t: tasksRepo.OpenTask, now: Date): TaskItem {
 // The cursor carries a fingerprint of its filters, so it cannot be replayed against another list.
 const fingerprint = (f: TaskFilters) =>
   createHash('sha256')
-    .update(JSON.stringify([f.type, f.process, f.department, f.location]))
+    .update(JSON.stringify([f.type, f.process, f.department, f.location, ...(f.asset ? [f.asset] : [])]))
     .digest('base64url')
     .slice(0, 11);
 
@@ -159,9 +162,15 @@ const encodeCursor = (t: tasksRepo.OpenTask, f: TaskFilters) =>
 
 /** One page of the inbox: one query on the task index. */
 export async function listTasks(deps: InboxDeps, q: ListTasksQuery): Promise<TaskPage> {
-  const { limit, cursor, ...filters } = q;
+  const { limit, cursor, asset, ...rest } = q;
+  const filters = { ...rest, ...(asset ? { asset } : {}) };
   const after = cursor ? decodeCursor(cursor, filters) : undefined;
-  const page = await tasksRepo.list(deps.pool, { taskQueue: deps.taskQueue, filters, after, limit });
+  const page = await tasksRepo.list(deps.pool, {
+    taskQueue: deps.taskQueue,
+    filters: { ...rest, ...(asset ? { assetNumber: asset } : {}) },
+    after,
+    limit,
+  });
   const last = page.items.at(-1);
   return {
     items: page.items.map((t) => taskItem(t, deps.now)),

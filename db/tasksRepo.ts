@@ -26,6 +26,7 @@ export interface TaskFilters {
   process?: OpenTask['process'];
   department?: string;
   location?: string;
+  assetNumber?: string;
 }
 
 /** Which row of which run: what closes and notices name. */
@@ -328,6 +329,7 @@ export function listQuery(options: ListOptions): { text: string; values: unknown
   equal('process', f.process);
   equal('department', f.department);
   equal('location', f.location);
+  equal('asset_number', f.assetNumber);
   if (options.after) {
     values.push(options.after.dueAt, options.after.workflowId);
     where.push(`(due_at, workflow_id) > ($${values.length - 1}::timestamptz, $${values.length}::text)`);

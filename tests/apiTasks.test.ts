@@ -166,13 +166,17 @@ describe('GET /tasks', () => {
     ]);
   });
 
-  it('filters by location, task type, process and department', async () => {
+  it('filters by location, task type, process, department and asset', async () => {
     expect(ids((await tasks('location=Kobe')).body)).toEqual([wf(3), wf(1)]);
     expect(ids((await tasks('type=install-removal-profile')).body)).toEqual([wf(4)]);
     expect(ids((await tasks('process=inactivation')).body)).toEqual([wf(4)]);
     expect(ids((await tasks('department=IT')).body)).toEqual([wf(5)]);
     expect(ids((await tasks('type=reenroll-device')).body)).toEqual([]);
     expect(ids((await tasks('type=collect-device&location=Nara')).body)).toEqual([wf(2)]);
+    // One device's tasks (its barcode scanned), from this deployment only.
+    expect(ids((await tasks(`asset=${asset(4)}`)).body)).toEqual([wf(4)]);
+    expect(ids((await tasks(`asset=${asset(9)}`)).body)).toEqual([]);
+    expect(ids((await tasks(`asset=${asset(2)}&location=Kobe`)).body)).toEqual([]);
     expect(ids((await tasks(`department=${encodeURIComponent(' Sales ')}&location=Nara`)).body)).toEqual([
       wf(4),
       wf(2),
@@ -192,6 +196,7 @@ describe('GET /tasks', () => {
     expect(await field('process=retirement')).toEqual(['process']);
     expect(await field('department=a&department=b')).toEqual(['department']);
     expect(await field('location=%07')).toEqual(['location']);
+    expect(await field('asset=B-1')).toEqual(['asset']);
     expect(await field('cursor=not-a-cursor')).toEqual(['cursor']);
     const forged = Buffer.from(JSON.stringify(['x', 'yesterday', wf(1)])).toString('base64url');
     expect(await field(`cursor=${forged}`)).toEqual(['cursor']);

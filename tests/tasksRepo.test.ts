@@ -229,6 +229,7 @@ describe('the inbox order, filters and paging', () => {
       [{ taskQueue: Q, limit: 50, filters: { location: 'Kobe' } }, 'open_tasks_by_location_idx'],
       [{ taskQueue: Q, limit: 50, filters: { type: 'collect-device' } }, 'open_tasks_by_type_idx'],
       [{ taskQueue: Q, limit: 50, filters: { process: 'inactivation' } }, 'open_tasks_by_process_idx'],
+      [{ taskQueue: Q, limit: 50, filters: { assetNumber: 'A-000101' } }, 'open_tasks_by_asset_idx'],
     ] as const) {
       const text = await plan(options);
       expect(text, text).toContain(index);
