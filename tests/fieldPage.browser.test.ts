@@ -42,6 +42,19 @@ async function screenshot(name: string): Promise<void> {
 }
 
 /**
+ * Until the workflow view (what the task page loads) shows the task at `step`: a process shows a task
+ * once its row is in the task index (lean-2), a moment after the workflow entered the step.
+ */
+async function waitForTaskShown(workflowId: string, step: string): Promise<void> {
+  await expect
+    .poll(async () => {
+      const res = await api.call('GET', `/api/v1/workflows/${workflowId}`, { token: TOKENS.field });
+      return (res.body as { pendingTask?: { step?: string } | null }).pendingTask?.step;
+    })
+    .toBe(step);
+}
+
+/**
  * The task list answers from Temporal visibility, which lags a moment behind a new workflow: refresh
  * the list until the task's card is there.
  */
@@ -181,6 +194,7 @@ describe('field-staff page on a phone', () => {
   it('takes the device through re-enrolment and delivery with a signature drawn on the canvas', async () => {
     const handle = api.temporal.workflow.getHandle(`device-${first}`);
     await h.waitForStep(handle, 'awaiting-reenrollment');
+    await waitForTaskShown(`device-${first}`, 'awaiting-reenrollment');
     await h.emulator.reEnroll(firstMdmId);
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Re-enrol device: ${first}`);
@@ -188,6 +202,7 @@ describe('field-staff page on a phone', () => {
     await expect.poll(() => page.locator('#banner').innerText()).toContain('Reported: Device re-enrolled');
 
     await h.waitForStep(handle, 'awaiting-delivery');
+    await waitForTaskShown(`device-${first}`, 'awaiting-delivery');
     await page.goto(`${api.baseUrl}/field/#/task/device-${first}`);
     await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Deliver device: ${first}`);
     await page.getByLabel(/Received by/).fill('Yuki New');
