@@ -1,10 +1,11 @@
 /**
  * Change-user processes driven end to end through the HTTP API, with the MDM emulator playing the
- * device, as tests/e2e.api.test.ts does it: start (POST /devices/{n}/change-user with the new user),
- * wait for each task to be open (GET /workflows/{id}: the step and its pending task), report
- * `device-collected`, re-enrol the device in the emulator (device action over its HTTP API), report
- * `device-reenrolled` with the new MDM id, report `device-delivered` with a small signature, wait for
- * `completed`. Each report is one timed HTTP call.
+ * device, as a person with the field page would: start (POST /devices/{n}/change-user with the new user),
+ * wait for each task in the task inbox (GET /tasks?asset=: the device's open task, one indexed query; an
+ * admin decision there means the process failed), open it (GET /workflows/{id}, as the page does before
+ * the report form), report `device-collected`, re-enrol the device in the emulator (device action over
+ * its HTTP API), report `device-reenrolled` with the new MDM id, report `device-delivered` with a small
+ * signature, wait for `completed` (GET /workflows/{id}). Each report is one timed HTTP call.
  */
 import type { EmulatorControl } from '../mdm/emulatorControl';
 import { changeUserBody, reportData, type BenchDevice } from './fleet';
@@ -28,6 +29,14 @@ export function addReport(t: DriveTimings, event: string, msTaken: number): void
   const own = t.reportsByEvent.get(event) ?? new Samples();
   own.add(msTaken);
   t.reportsByEvent.set(event, own);
+}
+
+interface InboxItem {
+  workflowId: string;
+  type: string;
+  step: string;
+  failedStep?: string;
+  lastError?: string;
 }
 
 interface WorkflowView {
@@ -63,18 +72,35 @@ export class ApiDriver {
     return expectStatus(res, 200, `GET /workflows/${id}`).body;
   }
 
-  /** Until the step is current and its task is open (what a person in the field would see). */
-  private waitForTask(id: string, step: string): Promise<WorkflowView> {
-    return pollFor(
+  /** The device's open tasks in the inbox. */
+  private async inbox(assetNumber: string): Promise<InboxItem[]> {
+    const res = await timed(this.timings.polls, () =>
+      this.o.api.call<{ items: InboxItem[] }>('GET', `/tasks?asset=${assetNumber}&limit=10`, {
+        token: this.o.tokens.field,
+      }),
+    );
+    return expectStatus(res, 200, `GET /tasks?asset=${assetNumber}`).body.items;
+  }
+
+  /**
+   * Until the device's task at `step` is in the inbox (what a person in the field sees), then opens it
+   * (the workflow view, as the field page shows it before the report form).
+   */
+  private async waitForTask(id: string, assetNumber: string, step: string): Promise<WorkflowView> {
+    await pollFor(
       `${id} at ${step} with its task open`,
       async () => {
-        const v = await this.view(id);
-        if (v.status && v.status !== 'running')
-          throw new Error(`${id} is ${v.status} at ${v.step}: ${v.lastError ?? ''}`);
-        return v.step === step && v.pendingTask?.step === step ? v : undefined;
+        const items = (await this.inbox(assetNumber)).filter((t) => t.workflowId === id);
+        const failed = items.find((t) => t.type === 'admin-decision');
+        if (failed) throw new Error(`${id} needs attention at ${failed.failedStep}: ${failed.lastError ?? ''}`);
+        return items.some((t) => t.step === step) ? true : undefined;
       },
       { everyMs: this.o.pollMs, timeoutMs: this.o.stepTimeoutMs },
     );
+    const v = await this.view(id);
+    if (v.step !== step || v.pendingTask?.step !== step)
+      throw new Error(`${id}: the inbox shows its task at ${step}, its view does not: ${JSON.stringify(v)}`);
+    return v;
   }
 
   private async report(id: string, event: string, data: Record<string, unknown>): Promise<void> {
@@ -101,12 +127,12 @@ export class ApiDriver {
     }
     const id = start.body.workflowId!;
     this.workflowIds.push(id);
-    await this.waitForTask(id, 'awaiting-collection');
+    await this.waitForTask(id, device.assetNumber, 'awaiting-collection');
     await this.report(id, 'device-collected', reportData('device-collected'));
-    await this.waitForTask(id, 'awaiting-reenrollment');
+    await this.waitForTask(id, device.assetNumber, 'awaiting-reenrollment');
     const { newDeviceId } = await this.o.emulator.reEnroll(device.mdmDeviceId!);
     await this.report(id, 'device-reenrolled', reportData('device-reenrolled', newDeviceId));
-    await this.waitForTask(id, 'awaiting-delivery');
+    await this.waitForTask(id, device.assetNumber, 'awaiting-delivery');
     await this.report(id, 'device-delivered', reportData('device-delivered'));
     await pollFor(
       `${id} completed`,

@@ -154,7 +154,9 @@ export function printReport(r: BenchResults): void {
     }
     rows.push(row('start p50', raw?.timings.starts.p50 ?? NaN, api?.timings.starts.p50 ?? NaN, ms));
     rows.push(row('start p99', raw?.timings.starts.p99 ?? NaN, api?.timings.starts.p99 ?? NaN, ms));
-    rows.push(row('poll p50 (describe / GET)', raw?.timings.polls.p50 ?? NaN, api?.timings.polls.p50 ?? NaN, ms));
+    rows.push(
+      row('poll p50 (describe / inbox, view)', raw?.timings.polls.p50 ?? NaN, api?.timings.polls.p50 ?? NaN, ms),
+    );
     rows.push(row('poll p99', raw?.timings.polls.p99 ?? NaN, api?.timings.polls.p99 ?? NaN, ms));
     rows.push([
       'completed / failed / skipped',
