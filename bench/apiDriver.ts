@@ -97,10 +97,16 @@ export class ApiDriver {
       },
       { everyMs: this.o.pollMs, timeoutMs: this.o.stepTimeoutMs },
     );
-    const v = await this.view(id);
-    if (v.step !== step || v.pendingTask?.step !== step)
-      throw new Error(`${id}: the inbox shows its task at ${step}, its view does not: ${JSON.stringify(v)}`);
-    return v;
+    // The row is written a workflow task before the step shows in the search attributes (lean-2), so the
+    // view can lag the inbox by a moment.
+    return pollFor(
+      `${id} showing its task at ${step}`,
+      async () => {
+        const v = await this.view(id);
+        return v.step === step && v.pendingTask?.step === step ? v : undefined;
+      },
+      { everyMs: Math.min(this.o.pollMs, 25), timeoutMs: this.o.stepTimeoutMs },
+    );
   }
 
   private async report(id: string, event: string, data: Record<string, unknown>): Promise<void> {
