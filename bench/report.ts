@@ -8,7 +8,7 @@ import type { ApiClient } from './http';
 import type { CombinedBlocks } from './lanes';
 import type { BenchOptions } from './options';
 import type { BulkResult, InboxWalk, WaitingResult } from './population';
-import { describeShape, describeShapes, type RunShape } from './shape';
+import { describeShape, describeShapes, type RunShape, type RunTiming } from './shape';
 import { describeLoad, fixed, mib, ms, ratio, seconds, type LoadReading, type LoadWindow, type Samples } from './stats';
 
 interface DrivenPhase extends CombinedBlocks {
@@ -124,6 +124,7 @@ export function printReport(r: BenchResults): void {
           `${r.shapes.agree ? 'yes' : 'NO — see above'}`,
       );
     }
+    if (r.shapes.raw?.length && r.shapes.api?.length) timingTable(say, r.shapes.raw, r.shapes.api);
   }
 
   const raw = r.raw;
@@ -353,4 +354,32 @@ export function printReport(r: BenchResults): void {
   }
   say('');
   console.log(out.join('\n'));
+}
+
+/**
+ * Where a run's time went, raw against API, from the sampled runs' histories (mean per run): the
+ * product's extra time shows as activity run time (real work against no-op bodies), workflow task run
+ * time (the worker's activation and its round trip) and the queues in front of both.
+ */
+function timingTable(say: (line: string) => void, raw: RunShape[], api: RunShape[]): void {
+  const mean = (xs: RunShape[], f: (t: RunTiming) => number) => xs.reduce((a, s) => a + f(s.timing), 0) / xs.length;
+  const rest = (t: RunTiming) =>
+    t.totalMs - t.activityQueueMs - t.activityRunMs - t.workflowTaskQueueMs - t.workflowTaskRunMs;
+  const parts: Array<[string, (t: RunTiming) => number]> = [
+    ['start to close', (t) => t.totalMs],
+    ['  activities queued (scheduled to started)', (t) => t.activityQueueMs],
+    ['  activities running (started to completed)', (t) => t.activityRunMs],
+    ['  workflow tasks queued', (t) => t.workflowTaskQueueMs],
+    ['  workflow tasks running', (t) => t.workflowTaskRunMs],
+    ['  the rest (people, timers, gaps)', rest],
+  ];
+  const rows: string[][] = [['', 'raw baseline', 'API end to end', 'API - raw']];
+  for (const [name, f] of parts) {
+    const a = mean(raw, f);
+    const b = mean(api, f);
+    rows.push([name, ms(a), ms(b), ms(b - a)]);
+  }
+  say('');
+  say(`Where a run's time goes (mean per run, from the histories of ${raw.length} raw and ${api.length} API runs):`);
+  say(table(rows));
 }

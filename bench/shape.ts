@@ -23,6 +23,22 @@ export interface RunShape {
   markers: number;
   workflowTasks: number;
   events: number;
+  /** Where the run's time went, from its events' times (see timingOf). */
+  timing: RunTiming;
+}
+
+/**
+ * Milliseconds of one run, from its events' times: start to close, and the sums of its activities'
+ * queue time (scheduled → started: waiting for a worker slot and a poll) and run time (started →
+ * completed: the activity's body and the worker's round trip), and the same for its workflow tasks. What
+ * is left of the total is waiting: for people (the driver's poll and report), timers, and gaps between.
+ */
+export interface RunTiming {
+  totalMs: number;
+  activityQueueMs: number;
+  activityRunMs: number;
+  workflowTaskQueueMs: number;
+  workflowTaskRunMs: number;
 }
 
 /** Search attributes whose value names the device or process: the raw runs get their own values. */
@@ -56,6 +72,49 @@ function attributeOf(name: string, payload: Payload): RawAttribute {
   return { name, type, value };
 }
 
+type Timestamp = temporal.api.history.v1.IHistoryEvent['eventTime'];
+
+function timeMs(t: Timestamp): number {
+  if (!t) return Number.NaN;
+  const raw = t.seconds as unknown;
+  const secs =
+    typeof raw === 'object' && raw !== null && 'toNumber' in raw
+      ? (raw as { toNumber(): number }).toNumber()
+      : Number(raw ?? 0);
+  return secs * 1000 + (t.nanos ?? 0) / 1e6;
+}
+
+export function timingOf(history: History): RunTiming {
+  const events = history.events ?? [];
+  const at = new Map<number, number>();
+  const timing: RunTiming = {
+    totalMs: 0,
+    activityQueueMs: 0,
+    activityRunMs: 0,
+    workflowTaskQueueMs: 0,
+    workflowTaskRunMs: 0,
+  };
+  if (events.length === 0) return timing;
+  timing.totalMs = timeMs(events[events.length - 1]!.eventTime) - timeMs(events[0]!.eventTime);
+  let taskScheduled = Number.NaN;
+  let taskStarted = Number.NaN;
+  for (const e of events) {
+    const t = timeMs(e.eventTime);
+    at.set(Number(e.eventId), t);
+    if (e.workflowTaskScheduledEventAttributes) taskScheduled = t;
+    if (e.workflowTaskStartedEventAttributes) {
+      taskStarted = t;
+      timing.workflowTaskQueueMs += t - taskScheduled;
+    }
+    if (e.workflowTaskCompletedEventAttributes) timing.workflowTaskRunMs += t - taskStarted;
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) timing.activityQueueMs += t - (at.get(Number(started.scheduledEventId)) ?? t);
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+    if (done) timing.activityRunMs += t - (at.get(Number(done.startedEventId)) ?? t);
+  }
+  return timing;
+}
+
 export function shapeOf(history: History): RunShape {
   const shape: RunShape = {
     activities: 0,
@@ -68,6 +127,7 @@ export function shapeOf(history: History): RunShape {
     markers: 0,
     workflowTasks: 0,
     events: history.events?.length ?? 0,
+    timing: timingOf(history),
   };
   for (const e of history.events ?? []) {
     const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
