@@ -153,8 +153,11 @@ describe('local stack (npm start)', () => {
     return body.devices.map((d) => d.id);
   }
 
-  beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'device-lifecycle-local-stack-'));
+  /**
+   * Fresh free ports for the next start, and its environment. A start long after the ports were picked
+   * could find one taken meanwhile by another test file (a free port is only free when it is asked for).
+   */
+  async function usePorts(): Promise<void> {
     const [apiPort, pgPort, temporalPort, uiPort, mdmPort, smtpPort, mailHttpPort, metricsPort] =
       await distinctFreePorts(8);
     ports = {
@@ -183,6 +186,11 @@ describe('local stack (npm start)', () => {
       API_TOKENS: `${ADMIN_TOKEN}=admin@test:admin,local-stack-test-field-token=field@test:field-staff`,
     };
     delete env.LOCAL_STACK_STARTED_AT;
+  }
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'device-lifecycle-local-stack-'));
+    await usePorts();
   });
 
   afterAll(async () => {
@@ -283,6 +291,7 @@ describe('local stack (npm start)', () => {
   });
 
   it('heals itself: a worker killed mid-process is restarted and the process completes; PostgreSQL and Temporal come back', async () => {
+    await usePorts(); // same data, new ports: the first test's may have been taken since
     stack = startStack(env);
     await stack.ready;
     const running = stack;
