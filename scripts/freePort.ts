@@ -13,7 +13,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `probe` until it resolves or `timeoutMs` passes; the last error explains a time-out. */
+/** Thrown by a probe to stop waiting at once, e.g. when the process it waits for has exited. */
+export class StopWaiting extends Error {}
+
+/**
+ * Polls `probe` until it resolves or `timeoutMs` passes; the last error explains a time-out. A probe that
+ * throws StopWaiting ends the wait with that error at once.
+ */
 export async function waitUntil(what: string, probe: () => Promise<unknown>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -22,6 +28,7 @@ export async function waitUntil(what: string, probe: () => Promise<unknown>, tim
       await probe();
       return;
     } catch (err) {
+      if (err instanceof StopWaiting) throw err;
       last = err;
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliArgs } from '../../temporal/searchAttributes';
+import { StopWaiting, waitUntil } from '../freePort';
 import { resolveTemporalCli } from './resolveCli';
 
 export interface RunningTemporal {
@@ -78,7 +79,7 @@ export async function startTemporalDevServer(opts: {
 
 const START_ATTEMPTS = 3;
 
-class ExitedEarly extends Error {}
+class ExitedEarly extends StopWaiting {}
 
 /** The first and last lines the server wrote: a panic's cause is at its head, the stack trace after it. */
 function outputKeeper(log?: (line: string) => void) {
@@ -113,29 +114,25 @@ async function startOnce(
   child.stderr?.on('data', output.keep);
   let exited = false;
   child.once('exit', () => (exited = true));
-  const timeoutMs = opts.readyTimeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    // Checked at once, not at the deadline: an early exit is started again straight away.
-    if (exited) throw new ExitedEarly(`Temporal dev server exited early:\n${output.text()}`);
-    try {
-      const conn = await Connection.connect({ address, connectTimeout: 2_000 });
-      try {
-        await conn.workflowService.getSystemInfo({});
-      } finally {
-        await conn.close();
-      }
-      break;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) {
-      child.kill('SIGKILL');
-      const why = (last as Error | undefined)?.message ?? 'no answer';
-      throw new Error(`Temporal dev server was not ready after ${timeoutMs} ms: ${why}\n${output.text()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  try {
+    await waitUntil(
+      'Temporal dev server',
+      async () => {
+        // Ends the wait at once: an early exit is started again straight away.
+        if (exited) throw new ExitedEarly(`Temporal dev server exited early:\n${output.text()}`);
+        const conn = await Connection.connect({ address, connectTimeout: 2_000 });
+        try {
+          await conn.workflowService.getSystemInfo({});
+        } finally {
+          await conn.close();
+        }
+      },
+      opts.readyTimeoutMs ?? 60_000,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    if (err instanceof ExitedEarly) throw err;
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${output.text()}`, { cause: err });
   }
   return child;
 }

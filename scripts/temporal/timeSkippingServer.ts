@@ -18,7 +18,7 @@ function indexedValueType(type: string): number {
   return type === SearchAttributeType.BOOL ? t.INDEXED_VALUE_TYPE_BOOL : t.INDEXED_VALUE_TYPE_KEYWORD;
 }
 import { cacheDir } from '../cacheDir';
-import { waitUntil } from '../freePort';
+import { StopWaiting, waitUntil } from '../freePort';
 import { stopChild } from './devServer';
 
 const pom = path.join(import.meta.dirname, 'test-server', 'pom.xml');
@@ -66,7 +66,7 @@ export async function startTimeSkippingEnv(port: number, readyTimeoutMs = 90_000
     await waitUntil(
       'Temporal time-skipping test server',
       async () => {
-        if (child.exitCode !== null) throw new Error(`exited: ${errors.join('')}`);
+        if (child.exitCode !== null) throw new StopWaiting(`exited: ${errors.join('')}`);
         const conn = await Connection.connect({ address, connectTimeout: 2_000 });
         await conn.close();
       },

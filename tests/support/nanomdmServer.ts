@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveNanomdm } from '../../scripts/nanomdm/resolveNanomdm';
-import { freePort, waitUntil } from '../../scripts/freePort';
+import { freePort, StopWaiting, waitUntil } from '../../scripts/freePort';
 import { PATIENCE_MS } from './patience';
 
 export const CERT_HEADER = 'X-Client-Cert';
@@ -60,7 +60,7 @@ export async function startNanoMdm(options: {
   await waitUntil(
     'NanoMDM',
     async () => {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);
+      if (child.exitCode !== null) throw new StopWaiting(`exited ${child.exitCode}: ${output}`);
       const r = await fetch(`${url}/version`);
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
     },
