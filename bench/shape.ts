@@ -49,14 +49,16 @@ const RAW_VALUES: Record<string, unknown> = {
   Location: 'Bench raw',
 };
 
+/** Protobuf seconds, a Long or a number. */
+function secondsOf(raw: unknown): number {
+  return typeof raw === 'object' && raw !== null && 'toNumber' in raw
+    ? (raw as { toNumber(): number }).toNumber()
+    : Number(raw ?? 0);
+}
+
 function durationMs(d: Duration): number {
   if (!d) return 0;
-  const raw = d.seconds as unknown;
-  const secs =
-    typeof raw === 'object' && raw !== null && 'toNumber' in raw
-      ? (raw as { toNumber(): number }).toNumber()
-      : Number(raw ?? 0);
-  return secs * 1000 + Math.round((d.nanos ?? 0) / 1e6);
+  return secondsOf(d.seconds) * 1000 + Math.round((d.nanos ?? 0) / 1e6);
 }
 
 function attributeOf(name: string, payload: Payload): RawAttribute {
@@ -76,12 +78,7 @@ type Timestamp = temporal.api.history.v1.IHistoryEvent['eventTime'];
 
 function timeMs(t: Timestamp): number {
   if (!t) return Number.NaN;
-  const raw = t.seconds as unknown;
-  const secs =
-    typeof raw === 'object' && raw !== null && 'toNumber' in raw
-      ? (raw as { toNumber(): number }).toNumber()
-      : Number(raw ?? 0);
-  return secs * 1000 + (t.nanos ?? 0) / 1e6;
+  return secondsOf(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6;
 }
 
 export function timingOf(history: History): RunTiming {
