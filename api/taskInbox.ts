@@ -162,12 +162,12 @@ const encodeCursor = (t: tasksRepo.OpenTask, f: TaskFilters) =>
 
 /** One page of the inbox: one query on the task index. */
 export async function listTasks(deps: InboxDeps, q: ListTasksQuery): Promise<TaskPage> {
-  const { limit, cursor, asset, ...rest } = q;
-  const filters = { ...rest, ...(asset ? { asset } : {}) };
+  const { limit, cursor, ...filters } = q;
   const after = cursor ? decodeCursor(cursor, filters) : undefined;
+  const { asset, ...columns } = filters;
   const page = await tasksRepo.list(deps.pool, {
     taskQueue: deps.taskQueue,
-    filters: { ...rest, ...(asset ? { assetNumber: asset } : {}) },
+    filters: { ...columns, assetNumber: asset },
     after,
     limit,
   });
