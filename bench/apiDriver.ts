@@ -43,7 +43,6 @@ interface WorkflowView {
   status?: string;
   step?: string;
   pendingTask?: { step?: string; expects?: string[] } | null;
-  lastError?: string;
 }
 
 export interface ApiDriverOptions {
