@@ -1,3 +1,4 @@
+import { addCpu } from './cpuByPart';
 import type { LoadReading } from './stats';
 
 /**
@@ -135,7 +136,14 @@ export function combineBlocks(blocks: Block[]): CombinedBlocks {
       load5: blocks.at(-1)?.load.load5 ?? Number.NaN,
       load15: blocks.at(-1)?.load.load15 ?? Number.NaN,
       durationMs: duration,
+      ...cpuOf(blocks),
     },
     blocks,
   };
+}
+
+/** The rounds' CPU by part added up, when every round has it. */
+function cpuOf(blocks: Block[]): Pick<LoadReading, 'cpuByPart'> {
+  const sum = addCpu(blocks.map((b) => b.load.cpuByPart));
+  return sum ? { cpuByPart: sum } : {};
 }

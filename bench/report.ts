@@ -3,6 +3,7 @@
  * ratios, bulk start, memory, the inbox, HTTP answers, then the targets with PASS/FAIL (informative).
  */
 import os from 'node:os';
+import { PARTS, type Part } from './cpuByPart';
 import type { DriveTimings } from './apiDriver';
 import type { ApiClient } from './http';
 import type { CombinedBlocks } from './lanes';
@@ -183,6 +184,7 @@ export function printReport(r: BenchResults): void {
     for (const f of [...(raw?.lanes.failed ?? []), ...(api?.lanes.failed ?? [])].slice(0, 5)) {
       say(`  failed: #${f.index}: ${f.error}`);
     }
+    if (raw && api) cpuTable(say, raw, api);
   }
 
   if (r.bulk) {
@@ -382,4 +384,30 @@ function timingTable(say: (line: string) => void, raw: RunShape[], api: RunShape
   say('');
   say(`Where a run's time goes (mean per run, from the histories of ${raw.length} raw and ${api.length} API runs):`);
   say(table(rows));
+}
+
+/**
+ * CPU per completed process, by part of the machine (bench/cpuByPart.ts), raw rounds against API rounds:
+ * on a machine the rounds keep busy, completions/s follow the CPU one process costs.
+ */
+function cpuTable(say: (line: string) => void, raw: CombinedBlocks, api: CombinedBlocks): void {
+  const a = raw.load.cpuByPart;
+  const b = api.load.cpuByPart;
+  if (!a || !b || raw.lanes.completed === 0 || api.lanes.completed === 0) return;
+  const per = (m: Map<Part, number>, part: Part, n: number) => ((m.get(part) ?? 0) * 1000) / n;
+  const total = (m: Map<Part, number>, n: number) => ([...m.values()].reduce((x, y) => x + y, 0) * 1000) / n;
+  const rows: string[][] = [['', 'raw baseline', 'API end to end', 'API - raw']];
+  for (const part of PARTS) {
+    const x = per(a, part, raw.lanes.completed);
+    const y = per(b, part, api.lanes.completed);
+    if (x < 0.5 && y < 0.5) continue;
+    rows.push([`  ${part}`, ms(x), ms(y), ms(y - x)]);
+  }
+  const x = total(a, raw.lanes.completed);
+  const y = total(b, api.lanes.completed);
+  rows.push(['  all', ms(x), ms(y), ms(y - x)]);
+  say('');
+  say('CPU per completed process, by part of the machine (user + system time from /proc, over the rounds):');
+  say(table(rows));
+  say(`  the raw side costs ${fixed(x / y, 3)}x the CPU of the API side per process`);
 }

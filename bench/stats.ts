@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { cpuBetween, snapshotCpu, type Part } from './cpuByPart';
 
 /** Latency samples in milliseconds. */
 export class Samples {
@@ -97,6 +98,7 @@ function cpuTimes(): CpuTimes | undefined {
 /** Load averages and CPU use over a stretch of time; `stop()` describes it. */
 export class LoadWindow {
   private readonly start = cpuTimes();
+  private readonly startByPart = snapshotCpu();
   private readonly startedAt = Date.now();
 
   stop(): LoadReading {
@@ -106,7 +108,15 @@ export class LoadWindow {
         ? (end.busy - this.start.busy) / (end.total - this.start.total)
         : Number.NaN;
     const [l1, l5, l15] = os.loadavg();
-    return { cpuBusy: busy, load1: l1!, load5: l5!, load15: l15!, durationMs: Date.now() - this.startedAt };
+    const endByPart = this.startByPart && snapshotCpu(this.startByPart);
+    return {
+      cpuBusy: busy,
+      load1: l1!,
+      load5: l5!,
+      load15: l15!,
+      durationMs: Date.now() - this.startedAt,
+      ...(this.startByPart && endByPart ? { cpuByPart: cpuBetween(this.startByPart, endByPart) } : {}),
+    };
   }
 }
 
@@ -117,6 +127,8 @@ export interface LoadReading {
   load5: number;
   load15: number;
   durationMs: number;
+  /** CPU seconds each part of the machine used over the window (bench/cpuByPart.ts); absent off Linux. */
+  cpuByPart?: Map<Part, number>;
 }
 
 export function describeLoad(r: LoadReading): string {
