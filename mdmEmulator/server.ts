@@ -21,7 +21,7 @@ import { adminRouter } from './routes/admin';
 import { commandsRouter } from './routes/commands';
 import { deviceActionsRouter } from './routes/deviceActions';
 import { devicesRouter } from './routes/devices';
-import { createStore } from './store';
+import { createStore, type Store } from './store';
 
 export interface MdmEmulatorOptions {
   apiKey: string;
@@ -60,7 +60,7 @@ export function createMdmEmulator(options: MdmEmulatorOptions): MdmEmulator {
     outage: createOutage(options.now),
   };
   const app = buildApp(context, options.apiKey);
-  return { app, context, listen: (port = 0, host = '127.0.0.1') => listen(app, port, host) };
+  return { app, context, listen: (port = 0, host = '127.0.0.1') => listen(app, port, host, store) };
 }
 
 function buildApp(ctx: EmulatorContext, apiKey: string): Express {
@@ -101,7 +101,7 @@ export function loadSpec(): unknown {
   return parseYaml(readFileSync(join(import.meta.dirname, 'openapi.yaml'), 'utf8'));
 }
 
-function listen(app: Express, port: number, host: string): Promise<RunningEmulator> {
+function listen(app: Express, port: number, host: string, store: Store): Promise<RunningEmulator> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.once('error', reject);
@@ -109,7 +109,11 @@ function listen(app: Express, port: number, host: string): Promise<RunningEmulat
       const address = server.address() as AddressInfo;
       const close = () =>
         new Promise<void>((done, fail) => {
-          server.close((err) => (err ? fail(err) : done()));
+          server.close((err) => {
+            // After the last request: what it changed is on disk before a restart reads the file.
+            store.flush();
+            return err ? fail(err) : done();
+          });
           server.closeAllConnections(); // keep-alive clients would otherwise hold close() open
         });
       resolve({ url: `http://${host}:${address.port}`, port: address.port, close });

@@ -1,7 +1,13 @@
 /**
- * Holds the emulator state and writes it to `<dataDir>/state.json` after every change.
- * Writes are synchronous and atomic (temp file + rename) so a crash never leaves a half-written file and
- * two overlapping requests can never interleave their writes.
+ * Holds the emulator state and writes it to `<dataDir>/state.json` shortly after a change.
+ *
+ * The file holds the whole state (every device, job and idempotency record), so writing it after every
+ * change cost a fleet run most of the emulator's CPU: a bench of 60 change-users spent ~46 ms of emulator
+ * CPU per process, mostly rewriting a 1 MB file 8 times. Changes are now written behind, at most one
+ * write per WRITE_BEHIND_MS, and at once on `flush()` (the server's close, so a stop or a restart loses
+ * nothing). A process killed outright (SIGKILL) loses at most the last WRITE_BEHIND_MS of changes.
+ * Writes stay synchronous and atomic (temp file + rename): a crash never leaves a half-written file and
+ * two writes never interleave.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,8 +15,10 @@ import { emptyState, type EmulatorState } from './types';
 
 export interface Store {
   state: EmulatorState;
-  /** Persists the current state (no-op in memory mode). */
+  /** Marks the state changed: it is written within WRITE_BEHIND_MS (no-op in memory mode). */
   commit(): void;
+  /** Writes a pending change now. */
+  flush(): void;
   replace(state: EmulatorState): void;
   readonly file?: string;
 }
@@ -19,10 +27,18 @@ export function createStore(dataDir?: string): Store {
   if (!dataDir) return memoryStore();
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'state.json');
+  let pending: NodeJS.Timeout | undefined;
   const store: Store = {
     file,
     state: loadState(file),
     commit() {
+      // unref: a pending write must not keep a process alive; whoever stops the emulator flushes it.
+      pending ??= setTimeout(() => store.flush(), WRITE_BEHIND_MS).unref();
+    },
+    flush() {
+      if (!pending) return;
+      clearTimeout(pending);
+      pending = undefined;
       const temp = `${file}.${process.pid}.tmp`;
       writeFileSync(temp, JSON.stringify(store.state, null, 2));
       renameSync(temp, file);
@@ -35,10 +51,14 @@ export function createStore(dataDir?: string): Store {
   return store;
 }
 
+/** How long a change may wait before it is written; changes meanwhile share the write. */
+export const WRITE_BEHIND_MS = 200;
+
 function memoryStore(): Store {
   const store: Store = {
     state: emptyState(),
     commit() {},
+    flush() {},
     replace(state) {
       store.state = state;
     },

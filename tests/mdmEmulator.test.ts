@@ -3,7 +3,7 @@
  * Jobs step every 60 s of emulator time, so tests move them with the admin clock instead of sleeping.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMdmEmulator, type RunningEmulator } from '../mdmEmulator/server';
@@ -313,6 +313,16 @@ describe('idempotency', () => {
 });
 
 describe('persistence', () => {
+  it('writes a change to state.json shortly after it, without waiting for a stop', async () => {
+    const d = await enrol();
+    const file = join(dataDir, 'state.json');
+    const written = () => existsSync(file) && readFileSync(file, 'utf8').includes(d.id);
+    for (const deadline = Date.now() + 30_000; !written() && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(written()).toBe(true);
+  });
+
   it('keeps devices, jobs and idempotency keys across a restart on the same data dir', async () => {
     const d = await enrol();
     const sent = await command(d.id, { type: 'wipe' }, 'persist-1');
