@@ -161,6 +161,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
     WORKER_MAX_CACHED_WORKFLOWS: String(workerConfig.WORKER_MAX_CACHED_WORKFLOWS),
     WORKER_MAX_CONCURRENT_ACTIVITIES: String(workerConfig.WORKER_MAX_CONCURRENT_ACTIVITIES),
     WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: String(workerConfig.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS),
+    WORKER_WORKFLOW_THREADS: String(workerConfig.WORKER_WORKFLOW_THREADS),
   };
   results.stack = {
     url: stack.apiBaseUrl,
@@ -168,7 +169,8 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
     logFile: stack.logFile,
     workerSizing:
       `cache ${sizing.WORKER_MAX_CACHED_WORKFLOWS} workflows, ${sizing.WORKER_MAX_CONCURRENT_ACTIVITIES} activities, ` +
-      `${sizing.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS} workflow tasks at once` +
+      `${sizing.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS} workflow tasks at once, ` +
+      `${sizing.WORKER_WORKFLOW_THREADS} workflow thread(s)` +
       (workerConfig === config ? ' (from this environment; the worker process was not read)' : ''),
   };
   const rss = new RssSampler(readRss);

@@ -32,6 +32,7 @@ const worker = await Worker.create({
   maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
   maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+  workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS,
 });
 // Started with an IPC channel: when the bench is gone, nobody would stop this worker.
 process.on('disconnect', () => worker.shutdown());

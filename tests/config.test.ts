@@ -41,3 +41,21 @@ describe('workflow timings set in days', () => {
     expect(CONFIG_VARIABLES).not.toContain('REMINDER_BEFORE_MS');
   });
 });
+
+describe('worker sizing', () => {
+  it('defaults to a cache of 300 workflows, 50 activities, 40 workflow tasks and 1 workflow thread', () => {
+    expect(loadConfig({})).toMatchObject({
+      WORKER_MAX_CACHED_WORKFLOWS: 300,
+      WORKER_MAX_CONCURRENT_ACTIVITIES: 50,
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 40,
+      WORKER_WORKFLOW_THREADS: 1,
+    });
+    expect(loadConfig({ WORKER_WORKFLOW_THREADS: '2' }).WORKER_WORKFLOW_THREADS).toBe(2);
+  });
+
+  it('refuses a workflow thread count that is not a whole number from 1 to 16, naming the variable', () => {
+    for (const bad of ['0', '17', '1.5', 'two']) {
+      expect(() => loadConfig({ WORKER_WORKFLOW_THREADS: bad })).toThrow(/WORKER_WORKFLOW_THREADS/);
+    }
+  });
+});

@@ -25,6 +25,7 @@ export async function createLifecycleWorker(opts: {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  workflowThreadPoolSize?: number;
   /**
    * temporal/codecDataConverter.ts (`dataConverterFor(config)`): the payload codec and the encoding failure
    * converter; it must match the clients'. The workflow side's failure converter is the bundle's.
@@ -49,5 +50,6 @@ export async function createLifecycleWorker(opts: {
     ...(opts.maxConcurrentWorkflowTaskExecutions
       ? { maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTaskExecutions }
       : {}),
+    ...(opts.workflowThreadPoolSize ? { workflowThreadPoolSize: opts.workflowThreadPoolSize } : {}),
   });
 }

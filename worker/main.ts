@@ -140,6 +140,7 @@ while (!stop.signal.aborted) {
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      workflowThreadPoolSize: config.WORKER_WORKFLOW_THREADS,
       workflowBundle: loaded.bundle,
       activities,
       activityInterceptors: metrics?.activityInterceptors,
