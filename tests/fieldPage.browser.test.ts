@@ -268,6 +268,44 @@ describe('field-staff page on a phone', () => {
     expect(accepted[0]!.actor.id).toBe(TOKEN_ACTORS.admin);
   });
 
+  it('a task page opened while the process works shows the task when it opens, without a reload', async () => {
+    const third = newAssetNumber();
+    await h.seedDevice({ assetNumber: third, department: 'Sales', location: 'Tokyo HQ' });
+    const workflowId = `device-${third}`;
+    const view = async () =>
+      (await api.call('GET', `/api/v1/workflows/${workflowId}`, { token: TOKENS.field })).body as {
+        step?: string;
+        pendingActivities?: { activityType?: string }[];
+      };
+    await startChangeUser(third);
+    await waitForTaskShown(workflowId, 'awaiting-collection');
+    const reported = await api.call('POST', `/api/v1/workflows/${workflowId}/events/device-collected`, {
+      token: TOKENS.field,
+      body: { data: { collectedBy: 'Aki Field', storageLocation: 'IT room shelf 2' } },
+    });
+    expect(reported.status).toBe(200);
+    await expect.poll(async () => (await view()).step).toMatch(/^(wiping|removing-from-mdm)$/);
+
+    // Hold the task index (reads still pass) while the wipe goes on: the re-enrolment task cannot open.
+    const locker = await h.db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE open_tasks IN EXCLUSIVE MODE');
+      await expect
+        .poll(async () => ((await view()).pendingActivities ?? []).map((a) => a.activityType))
+        .toContain('openTask');
+      await page.goto(`${api.baseUrl}/field/#/task/${workflowId}`);
+      await expect.poll(() => page.locator('#task-title').textContent()).toBe(`${third}: nothing to do`);
+      expect(await page.locator('#task-expected').innerText()).toContain('looks again');
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    // No page.goto: the page finds the task by itself.
+    await expect.poll(() => page.locator('#task-title').textContent()).toBe(`Re-enrol device: ${third}`);
+    expect(page.url()).toBe(`${api.baseUrl}/field/#/task/${workflowId}`);
+  });
+
   it("the API's /docs page renders every operation of /openapi.json (same browser, no CDN)", async () => {
     const spec = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as { paths: Record<string, object> };
     const operations = Object.values(spec.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);

@@ -263,7 +263,34 @@ function contactNode(contact) {
 
 let current; // { workflowId, step, event, form, idempotencyKey }
 
+/**
+ * A page opened on a running process that waits for nobody looks again: its task may be about to open.
+ * The task inbox lists a new task a moment before the process's view shows it (its row is written first),
+ * and a person may open a device's page while its wipe runs. Every LOOK_AGAIN_MS, for LOOK_FOR_MS at most.
+ */
+const LOOK_AGAIN_MS = 3000;
+const LOOK_FOR_MS = 5 * 60 * 1000;
+let lookAgain;
+
+function watchForTask(workflowId, since) {
+  const hash = location.hash;
+  clearTimeout(lookAgain);
+  lookAgain = setTimeout(async () => {
+    if (location.hash !== hash) return;
+    let view;
+    try {
+      view = await apiCall('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`);
+    } catch {
+      view = undefined; // a moment's failure: look again all the same
+    }
+    if (location.hash !== hash) return;
+    if (view && (view.pendingTask || view.executionStatus !== 'running')) void openTask(workflowId);
+    else if (Date.now() - since < LOOK_FOR_MS) watchForTask(workflowId, since);
+  }, LOOK_AGAIN_MS);
+}
+
 async function openTask(workflowId) {
+  clearTimeout(lookAgain);
   show('view-task');
   $('task-title').textContent = 'Loading...';
   $('task-facts').textContent = '';
@@ -296,9 +323,18 @@ async function openTask(workflowId) {
   }
   fact(dl, 'Step', view.step);
   if (!task) {
+    const running = view.executionStatus === 'running';
     $('task-expected').append(
-      text('p', '', 'This device is not waiting for anyone right now. It may have been reported already.'),
+      text(
+        'p',
+        '',
+        running
+          ? 'This device is not waiting for anyone right now: its process is working. This page looks again ' +
+              'every few seconds and shows the task when one opens.'
+          : 'This device is not waiting for anyone right now. It may have been reported already.',
+      ),
     );
+    if (running) watchForTask(workflowId, Date.now());
     return;
   }
   const expects = task.expects || [];
