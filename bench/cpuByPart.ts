@@ -8,7 +8,8 @@
  * A process that started during the phase counts from zero; one that ended during it is lost (its last
  * ticks are unknown), which undercounts short-lived processes only.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { argsOf, processIds } from './procfs';
 
 export const PARTS = [
   'Temporal server',
@@ -50,14 +51,6 @@ function ticksOf(pid: number): number | undefined {
   }
 }
 
-function commandLineOf(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ): 100 on Linux. */
 const TICKS_PER_SECOND = 100;
 
@@ -65,19 +58,13 @@ export type CpuSnapshot = Map<number, { part: Part; ticks: number }>;
 
 /** Every process's CPU ticks now, by pid; undefined where /proc cannot be read (not Linux). */
 export function snapshotCpu(known: CpuSnapshot = new Map()): CpuSnapshot | undefined {
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return undefined;
-  }
+  const pids = processIds();
+  if (!pids) return undefined;
   const now: CpuSnapshot = new Map();
-  for (const name of names) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
+  for (const pid of pids) {
     const ticks = ticksOf(pid);
     if (ticks === undefined) continue;
-    const part = known.get(pid)?.part ?? partOf(commandLineOf(pid) ?? '', pid);
+    const part = known.get(pid)?.part ?? partOf(argsOf(pid)?.join(' ') ?? '', pid);
     now.set(pid, { part, ticks });
   }
   return now;

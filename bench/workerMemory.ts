@@ -4,7 +4,8 @@
  * worker on this machine is never taken for it), else from the worker's Prometheus endpoint
  * (`process_resident_memory_bytes`). Sampled once a second so a phase's peak is known too.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { argsOf, processIds } from './procfs';
 
 export interface WorkerProcess {
   pid: number;
@@ -24,18 +25,10 @@ export function envOf(pid: number): Map<string, string> {
 /** The worker processes (`worker/main.ts`) serving `taskQueue` on `temporalAddress`. */
 export function findWorkerProcesses(temporalAddress: string, taskQueue: string): WorkerProcess[] {
   const found: WorkerProcess[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of processIds() ?? []) {
     try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (!args.some((a) => /(^|\/)worker\/main\.ts$/.test(a))) continue;
+      const args = argsOf(pid);
+      if (!args?.some((a) => /(^|\/)worker\/main\.ts$/.test(a))) continue;
       const env = envOf(pid);
       if ((env.get('TEMPORAL_ADDRESS') ?? '127.0.0.1:7233') !== temporalAddress) continue;
       if ((env.get('TEMPORAL_TASK_QUEUE') ?? 'device-lifecycle') !== taskQueue) continue;

@@ -272,6 +272,8 @@ const LOOK_AGAIN_MS = 3000;
 const LOOK_FOR_MS = 5 * 60 * 1000;
 let lookAgain;
 
+const viewOf = (workflowId) => apiCall('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`);
+
 function watchForTask(workflowId, since) {
   const hash = location.hash;
   clearTimeout(lookAgain);
@@ -279,7 +281,7 @@ function watchForTask(workflowId, since) {
     if (location.hash !== hash) return;
     let view;
     try {
-      view = await apiCall('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`);
+      view = await viewOf(workflowId);
     } catch {
       view = undefined; // a moment's failure: look again all the same
     }
@@ -301,7 +303,7 @@ async function openTask(workflowId) {
   $('report-form').hidden = true;
   let view;
   try {
-    [view] = await Promise.all([apiCall('GET', `/api/v1/workflows/${encodeURIComponent(workflowId)}`), loadSpec()]);
+    [view] = await Promise.all([viewOf(workflowId), loadSpec()]);
   } catch (err) {
     if (handleAuthFailure(err)) return;
     $('task-title').textContent = 'Could not open this task';
