@@ -6,10 +6,13 @@
  * that touches a device in a running process is refused whole with a reason per row and writes nothing;
  * export, edit and import back works, also with a device of the file in a process.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { formatCsv, parseCsv } from '../api/csv';
+import { LifecycleStepKey } from '../temporal/searchAttributes';
+import type { Step } from '../workflows/definitions';
 import { TOKENS } from './support/apiHarness';
+import { PATIENCE_MS } from './support/patience';
 import { assetSeries } from './support/fixtures';
 import { startChangeUserThroughApi, useHarnessWithApi } from './support/suite';
 
@@ -49,6 +52,22 @@ const running: WorkflowHandle[] = [];
 afterAll(async () => {
   for (const handle of running) await handle.terminate('test done').catch(() => undefined);
 });
+
+/**
+ * Waits until Temporal's visibility lists the workflow at this step. The 409 names the step from the
+ * search attribute, which visibility indexes a moment after the workflow state has it.
+ */
+async function waitUntilListedAt(handle: WorkflowHandle, step: Step) {
+  await h.waitForStep(handle, step);
+  const query = `WorkflowId = '${handle.workflowId}' AND ${LifecycleStepKey.name} = '${step}'`;
+  await vi.waitFor(
+    async () => {
+      const { count } = await api.temporal.workflow.count(query);
+      expect(count).toBe(1);
+    },
+    { timeout: PATIENCE_MS, interval: 200 },
+  );
+}
 
 /** A seeded device whose change-user process runs (waiting for the collection), started through the API. */
 async function deviceInChangeUser(n: number) {
@@ -107,7 +126,7 @@ describe('the version an update was based on', () => {
 
 describe('fields a running process owns', () => {
   it('refuses a change of a field the change-user process owns (409 naming the workflow), and takes one it does not own', async () => {
-    await deviceInChangeUser(10);
+    await waitUntilListedAt(await deviceInChangeUser(10), 'awaiting-collection');
     const asset = await read(no(10));
     expect(asset.plannedStatus).toBe('in_stock'); // the process has planned the collection
 
@@ -145,7 +164,7 @@ describe('fields a running process owns', () => {
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const handle = api.temporal.workflow.getHandle(`device-${no(11)}`);
     running.push(handle);
-    await h.waitForStep(handle, 'awaiting-removal-profile');
+    await waitUntilListedAt(handle, 'awaiting-removal-profile');
     const asset = await read(no(11));
 
     const status = await post({ ...asset4Post(asset), status: 'in_stock', platform: 'ipados', version: asset.version });
@@ -174,7 +193,7 @@ describe('fields a running process owns', () => {
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const handle = api.temporal.workflow.getHandle(`device-${no(12)}`);
     running.push(handle);
-    await h.waitForStep(handle, 'awaiting-delivery');
+    await waitUntilListedAt(handle, 'awaiting-delivery');
     const asset = await read(no(12));
     expect(asset).toMatchObject({ status: 'in_use', userName: 'New Joiner' });
 
