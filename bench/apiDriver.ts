@@ -10,7 +10,7 @@
 import type { EmulatorControl } from '../mdm/emulatorControl';
 import { changeUserBody, reportData, type BenchDevice } from './fleet';
 import { expectStatus, type ApiClient } from './http';
-import { pollFor, runLanes, type LanesResult } from './lanes';
+import { pollFor, runLanes, runPaced, type LanesResult } from './lanes';
 import { Samples, timed } from './stats';
 
 export interface DriveTimings {
@@ -163,5 +163,18 @@ export class ApiDriver {
       },
       onProgress,
     }) as Promise<LanesResult>;
+  }
+
+  /** One process per device, started at `perSecond` whatever the earlier ones do (lanes.ts runPaced). */
+  runPaced(devices: BenchDevice[], perSecond: number, maxInFlight: number, deadline: number) {
+    return runPaced({
+      count: devices.length,
+      perSecond,
+      maxInFlight,
+      deadline,
+      run: async (i) => {
+        await this.drive(devices[i]!);
+      },
+    });
   }
 }

@@ -76,6 +76,92 @@ export async function runLanes(opts: {
   };
 }
 
+export interface PacedResult extends LanesResult {
+  /** The offered rate: one start every 1/perSecond seconds from the first. */
+  perSecond: number;
+  /** Starts that waited because `maxInFlight` processes were still running (the side fell behind). */
+  held: number;
+  /** Start to completion of each completed process. */
+  durations: number[];
+}
+
+/**
+ * Open loop: starts process i at i/perSecond seconds after the first, whether or not the earlier ones
+ * finished (at most `maxInFlight` at once: a start over that waits, and is counted as held). At a rate
+ * both sides keep up with, both complete at that rate; what differs is how long a process and each of
+ * its steps take under the same load.
+ */
+export async function runPaced(opts: {
+  count: number;
+  perSecond: number;
+  maxInFlight: number;
+  deadline: number;
+  run: (index: number) => Promise<void>;
+  onProgress?: (done: number, count: number) => void;
+}): Promise<PacedResult> {
+  const outcomes: LaneOutcome[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let done = 0;
+  let skipped = 0;
+  let held = 0;
+  const t0 = Date.now();
+  const one = async (index: number) => {
+    const startedAt = Date.now();
+    try {
+      await opts.run(index);
+      outcomes.push({ index, ok: true, startedAt, finishedAt: Date.now() });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      outcomes.push({ index, ok: false, startedAt, finishedAt: Date.now(), error });
+    }
+    done += 1;
+    opts.onProgress?.(done, opts.count);
+  };
+  for (let index = 0; index < opts.count; index++) {
+    const due = t0 + (index * 1000) / opts.perSecond;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    if (inFlight.size >= Math.max(1, opts.maxInFlight)) {
+      held += 1;
+      while (inFlight.size >= Math.max(1, opts.maxInFlight)) await Promise.race(inFlight);
+    }
+    if (Date.now() > opts.deadline) {
+      skipped += opts.count - index;
+      break;
+    }
+    const running: Promise<void> = one(index).finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }
+  await Promise.all(inFlight);
+  const ok = outcomes.filter((o) => o.ok);
+  const first = Math.min(...outcomes.map((o) => o.startedAt));
+  const last = Math.max(...ok.map((o) => o.finishedAt));
+  const windowMs = ok.length > 0 ? last - first : Number.NaN;
+  return {
+    outcomes,
+    completed: ok.length,
+    failed: outcomes.filter((o) => !o.ok),
+    skipped,
+    windowMs,
+    completionsPerSecond: ok.length > 0 && windowMs > 0 ? ok.length / (windowMs / 1000) : Number.NaN,
+    perSecond: opts.perSecond,
+    held,
+    durations: ok.map((o) => o.finishedAt - o.startedAt),
+  };
+}
+
+/** Paced blocks added up, as combineBlocks does for closed-loop rounds. */
+export function combinePaced(blocks: { lanes: PacedResult; load: LoadReading }[]) {
+  const combined = combineBlocks(blocks);
+  return {
+    ...combined,
+    perSecond: blocks[0]?.lanes.perSecond ?? Number.NaN,
+    held: blocks.reduce((n, b) => n + b.lanes.held, 0),
+    durations: blocks.flatMap((b) => b.lanes.durations),
+  };
+}
+
+export type CombinedPaced = ReturnType<typeof combinePaced>;
+
 /** Maps `items` with at most `concurrency` calls in flight, keeping the order. */
 export async function mapLimited<T, R>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>) {
   const results = new Array<R>(items.length);

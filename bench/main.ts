@@ -28,6 +28,7 @@ import { Fleet } from './fleet';
 import { ApiClient } from './http';
 import { combineBlocks, mapLimited, type Block } from './lanes';
 import { parseOptions, USAGE, type BenchOptions } from './options';
+import { runPacedRounds } from './paced';
 import {
   bulkStart,
   countAtFirstStep,
@@ -185,16 +186,16 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
     adminToken: stack.tokens.admin,
     mdm: { baseUrl: config.MDM_BASE_URL, apiKey: config.MDM_API_KEY },
     department: `Bench ${runTag}`,
-    size: driven + 1 + opts.apiWarmup + Math.max(opts.waiting, opts.bulk) + 10,
+    size: driven + opts.paced + 1 + opts.apiWarmup + Math.max(opts.waiting, opts.bulk) + 10,
   });
   log(`asset numbers from ${fleet.first} (department "${fleet.department}"); logs in ${logDir}`);
 
   // Devices for the processes driven end to end: enrolled in the MDM, then created through POST /assets.
   const devices = await phase(
     results,
-    `enrol ${driven + 1 + opts.apiWarmup} devices and create their assets (POST /assets)`,
+    `enrol ${driven + opts.paced + 1 + opts.apiWarmup} devices and create their assets (POST /assets)`,
     async () => {
-      const enrolled = await fleet.enrol(fleet.take(driven + 1 + opts.apiWarmup));
+      const enrolled = await fleet.enrol(fleet.take(driven + opts.paced + 1 + opts.apiWarmup));
       await fleet.createOneByOne(enrolled, 'Bench driven');
       return enrolled;
     },
@@ -245,6 +246,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
   const rawQueue = `bench-raw-${runTag}`;
   const rawIds: string[] = [];
   const drivenIds: string[] = [];
+  let rawDriver: RawDriver | undefined;
   // Raw and API alternate in rounds, so both see the same background load on a shared machine.
   const rounds = Math.max(1, Math.min(opts.rounds, driven));
   /** Starts the raw worker for `ops`, warms it up, and gives the driver of the measured raw runs. */
@@ -327,7 +329,29 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
       };
       results.shapes!.raw = await sampleShapes(client, raw!.completed, 10);
       results.shapes!.api = await sampleShapes(client, apiDriver.completed, 10);
+      rawDriver = raw;
     });
+    const rawRate = results.raw?.lanes.completionsPerSecond ?? Number.NaN;
+    if (opts.paced > 0 && rawDriver && Number.isFinite(rawRate)) {
+      const perSecond = rawRate * opts.pacedShare;
+      const first = 1 + apiWarmupDevices + driven;
+      const pacedDevices = devices.slice(first, first + opts.paced);
+      const title = `the same offered load: ${pacedDevices.length} processes each at ${perSecond.toFixed(2)}/s (${opts.pacedShare} x raw's ${rawRate.toFixed(2)}/s), ${rounds} alternating rounds`;
+      const rawSide = rawDriver;
+      await phase(results, title, async () => {
+        results.paced = await runPacedRounds({
+          apiDriver: new ApiDriver(driverOptions),
+          rawDriver: rawSide.another(),
+          devices: pacedDevices,
+          perSecond,
+          share: opts.pacedShare,
+          maxInFlight: 4 * opts.concurrency,
+          rounds,
+          deadline: Date.now() + 2 * opts.phaseTimeoutS * 1000,
+          onIds: (api, raw) => (drivenIds.push(...api), rawIds.push(...raw)),
+        });
+      });
+    }
     await rawWorker?.stop();
   }
   if (results.shapes?.raw && results.shapes.api) {

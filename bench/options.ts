@@ -14,6 +14,13 @@ export interface BenchOptions {
   concurrency: number;
   /** Raw and API alternate this many times (raw, API, raw, API, ...), so both meet the same background load. */
   rounds: number;
+  /**
+   * Processes per side at the same offered load (open loop, after the closed-loop rounds); 0 to skip.
+   * Both sides are started at one rate, `pacedShare` of what the raw side completed per second above.
+   */
+  paced: number;
+  /** The offered rate of the paced phase as a share of the raw side's completions/s (0 < share <= 1). */
+  pacedShare: number;
   /** Processes left waiting at the first human step for the memory and inbox figures (bulk counted). */
   waiting: number;
   /** The bulk start's size (one POST /collections, at most 1,000). */
@@ -40,6 +47,8 @@ const DEFAULTS: BenchOptions = {
   processes: 200,
   concurrency: 20,
   rounds: 2,
+  paced: 60,
+  pacedShare: 0.5,
   waiting: 10_000,
   bulk: 1_000,
   pollMs: 200,
@@ -59,6 +68,7 @@ const QUICK: Partial<BenchOptions> = {
   processes: 6,
   concurrency: 3,
   rounds: 1,
+  paced: 4,
   waiting: 150,
   bulk: 100,
   inboxSamples: 30,
@@ -108,6 +118,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   if (o.processes < 1) throw new Error('--processes must be at least 1');
   if (o.concurrency < 1) throw new Error('--concurrency must be at least 1');
   if (o.rounds < 1) throw new Error('--rounds must be at least 1');
+  if (o.pacedShare <= 0 || o.pacedShare > 1) throw new Error('--paced-share must be above 0 and at most 1');
   if (o.bulk > MAX_BULK) throw new Error(`--bulk is one POST /collections: at most ${MAX_BULK}`);
   if (o.waiting > 0 && o.waiting < o.bulk) o.waiting = o.bulk;
   return o;

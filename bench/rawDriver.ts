@@ -16,7 +16,7 @@ import {
 } from '../temporal/searchAttributes';
 import { addReport, newTimings } from './apiDriver';
 import { reportData } from './fleet';
-import { pollFor, runLanes } from './lanes';
+import { pollFor, runLanes, runPaced } from './lanes';
 import { RAW_WORKFLOW_TYPE, type RawOp } from './rawScript';
 import { timed } from './stats';
 
@@ -36,6 +36,11 @@ export class RawDriver {
   readonly completed: string[] = [];
 
   constructor(private readonly o: RawDriverOptions) {}
+
+  /** A driver of the same runs with timings of its own. */
+  another(): RawDriver {
+    return new RawDriver(this.o);
+  }
 
   async drive(index: number, label: string): Promise<string> {
     const { client } = this.o;
@@ -100,6 +105,19 @@ export class RawDriver {
         await this.drive(i, label);
       },
       onProgress,
+    });
+  }
+
+  /** `count` runs started at `perSecond` whatever the earlier ones do (lanes.ts runPaced). */
+  runPaced(count: number, perSecond: number, maxInFlight: number, deadline: number, label: string) {
+    return runPaced({
+      count,
+      perSecond,
+      maxInFlight,
+      deadline,
+      run: async (i) => {
+        await this.drive(i, label);
+      },
     });
   }
 }

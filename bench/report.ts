@@ -8,9 +8,10 @@ import type { DriveTimings } from './apiDriver';
 import type { ApiClient } from './http';
 import type { CombinedBlocks } from './lanes';
 import type { BenchOptions } from './options';
+import type { PacedResults } from './paced';
 import type { BulkResult, InboxWalk, WaitingResult } from './population';
 import { describeShape, describeShapes, type RunShape, type RunTiming } from './shape';
-import { describeLoad, fixed, mib, ms, ratio, seconds, type LoadReading, type LoadWindow, type Samples } from './stats';
+import { describeLoad, fixed, mib, ms, ratio, Samples, seconds, type LoadReading, type LoadWindow } from './stats';
 
 interface DrivenPhase extends CombinedBlocks {
   timings: DriveTimings;
@@ -35,6 +36,7 @@ export interface BenchResults {
   };
   raw?: DrivenPhase;
   api?: DrivenPhase & { failedStarts: number };
+  paced?: PacedResults;
   bulk?: BulkResult & { load: LoadReading };
   waiting?: WaitingResult & { load: LoadReading };
   memory: {
@@ -186,6 +188,8 @@ export function printReport(r: BenchResults): void {
     }
     if (raw && api) cpuTable(say, raw, api);
   }
+
+  if (r.paced) pacedSection(say, r.paced);
 
   if (r.bulk) {
     const b = r.bulk;
@@ -390,6 +394,47 @@ function timingTable(say: (line: string) => void, raw: RunShape[], api: RunShape
  * CPU per completed process, by part of the machine (bench/cpuByPart.ts), raw rounds against API rounds:
  * on a machine the rounds keep busy, completions/s follow the CPU one process costs.
  */
+/** Process and report times on both sides at one offered rate (bench/paced.ts). */
+function pacedSection(say: (line?: string) => void, p: PacedResults): void {
+  const { raw, api } = p;
+  const percentile = (values: number[], q: number) => {
+    const s = new Samples();
+    for (const v of values) s.add(v);
+    return s.percentile(q);
+  };
+  const row = (name: string, a: number, b: number, fmt: (v: number) => string) => [
+    name,
+    fmt(a),
+    fmt(b),
+    fixed(ratio(b, a), 3),
+  ];
+  say('');
+  say(
+    `The same offered load (open loop): both sides started at ${fixed(p.perSecond)} processes/s ` +
+      `(${p.share} x the raw side's closed-loop completions/s), ${api.lanes.outcomes.length} processes each`,
+  );
+  const rows: string[][] = [['', 'raw baseline', 'API end to end', 'API/raw']];
+  rows.push(row('completions/s', raw.lanes.completionsPerSecond, api.lanes.completionsPerSecond, (v) => fixed(v)));
+  rows.push(row('process p50 (start to completed)', percentile(raw.durations, 50), percentile(api.durations, 50), ms));
+  rows.push(row('process p99', percentile(raw.durations, 99), percentile(api.durations, 99), ms));
+  rows.push(row('report p50', raw.timings.reports.p50, api.timings.reports.p50, ms));
+  rows.push(row('report p99', raw.timings.reports.p99, api.timings.reports.p99, ms));
+  for (const event of ['device-collected', 'device-reenrolled', 'device-delivered']) {
+    rows.push(row(`  ${event} p99`, perEvent(raw.timings, event, 'p99'), perEvent(api.timings, event, 'p99'), ms));
+  }
+  rows.push(row('start p99', raw.timings.starts.p99, api.timings.starts.p99, ms));
+  rows.push(row('CPU busy', raw.load.cpuBusy * 100, api.load.cpuBusy * 100, (v) => `${fixed(v, 0)}%`));
+  rows.push([
+    'completed / failed / skipped / held',
+    `${raw.lanes.completed} / ${raw.lanes.failed.length} / ${raw.lanes.skipped} / ${raw.held}`,
+    `${api.lanes.completed} / ${api.lanes.failed.length} / ${api.lanes.skipped} / ${api.held}`,
+    '',
+  ]);
+  say(table(rows));
+  say('  held: starts that waited because 4 x concurrency processes were still running (the side fell behind)');
+  for (const f of [...raw.lanes.failed, ...api.lanes.failed].slice(0, 5)) say(`  failed: #${f.index}: ${f.error}`);
+}
+
 function cpuTable(say: (line: string) => void, raw: CombinedBlocks, api: CombinedBlocks): void {
   const a = raw.load.cpuByPart;
   const b = api.load.cpuByPart;
