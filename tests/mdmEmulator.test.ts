@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMdmEmulator, type RunningEmulator } from '../mdmEmulator/server';
+import { writeDelayMs } from '../mdmEmulator/store';
 import { createEmulatorControl, type EmulatorControl } from '../mdm/emulatorControl';
 
 const apiKey = 'test-key';
@@ -313,6 +314,13 @@ describe('idempotency', () => {
 });
 
 describe('persistence', () => {
+  it('waits longer between writes as the state grows: 50 times the last write, at least 200 ms', () => {
+    expect(writeDelayMs(0)).toBe(200);
+    expect(writeDelayMs(3)).toBe(200);
+    expect(writeDelayMs(10)).toBe(500);
+    expect(writeDelayMs(100.2)).toBe(5010);
+  });
+
   it('writes a change to state.json shortly after it, without waiting for a stop', async () => {
     const d = await enrol();
     const file = join(dataDir, 'state.json');
