@@ -69,11 +69,15 @@ async function waitUntilListedAt(handle: WorkflowHandle, step: Step) {
   );
 }
 
-/** A seeded device whose change-user process runs (waiting for the collection), started through the API. */
+/**
+ * A seeded device whose change-user process runs (waiting for the collection), started through the API,
+ * and listed so by visibility (which the ownership check reads).
+ */
 async function deviceInChangeUser(n: number) {
   await h.seedDevice({ assetNumber: no(n), department, location: 'Osaka' });
   const handle = await startChangeUserThroughApi(h, api, no(n));
   running.push(handle);
+  await waitUntilListedAt(handle, 'awaiting-collection');
   return handle;
 }
 
@@ -126,7 +130,7 @@ describe('the version an update was based on', () => {
 
 describe('fields a running process owns', () => {
   it('refuses a change of a field the change-user process owns (409 naming the workflow), and takes one it does not own', async () => {
-    await waitUntilListedAt(await deviceInChangeUser(10), 'awaiting-collection');
+    await deviceInChangeUser(10);
     const asset = await read(no(10));
     expect(asset.plannedStatus).toBe('in_stock'); // the process has planned the collection
 
