@@ -44,24 +44,29 @@ export async function runLanes(opts: {
         skipped += 1;
         continue;
       }
-      const startedAt = Date.now();
-      try {
-        await opts.run(index);
-        outcomes.push({ index, ok: true, startedAt, finishedAt: Date.now() });
-      } catch (err) {
-        outcomes.push({
-          index,
-          ok: false,
-          startedAt,
-          finishedAt: Date.now(),
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
+      outcomes.push(await outcomeOf(index, opts.run));
       done += 1;
       opts.onProgress?.(done, opts.count);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, opts.count)) }, lane));
+  return summarise(outcomes, skipped);
+}
+
+/** Runs process `index` and says how it ended, with its start and end times. */
+async function outcomeOf(index: number, run: (index: number) => Promise<void>): Promise<LaneOutcome> {
+  const startedAt = Date.now();
+  try {
+    await run(index);
+    return { index, ok: true, startedAt, finishedAt: Date.now() };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    return { index, ok: false, startedAt, finishedAt: Date.now(), error };
+  }
+}
+
+/** Completions over the window from the first start to the last completion. */
+function summarise(outcomes: LaneOutcome[], skipped: number): LanesResult {
   const ok = outcomes.filter((o) => o.ok);
   const first = Math.min(...outcomes.map((o) => o.startedAt));
   const last = Math.max(...ok.map((o) => o.finishedAt));
@@ -97,26 +102,12 @@ export async function runPaced(opts: {
   maxInFlight: number;
   deadline: number;
   run: (index: number) => Promise<void>;
-  onProgress?: (done: number, count: number) => void;
 }): Promise<PacedResult> {
   const outcomes: LaneOutcome[] = [];
   const inFlight = new Set<Promise<void>>();
-  let done = 0;
   let skipped = 0;
   let held = 0;
   const t0 = Date.now();
-  const one = async (index: number) => {
-    const startedAt = Date.now();
-    try {
-      await opts.run(index);
-      outcomes.push({ index, ok: true, startedAt, finishedAt: Date.now() });
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      outcomes.push({ index, ok: false, startedAt, finishedAt: Date.now(), error });
-    }
-    done += 1;
-    opts.onProgress?.(done, opts.count);
-  };
   for (let index = 0; index < opts.count; index++) {
     const due = t0 + (index * 1000) / opts.perSecond;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
@@ -128,25 +119,20 @@ export async function runPaced(opts: {
       skipped += opts.count - index;
       break;
     }
-    const running: Promise<void> = one(index).finally(() => inFlight.delete(running));
+    const running: Promise<void> = outcomeOf(index, opts.run)
+      .then((o) => void outcomes.push(o))
+      .finally(() => inFlight.delete(running));
     inFlight.add(running);
   }
   await Promise.all(inFlight);
-  const ok = outcomes.filter((o) => o.ok);
-  const first = Math.min(...outcomes.map((o) => o.startedAt));
-  const last = Math.max(...ok.map((o) => o.finishedAt));
-  const windowMs = ok.length > 0 ? last - first : Number.NaN;
-  return {
-    outcomes,
-    completed: ok.length,
-    failed: outcomes.filter((o) => !o.ok),
-    skipped,
-    windowMs,
-    completionsPerSecond: ok.length > 0 && windowMs > 0 ? ok.length / (windowMs / 1000) : Number.NaN,
-    perSecond: opts.perSecond,
-    held,
-    durations: ok.map((o) => o.finishedAt - o.startedAt),
-  };
+  const result = summarise(outcomes, skipped);
+  const durations = outcomes.filter((o) => o.ok).map((o) => o.finishedAt - o.startedAt);
+  return { ...result, perSecond: opts.perSecond, held, durations };
+}
+
+/** How many of `total` processes round `round` of `rounds` runs: the rounds share them as evenly as whole numbers allow. */
+export function roundSize(total: number, rounds: number, round: number): number {
+  return Math.floor((total * (round + 1)) / rounds) - Math.floor((total * round) / rounds);
 }
 
 /** Paced blocks added up, as combineBlocks does for closed-loop rounds. */

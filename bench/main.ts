@@ -26,7 +26,7 @@ import { LifecycleStepKey } from '../temporal/searchAttributes';
 import { ApiDriver } from './apiDriver';
 import { Fleet } from './fleet';
 import { ApiClient } from './http';
-import { combineBlocks, mapLimited, type Block } from './lanes';
+import { combineBlocks, mapLimited, roundSize, type Block } from './lanes';
 import { parseOptions, USAGE, type BenchOptions } from './options';
 import { runPacedRounds } from './paced';
 import {
@@ -285,7 +285,7 @@ async function run(opts: BenchOptions): Promise<BenchResults> {
       let offset = 1 + apiWarmupDevices;
       try {
         for (let round = 0; round < rounds; round++) {
-          const n = Math.floor((driven * (round + 1)) / rounds) - Math.floor((driven * round) / rounds);
+          const n = roundSize(driven, rounds, round);
           const label = `round ${round + 1}/${rounds}`;
           let load = new LoadWindow();
           const apiLanes = await apiDriver.run(

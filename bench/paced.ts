@@ -7,7 +7,7 @@
  */
 import type { ApiDriver, DriveTimings } from './apiDriver';
 import type { BenchDevice } from './fleet';
-import { combinePaced, type CombinedPaced, type PacedResult } from './lanes';
+import { combinePaced, roundSize, type CombinedPaced, type PacedResult } from './lanes';
 import type { RawDriver } from './rawDriver';
 import { LoadWindow, type LoadReading } from './stats';
 
@@ -41,7 +41,7 @@ export async function runPacedRounds(o: {
   let offset = 0;
   try {
     for (let round = 0; round < rounds; round++) {
-      const n = Math.floor((o.devices.length * (round + 1)) / rounds) - Math.floor((o.devices.length * round) / rounds);
+      const n = roundSize(o.devices.length, rounds, round);
       let load = new LoadWindow();
       const apiLanes = await o.apiDriver.runPaced(
         o.devices.slice(offset, offset + n),
